@@ -1,0 +1,1 @@
+"""Prefect flows: wiring only, reading top to bottom like the pipeline diagram."""

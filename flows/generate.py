@@ -1,0 +1,57 @@
+"""seeds -> query synthesis -> distillation -> filters -> contract -> publish vN.
+
+Run it: `python -m flows.generate deployments/configs/quickstart.yaml`
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from datetime import datetime, timezone
+
+import polars as pl
+from prefect import flow, unmapped
+from prefect.runtime import flow_run
+
+from synthfoundry.config import load_config
+from synthfoundry.manifest import build_manifest, dataset_card
+from synthfoundry.stages import combine
+from synthfoundry.store import DatasetStore
+from tasks.contracts import check_contract
+from tasks.distillation import distill_batch
+from tasks.filters import filter_diversity
+from tasks.publish import publish_version
+from tasks.synthesis import synthesize_self_instruct
+from tasks.teacher import teacher_from_config
+
+
+@flow(name="generate-dataset", log_prints=True)
+def generate_dataset(config_path: str) -> str:
+    """Make and publish the next version of the dataset a run config describes; returns the version's data path."""
+    config = load_config(config_path)
+    run_id = str(flow_run.id or f"local-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
+    seed = config.seed if config.seed is not None else random.randrange(2**31)
+    store = DatasetStore(config.publish.root, config.dataset)
+
+    synthesis = synthesize_self_instruct(config.recipe, config.teacher, seed)
+    batches = list(synthesis.kept.iter_slices(config.batch_size)) or [synthesis.kept]
+    distillation = combine(distill_batch.map(batches, unmapped(config.teacher)).result())
+    diversity = filter_diversity(distillation.kept, config.filters.diversity, store)
+
+    stages = [synthesis, distillation, diversity]
+    rows = diversity.kept.with_columns(
+        pl.lit(run_id).alias("run_id"), pl.lit(datetime.now(timezone.utc)).alias("created_at")
+    )
+    contract = check_contract(rows.drop("vector"), config.contract)
+    ledger = pl.concat([stage.dropped for stage in stages]).with_columns(pl.lit(run_id).alias("run_id"))
+    teacher = teacher_from_config(config.teacher).params()
+    manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), teacher)
+    version = publish_version(store, rows, ledger, manifest)
+    print(dataset_card(version.manifest(), version.data_path))
+    return str(version.data_path)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m flows.generate RUN_CONFIG.yaml")
+    generate_dataset(sys.argv[1])

@@ -1,0 +1,67 @@
+"""Distillation: the teacher answers each candidate; unanswered, empty or truncated answers go to the ledger."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+
+from synthfoundry.records import RESPONSE_SCHEMA
+from synthfoundry.stages import StageResult, split
+from synthfoundry.teachers.base import ChatRequest, Completion, Teacher, TeacherFailure, complete_all
+
+
+def answer_requests(frame: pl.DataFrame, temperature: float, top_p: float, max_tokens: int) -> list[ChatRequest]:
+    """One user turn per row: the instruction, followed by its input when there is one."""
+    return [
+        ChatRequest(
+            messages=({"role": "user", "content": f"{instruction}\n\n{input_}" if input_ else instruction},),
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            seed=int(row_id[:8], 16),
+        )
+        for row_id, instruction, input_ in frame.select("id", "instruction", "input").iter_rows()
+    ]
+
+
+def _why_unusable(output: Completion | TeacherFailure, drop_truncated: bool) -> str | None:
+    if isinstance(output, TeacherFailure):
+        return f"teacher failed: {output.reason}"
+    if not output.text.strip():
+        return "empty response"
+    if drop_truncated and output.finish_reason == "length":
+        return "response truncated at max_tokens"
+    return None
+
+
+def distill(
+    frame: pl.DataFrame,
+    teacher: Teacher,
+    temperature: float,
+    top_p: float,
+    max_tokens: int,
+    max_in_flight: int,
+    drop_truncated: bool = True,
+) -> StageResult:
+    requests = answer_requests(frame, temperature, top_p, max_tokens)
+    outputs = complete_all(teacher, requests, max_in_flight).results
+    params = json.dumps(
+        {**teacher.params(), "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}, sort_keys=True
+    )
+    answered = [o if isinstance(o, Completion) else None for o in outputs]
+    columns = pl.DataFrame(
+        {
+            "response": [o.text.strip() if o else None for o in answered],
+            "reasoning": [o.reasoning if o else None for o in answered],
+            "teacher_provider": teacher.provider,
+            "teacher_model": [o.model if o else teacher.model for o in answered],
+            "teacher_params": params,
+            "prompt_tokens": [o.prompt_tokens if o else 0 for o in answered],
+            "completion_tokens": [o.completion_tokens if o else 0 for o in answered],
+            "finish_reason": [o.finish_reason if o else None for o in answered],
+        },
+        schema=RESPONSE_SCHEMA,
+    )
+    reasons = pl.Series([_why_unusable(o, drop_truncated) for o in outputs], dtype=pl.String)
+    return split(pl.concat([frame, columns], how="horizontal"), "distillation", reasons)

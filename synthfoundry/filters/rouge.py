@@ -1,0 +1,36 @@
+"""ROUGE-L novelty against a growing pool, as in Self-Instruct: a candidate too similar to anything kept is dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rouge_score import rouge_scorer, tokenizers
+
+_tokenizer = tokenizers.DefaultTokenizer(use_stemmer=False)
+
+
+class RougePool:
+    """Texts kept so far, tokenised once; `admit` checks a candidate against all of them and adds it if novel."""
+
+    def __init__(self, texts: Iterable[str] = ()) -> None:
+        self._tokens: list[list[str]] = []
+        for text in texts:
+            self.add(text)
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    def add(self, text: str) -> None:
+        self._tokens.append(_tokenizer.tokenize(text))
+
+    def max_similarity(self, text: str) -> float:
+        """Highest ROUGE-L F1 between `text` and any pool member (0.0 for an empty pool)."""
+        tokens = _tokenizer.tokenize(text)
+        return max((rouge_scorer._score_lcs(ref, tokens).fmeasure for ref in self._tokens), default=0.0)
+
+    def admit(self, text: str, threshold: float) -> float:
+        """Return the max similarity; the text joins the pool only when it is at or below `threshold`."""
+        score = self.max_similarity(text)
+        if score <= threshold:
+            self.add(text)
+        return score

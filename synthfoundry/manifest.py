@@ -1,0 +1,74 @@
+"""What a published version says about itself: the JSON manifest and the human-readable dataset card."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from synthfoundry import __version__
+from synthfoundry.config import RunConfig
+from synthfoundry.stages import StageResult
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def code_version() -> str:
+    """Package version plus the git commit (and `-dirty`) when running from a checkout."""
+    try:
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+{commit}"
+
+
+def stage_counts(stages: list[StageResult]) -> dict[str, dict[str, int]]:
+    return {result.stage: result.counts for result in stages}
+
+
+def build_manifest(
+    config: RunConfig, run_id: str, seed: int, stages: list[StageResult], contract: dict, teacher: dict
+) -> dict:
+    kept = stages[-1].kept
+    return {
+        "run_id": run_id,
+        "created_at": datetime.now(timezone.utc).isoformat(),
+        "code_version": code_version(),
+        "config": config.model_dump(mode="json"),
+        "seed": seed,
+        "teacher": teacher,
+        "stages": stage_counts(stages),
+        "tokens": {
+            "prompt": int(kept["prompt_tokens"].sum()),
+            "completion": int(kept["completion_tokens"].sum()),
+        },
+        "contract": contract,
+    }
+
+
+def dataset_card(manifest: dict, data_path: Path) -> str:
+    """Markdown summary for the Prefect UI and the terminal."""
+    lines = [
+        f"# {manifest['dataset']} {manifest['version']}",
+        "",
+        f"- parent: {manifest['parent'] or '(first version)'}",
+        f"- rows: {manifest['rows']['added']} added, {manifest['rows']['total']} in total",
+        f"- teacher: {manifest['teacher'].get('provider')} / {manifest['teacher'].get('model')}",
+        f"- contract `{manifest['contract']['suite']}`: {'passed' if manifest['contract']['success'] else 'FAILED'}",
+        f"- code: {manifest['code_version']}, run {manifest['run_id']}",
+        "",
+        "| stage | in | kept | dropped |",
+        "|---|---:|---:|---:|",
+        *(f"| {name} | {c['in']} | {c['kept']} | {c['dropped']} |" for name, c in manifest["stages"].items()),
+        "",
+        f"Data: `{data_path}`",
+        "",
+        "```python",
+        "import polars as pl",
+        f"df = pl.read_parquet({str(data_path)!r})",
+        "```",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""The row model shared by every stage: content-addressed ids and the columns a published SFT row carries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import polars as pl
+
+
+def content_id(*parts: object) -> str:
+    """Stable id from content + lineage, so a re-run of the same request yields the same id."""
+    payload = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# Columns of a candidate row before distillation (lineage is fixed here, so is the id).
+CANDIDATE_SCHEMA = {
+    "id": pl.String,
+    "recipe": pl.String,
+    "recipe_version": pl.String,
+    "template_hash": pl.String,
+    "seed_ids": pl.List(pl.String),
+    "instruction": pl.String,
+    "input": pl.String,
+}
+
+# Columns added by distillation.
+RESPONSE_SCHEMA = {
+    "response": pl.String,
+    "reasoning": pl.String,
+    "teacher_provider": pl.String,
+    "teacher_model": pl.String,
+    "teacher_params": pl.String,
+    "prompt_tokens": pl.Int64,
+    "completion_tokens": pl.Int64,
+    "finish_reason": pl.String,
+}
+
+DECISION = pl.Struct({"stage": pl.String, "score": pl.Float64})
+
+# A published SFT row: lineage + response + run provenance + each filter's score.
+SFT_SCHEMA = {
+    **CANDIDATE_SCHEMA,
+    **RESPONSE_SCHEMA,
+    "run_id": pl.String,
+    "created_at": pl.Datetime("us", "UTC"),
+    "decisions": pl.List(DECISION),
+}
+
+
+def with_decision(frame: pl.DataFrame, stage: str, score: pl.Series | float | None) -> pl.DataFrame:
+    """Append one filter's score to every row's `decisions` list (the kept rows' audit trail)."""
+    if "decisions" not in frame.columns:
+        frame = frame.with_columns(pl.lit([], dtype=pl.List(DECISION)).alias("decisions"))
+    scores = score if isinstance(score, pl.Series) else pl.repeat(score, frame.height, dtype=pl.Float64, eager=True)
+    entry = pl.struct(pl.lit(stage).alias("stage"), scores.cast(pl.Float64).alias("score"))
+    return frame.with_columns(pl.col("decisions").list.concat(pl.concat_list(entry)))
+
+
+def to_chat_messages(frame: pl.DataFrame) -> pl.DataFrame:
+    """SFT view: one `messages` list per row (user turn = instruction + input, assistant turn = response)."""
+    user = pl.when(pl.col("input") == "").then(pl.col("instruction")).otherwise(
+        pl.concat_str([pl.col("instruction"), pl.col("input")], separator="\n\n")
+    )
+    return frame.select(
+        "id",
+        pl.concat_list(
+            pl.struct(pl.lit("user").alias("role"), user.alias("content")),
+            pl.struct(pl.lit("assistant").alias("role"), pl.col("response").alias("content")),
+        ).alias("messages"),
+    )

@@ -1,0 +1,67 @@
+import numpy as np
+import polars as pl
+
+from synthfoundry.filters.diversity import diversity_filter, greedy_novel
+
+
+def unit(*rows):
+    v = np.array(rows, dtype=np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def frame(n):
+    return pl.DataFrame({"id": [f"r{i}" for i in range(n)], "instruction": [f"text {i}" for i in range(n)]})
+
+
+def nothing_published(vectors):
+    return np.zeros(len(vectors), np.float32)
+
+
+def test_greedy_keeps_first_of_near_duplicates():
+    vectors = unit([1, 0, 0], [0.99, 0.1, 0], [0, 1, 0], [0, 0.99, 0.05])
+    kept, best = greedy_novel(vectors, 0.9)
+    assert kept.tolist() == [True, False, True, False]
+    assert best[1] > 0.99 and best[3] > 0.99
+
+
+def test_greedy_compares_only_with_kept_rows():
+    # b is close to a (dropped); c is close to b but not to a: c must survive, since b was never kept
+    a, b, c = unit([1, 0], [0.95, 0.312], [0.8, 0.6])
+    kept, _ = greedy_novel(np.stack([a, b, c]), 0.94)
+    assert kept.tolist() == [True, False, True]
+
+
+def test_greedy_across_blocks(monkeypatch):
+    import synthfoundry.filters.diversity as diversity
+
+    monkeypatch.setattr(diversity, "_BLOCK", 2)
+    vectors = unit([1, 0, 0], [0, 1, 0], [0, 0, 1], [0.999, 0.01, 0], [0, 0.01, 0.999])
+    kept, _ = greedy_novel(vectors, 0.9)
+    assert kept.tolist() == [True, True, True, False, False]
+
+
+def test_threshold_is_strict_greater_than():
+    vectors = unit([1, 0], [0.6, 0.8])  # cosine exactly 0.6
+    assert greedy_novel(vectors, 0.6)[0].tolist() == [True, True]
+    assert greedy_novel(vectors, 0.59)[0].tolist() == [True, False]
+
+
+def test_filter_drops_rows_close_to_published_and_accounts_for_all():
+    vectors = unit([1, 0, 0], [0, 1, 0], [0, 0.99, 0.1], [0, 0, 1])
+
+    def published(v):
+        return v @ unit([1, 0.05, 0])[0]
+
+    result = diversity_filter(frame(4), vectors, 0.9, published)
+    assert result.kept["id"].to_list() == ["r1", "r3"]
+    reasons = dict(zip(result.dropped["id"], result.dropped["reason"]))
+    assert "published row" in reasons["r0"]
+    assert "kept in this run" in reasons["r2"]
+    assert result.counts == {"in": 4, "kept": 2, "dropped": 2}
+    assert result.kept["vector"].dtype == pl.Array(pl.Float32, 3)
+    assert [d["stage"] for d in result.kept["decisions"][0]] == ["diversity"]
+
+
+def test_filter_on_empty_frame():
+    result = diversity_filter(frame(0), np.zeros((0, 3), np.float32), 0.9, nothing_published)
+    assert result.counts == {"in": 0, "kept": 0, "dropped": 0}
