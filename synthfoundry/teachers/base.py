@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import weakref
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Callable, Generic, Protocol, Sequence, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,24 @@ def split_reasoning(text: str) -> tuple[str, str | None]:
     if match is None:
         return text, None
     return text[match.end() :], match.group(1).strip() or None
+
+
+class PerLoop(Generic[T]):
+    """One async client per event loop.
+
+    httpx connection pools belong to the loop that opened them, and every `complete_all` runs a fresh loop
+    (in whichever thread calls it): a client reused from a closed loop fails with "Event loop is closed".
+    """
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = weakref.WeakKeyDictionary()
+
+    def get(self) -> T:
+        loop = asyncio.get_running_loop()
+        if loop not in self._by_loop:
+            self._by_loop[loop] = self._factory()
+        return self._by_loop[loop]
 
 
 class Teacher(Protocol):

