@@ -14,6 +14,7 @@ from prefect import flow, unmapped
 from prefect.runtime import flow_run
 
 from synthfoundry.config import load_config
+from synthfoundry.recipes import get_recipe
 from synthfoundry.manifest import build_manifest, dataset_card
 from synthfoundry.stages import combine
 from synthfoundry.store import DatasetStore
@@ -21,7 +22,7 @@ from tasks.contracts import check_contract
 from tasks.distillation import distill_batch
 from tasks.filters import filter_diversity
 from tasks.publish import publish_version
-from tasks.synthesis import synthesize_self_instruct
+from tasks.synthesis import synthesize
 from tasks.teacher import teacher_from_config
 
 
@@ -32,17 +33,20 @@ def generate_dataset(config_path: str) -> str:
     run_id = str(flow_run.id or f"local-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
     seed = config.seed if config.seed is not None else random.randrange(2**31)
     store = DatasetStore(config.publish.root, config.dataset)
+    recipe = get_recipe(config.recipe.name)
 
-    synthesis = synthesize_self_instruct(config.recipe, config.teacher, seed)
-    batches = list(synthesis.kept.iter_slices(config.batch_size)) or [synthesis.kept]
-    distillation = combine(distill_batch.map(batches, unmapped(config.teacher)).result())
-    diversity = filter_diversity(distillation.kept, config.filters.diversity, store)
+    synthesis = synthesize(config.recipe, config.teacher, seed)
+    stages = [synthesis]
+    if recipe.DISTILL:
+        batches = list(synthesis.kept.iter_slices(config.batch_size)) or [synthesis.kept]
+        stages.append(combine(distill_batch.map(batches, unmapped(config.teacher)).result()))
+    diversity = filter_diversity(stages[-1].kept, config.filters.diversity, store)
+    stages.append(diversity)
 
-    stages = [synthesis, distillation, diversity]
     rows = diversity.kept.with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(datetime.now(timezone.utc)).alias("created_at")
     )
-    contract = check_contract(rows.drop("vector"), config.contract)
+    contract = check_contract(rows.drop("vector"), config.contract or recipe.KIND)
     ledger = pl.concat([stage.dropped for stage in stages]).with_columns(pl.lit(run_id).alias("run_id"))
     teacher = teacher_from_config(config.teacher).params()
     manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), teacher)

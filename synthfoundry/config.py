@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from synthfoundry.recipes import RECIPES
 
 
 class ConfigError(ValueError):
@@ -21,19 +23,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SelfInstructConfig(_Strict):
-    """Self-Instruct (Wang et al. 2022) instruction bootstrapping from human seed tasks."""
+class ModelPrice(_Strict):
+    """USD per million tokens."""
 
-    name: Literal["self_instruct"] = "self_instruct"
-    seed_tasks: Path | None = Field(
-        default=None, description="JSONL of seed tasks; default: the 175 human tasks shipped with the package"
+    input: float = Field(ge=0, description="USD per million prompt tokens")
+    output: float = Field(ge=0, description="USD per million completion tokens")
+
+
+class FallbackTeacherConfig(_Strict):
+    """A second teacher for requests the first one keeps failing; sampling and limits are the main teacher's."""
+
+    provider: Literal["local", "openai", "anthropic"]
+    model: str | None = Field(default=None, description="model name; default depends on the provider")
+    base_url: str | None = Field(default=None, description="any OpenAI-compatible server (vLLM, Ollama, llama.cpp)")
+    api_key_env: str | None = Field(default=None, description="environment variable holding the key")
+    api_key_secret: str | None = Field(default=None, description="name of a Prefect Secret block holding the key")
+    model_path: Path | None = Field(default=None, description="local GGUF file; default: packaged SmolLM2-135M")
+    after_failures: int = Field(
+        default=3, ge=1, description="after this many failed requests in a row, send everything to the fallback"
     )
-    target_instructions: int = Field(default=40, ge=1, description="stop once this many new instructions survive")
-    prompts_per_round: int = Field(default=8, ge=1, description="generation prompts sent per round")
-    max_rounds: int = Field(default=20, ge=1)
-    human_in_context: int = Field(default=6, ge=1)
-    generated_in_context: int = Field(default=2, ge=0)
-    rouge_threshold: float = Field(default=0.7, gt=0, le=1, description="drop instructions with ROUGE-L above this")
 
 
 class TeacherConfig(_Strict):
@@ -51,9 +59,43 @@ class TeacherConfig(_Strict):
     top_p: float = Field(default=1.0, gt=0, le=1)
     max_tokens: int = Field(default=256, ge=1)
     drop_truncated: bool = Field(default=True, description="ledger answers cut off at max_tokens")
-    max_in_flight: int = Field(default=16, ge=1)
+    max_in_flight: int = Field(
+        default=16, ge=1, description="requests in flight at once to this provider and model, per process"
+    )
     timeout_s: float = Field(default=120, gt=0)
-    max_retries: int = Field(default=4, ge=0)
+    max_retries: int = Field(
+        default=4, ge=0, description="SDK retries (backoff + jitter, Retry-After honoured) on 429, 5xx, timeouts"
+    )
+    n: int = Field(default=1, ge=1, description="answers sampled per prompt; each sample is its own row")
+    requests_per_minute: int | None = Field(default=None, ge=1, description="this process's request rate cap")
+    tokens_per_minute: int | None = Field(
+        default=None, ge=1, description="this process's token rate cap (estimated prompt + max_tokens per request)"
+    )
+    global_rate_limit: str | None = Field(
+        default=None,
+        description="Prefect global concurrency limit (with slot decay) each request takes a slot from, "
+        "so every worker together stays under the provider's quota",
+    )
+    budget_usd: float | None = Field(
+        default=None, gt=0, description="hard cap on a run's spend; once reached, unsent rows go to the ledger"
+    )
+    expected_output_tokens: int | None = Field(
+        default=None, ge=1, description="expected answer length for the cost forecast; default: max_tokens"
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="model -> price per million tokens; overrides the shipped table"
+    )
+    cache: bool = Field(default=True, description="reuse answers to identical requests from the request cache")
+    cache_path: Path | None = Field(
+        default=None, description="SQLite request cache; default: <publish.root>/cache/requests.sqlite"
+    )
+    fallback: FallbackTeacherConfig | None = Field(default=None, description="second teacher when this one fails")
+
+    def with_cache_under(self, root: Path) -> TeacherConfig:
+        """This config with the request cache defaulted into a publish root, shared by every run that publishes there."""
+        if self.cache_path is not None:
+            return self
+        return self.model_copy(update={"cache_path": root / "cache" / "requests.sqlite"})
 
 
 class DiversityConfig(_Strict):
@@ -72,15 +114,20 @@ class PublishConfig(_Strict):
     root: Path = Field(default=Path("synthfoundry-data"), description="where the LanceDB store and exports live")
 
 
+# One config model per recipe, told apart by its `name`.
+RecipeConfig = Annotated[Union[tuple(recipe.Config for recipe in RECIPES.values())], Field(discriminator="name")]
+
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 class RunConfig(_Strict):
     dataset: str = Field(description="dataset name: letters, digits, _ and -")
-    recipe: SelfInstructConfig
+    recipe: RecipeConfig
     teacher: TeacherConfig = TeacherConfig()
     filters: FiltersConfig = FiltersConfig()
-    contract: str = Field(default="sft", description="suite name in data_contracts/ (without .yaml)")
+    contract: str | None = Field(
+        default=None, description="suite name in data_contracts/ or a path; default: the recipe's kind (sft, ...)"
+    )
     publish: PublishConfig = PublishConfig()
     seed: int | None = Field(default=None, description="sampling seed; default: fresh each run (recorded)")
     batch_size: int = Field(default=256, ge=1, description="rows per task")
@@ -96,10 +143,16 @@ class RunConfig(_Strict):
 def _format(error: ValidationError, source: str) -> str:
     lines = [f"{source}: {error.error_count()} problem(s) in the run config"]
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        loc = list(item["loc"])
+        if loc[:1] == ["recipe"] and len(loc) > 1 and loc[1] in RECIPES:
+            del loc[1]  # pydantic inserts the union tag: recipe.self_instruct.x -> recipe.x
+        where = ".".join(str(part) for part in loc) or "(top level)"
         problem = item["msg"]
         if item["type"] == "extra_forbidden":
             problem = "unknown field (check the spelling; keys belong in the environment, not in the config)"
+        elif item["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            where = "recipe.name"
+            problem = f"must name a recipe, one of: {', '.join(sorted(RECIPES))}"
         lines.append(f"  - {where}: {problem}")
     return "\n".join(lines)
 

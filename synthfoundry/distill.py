@@ -44,7 +44,10 @@ def distill(
     max_in_flight: int,
     drop_truncated: bool = True,
 ) -> StageResult:
-    requests = answer_requests(frame, temperature, top_p, max_tokens)
+    """Answer the rows that have no response yet; rows a recipe already answered pass through."""
+    pending = frame.filter(pl.col("response").is_null())
+    done = frame.filter(pl.col("response").is_not_null())
+    requests = answer_requests(pending, temperature, top_p, max_tokens)
     outputs = complete_all(teacher, requests, max_in_flight).results
     params = json.dumps(
         {**teacher.params(), "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}, sort_keys=True
@@ -54,14 +57,15 @@ def distill(
         {
             "response": [o.text.strip() if o else None for o in answered],
             "reasoning": [o.reasoning if o else None for o in answered],
-            "teacher_provider": teacher.provider,
+            "teacher_provider": [teacher.provider] * len(answered),
             "teacher_model": [o.model if o else teacher.model for o in answered],
-            "teacher_params": params,
+            "teacher_params": [params] * len(answered),
             "prompt_tokens": [o.prompt_tokens if o else 0 for o in answered],
             "completion_tokens": [o.completion_tokens if o else 0 for o in answered],
             "finish_reason": [o.finish_reason if o else None for o in answered],
         },
         schema=RESPONSE_SCHEMA,
     )
-    reasons = pl.Series([_why_unusable(o, drop_truncated) for o in outputs], dtype=pl.String)
-    return split(pl.concat([frame, columns], how="horizontal"), "distillation", reasons)
+    reasons = [None] * done.height + [_why_unusable(o, drop_truncated) for o in outputs]
+    rows = pl.concat([done, pending.with_columns(columns.get_columns())])
+    return split(rows, "distillation", pl.Series(reasons, dtype=pl.String))

@@ -18,7 +18,9 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# Columns of a candidate row before distillation (lineage is fixed here, so is the id).
+MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
+
+# Columns a recipe sets when it creates a row (lineage is fixed here, so is the id).
 CANDIDATE_SCHEMA = {
     "id": pl.String,
     "recipe": pl.String,
@@ -27,9 +29,13 @@ CANDIDATE_SCHEMA = {
     "seed_ids": pl.List(pl.String),
     "instruction": pl.String,
     "input": pl.String,
+    "messages": pl.List(MESSAGE),  # multi-turn recipes: the whole conversation
+    "answer": pl.String,  # verifiable ground truth (RLVR tasks, bootstrapped maths)
+    "verifier": pl.String,  # how to check an answer, e.g. "math_verify" or "reasoning_gym:basic_arithmetic"
+    "metadata": pl.String,  # JSON object of recipe-specific axes (audience, format, style, concept, ...)
 }
 
-# Columns added by distillation.
+# Columns set by distillation, or by a recipe that writes the response itself (null until then).
 RESPONSE_SCHEMA = {
     "response": pl.String,
     "reasoning": pl.String,
@@ -41,16 +47,23 @@ RESPONSE_SCHEMA = {
     "finish_reason": pl.String,
 }
 
+ROW_SCHEMA = {**CANDIDATE_SCHEMA, **RESPONSE_SCHEMA}
+
 DECISION = pl.Struct({"stage": pl.String, "score": pl.Float64})
 
-# A published SFT row: lineage + response + run provenance + each filter's score.
-SFT_SCHEMA = {
-    **CANDIDATE_SCHEMA,
-    **RESPONSE_SCHEMA,
+# A published row: lineage + response + run provenance + each filter's score. One schema for every recipe,
+# so any dataset's LanceDB table and contract see the same columns.
+PUBLISHED_SCHEMA = {
+    **ROW_SCHEMA,
     "run_id": pl.String,
     "created_at": pl.Datetime("us", "UTC"),
     "decisions": pl.List(DECISION),
 }
+
+
+def rows_frame(rows: list[dict]) -> pl.DataFrame:
+    """Rows as a frame with every column of ROW_SCHEMA; what a recipe does not set is null."""
+    return pl.DataFrame(rows, schema=ROW_SCHEMA)
 
 
 def with_decision(frame: pl.DataFrame, stage: str, score: pl.Series | float | None) -> pl.DataFrame:
@@ -63,14 +76,12 @@ def with_decision(frame: pl.DataFrame, stage: str, score: pl.Series | float | No
 
 
 def to_chat_messages(frame: pl.DataFrame) -> pl.DataFrame:
-    """SFT view: one `messages` list per row (user turn = instruction + input, assistant turn = response)."""
-    user = pl.when(pl.col("input") == "").then(pl.col("instruction")).otherwise(
+    """SFT view: one `messages` list per row; single-turn rows become user (instruction + input) -> assistant."""
+    user = pl.when(pl.col("input").fill_null("") == "").then(pl.col("instruction")).otherwise(
         pl.concat_str([pl.col("instruction"), pl.col("input")], separator="\n\n")
     )
-    return frame.select(
-        "id",
-        pl.concat_list(
-            pl.struct(pl.lit("user").alias("role"), user.alias("content")),
-            pl.struct(pl.lit("assistant").alias("role"), pl.col("response").alias("content")),
-        ).alias("messages"),
+    single_turn = pl.concat_list(
+        pl.struct(pl.lit("user").alias("role"), user.alias("content")),
+        pl.struct(pl.lit("assistant").alias("role"), pl.col("response").alias("content")),
     )
+    return frame.select("id", pl.coalesce(pl.col("messages"), single_turn).alias("messages"))

@@ -16,7 +16,7 @@ def test_quickstart_config_is_valid():
 def test_minimal_config_fills_defaults():
     config = parse_config({"dataset": "d1", "recipe": {"name": "self_instruct"}})
     assert config.filters.diversity.threshold == 0.9
-    assert config.contract == "sft"
+    assert config.contract is None  # the recipe kind picks the suite
 
 
 @pytest.mark.parametrize(

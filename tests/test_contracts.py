@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from synthfoundry.contracts import ContractError, ContractSuite, load_suite, suite_path, validate
-from synthfoundry.records import SFT_SCHEMA
+from synthfoundry.records import PUBLISHED_SCHEMA
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +22,8 @@ def sft() -> ContractSuite:
 
 
 def sft_rows(n: int = 3) -> pl.DataFrame:
-    """A valid published SFT frame, nested columns included (seed_ids, decisions)."""
-    return pl.DataFrame(
-        {
+    """A valid published SFT frame, nested columns included (seed_ids, decisions); other columns null."""
+    data = {
             "id": [f"row-{i}" for i in range(n)],
             "recipe": ["self_instruct"] * n,
             "recipe_version": ["1"] * n,
@@ -43,8 +42,9 @@ def sft_rows(n: int = 3) -> pl.DataFrame:
             "run_id": ["run-1"] * n,
             "created_at": [datetime(2025, 1, 1, tzinfo=timezone.utc)] * n,
             "decisions": [[{"stage": "rouge", "score": 0.2}]] * n,
-        },
-        schema=SFT_SCHEMA,
+        }
+    return pl.DataFrame(data, schema={name: PUBLISHED_SCHEMA[name] for name in data}).select(
+        pl.col(name) if name in data else pl.lit(None, dtype).alias(name) for name, dtype in PUBLISHED_SCHEMA.items()
     )
 
 

@@ -1,1 +1,15 @@
-"""Query-synthesis recipes: each is versioned prompt templates plus a parse function; the engine does the rest."""
+"""Query-synthesis recipes: each is versioned prompt templates plus a parse function (see `base.py`).
+
+To add a recipe: write its module, then list it in RECIPES; its Config joins the run config automatically.
+"""
+
+from __future__ import annotations
+
+from synthfoundry.recipes import self_instruct
+from synthfoundry.recipes.base import Recipe
+
+RECIPES: dict[str, Recipe] = {module.NAME: module for module in (self_instruct,)}
+
+
+def get_recipe(name: str) -> Recipe:
+    return RECIPES[name]

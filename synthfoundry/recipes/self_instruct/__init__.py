@@ -12,19 +12,45 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from typing import Literal
 from pathlib import Path
 
 import polars as pl
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from synthfoundry.filters.rouge import RougePool
-from synthfoundry.records import CANDIDATE_SCHEMA, content_id, text_hash
+from synthfoundry.recipes.base import Ask, Log
+from synthfoundry.recipes.templates import load_template
+from synthfoundry.records import content_id, rows_frame
 from synthfoundry.stages import StageResult, combine, split
 from synthfoundry.teachers.base import ChatRequest, Completion, TeacherFailure
 
 NAME = "self_instruct"
 VERSION = "1"
-TEMPLATE = (resources.files(__package__) / "templates" / "generate_instructions.txt").read_text()
-TEMPLATE_HASH = text_hash(TEMPLATE)
+KIND = "sft"
+DISTILL = True  # instructions only: the teacher answers them in the distillation stage
+TEMPLATE = load_template(__package__, "generate_instructions")
+TEMPLATE_HASH = TEMPLATE.hash
+
+
+class Config(BaseModel):
+    """Self-Instruct (Wang et al. 2022) instruction bootstrapping from human seed tasks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Literal["self_instruct"] = "self_instruct"
+    seed_tasks: Path | None = Field(
+        default=None, description="JSONL of seed tasks; default: the 175 human tasks shipped with the package"
+    )
+    target_instructions: int = Field(default=40, ge=1, description="stop once this many new instructions survive")
+    prompts_per_round: int = Field(default=8, ge=1, description="generation prompts sent per round")
+    max_rounds: int = Field(default=20, ge=1)
+    human_in_context: int = Field(default=6, ge=1)
+    generated_in_context: int = Field(default=2, ge=0)
+    rouge_threshold: float = Field(default=0.7, gt=0, le=1, description="drop instructions with ROUGE-L above this")
+    temperature: float = Field(default=0.8, ge=0, le=2, description="sampling temperature for new instructions")
+    max_tokens: int = Field(default=256, ge=16, description="tokens per generation prompt")
 
 # The paper's screen: tasks a text-only model cannot do, and degenerate lengths.
 BLOCKED_WORDS = (
@@ -76,7 +102,7 @@ def load_seed_tasks(path: Path | None = None) -> list[SeedTask]:
 
 def render_prompt(examples: list[str]) -> str:
     listed = "".join(f"Task {i}: {text}\n" for i, text in enumerate(examples, start=1))
-    return TEMPLATE.format(tasks=listed, next_index=len(examples) + 1)
+    return TEMPLATE.render(tasks=listed, next_index=len(examples) + 1)
 
 
 def parse_instructions(text: str, first_index: int) -> list[str]:
@@ -184,7 +210,7 @@ class SelfInstruct:
                         self.generated.append(instruction)
                 reasons.append(reason)
                 scores.append(score)
-        frame = pl.DataFrame(rows, schema=CANDIDATE_SCHEMA)
+        frame = rows_frame(rows)
         return split(frame, "synthesis", pl.Series(reasons, dtype=pl.String), pl.Series(scores, dtype=pl.Float64))
 
 
@@ -202,13 +228,13 @@ def _candidate(row_id: str, prompt: Prompt, instruction: str) -> dict:
 
 def generate(
     state: SelfInstruct,
-    answer: Callable[[list[ChatRequest]], list[Completion | TeacherFailure]],
+    ask: Ask,
     target: int,
     prompts_per_round: int,
     max_rounds: int,
     temperature: float,
     max_tokens: int,
-    on_round: Callable[[int, StageResult], None] = lambda _round, _result: None,
+    log: Log = lambda _message: None,
 ) -> StageResult:
     """Run rounds until `target` new instructions survive or `max_rounds` is reached."""
     results = []
@@ -216,7 +242,22 @@ def generate(
         if len(state.generated) >= target:
             break
         prompts = state.prompts(prompts_per_round, temperature, max_tokens)
-        result = state.absorb(prompts, answer([p.request for p in prompts]))
-        on_round(number, result)
+        result = state.absorb(prompts, ask([p.request for p in prompts]))
+        log(f"self-instruct round {number}: {result.counts['kept']} kept, {result.counts['dropped']} dropped, "
+            f"{len(state.generated)}/{target} instructions")
         results.append(result)
     return combine(results)
+
+
+def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log) -> StageResult:
+    state = SelfInstruct(
+        load_seed_tasks(config.seed_tasks),
+        rng,
+        rouge_threshold=config.rouge_threshold,
+        human_in_context=config.human_in_context,
+        generated_in_context=config.generated_in_context,
+    )
+    return generate(
+        state, ask, config.target_instructions, config.prompts_per_round, config.max_rounds,
+        config.temperature, config.max_tokens, log,
+    )

@@ -1,0 +1,35 @@
+"""What a recipe module provides. A recipe says what to ask and how to parse; the engine does the rest.
+
+A recipe is a module with:
+  NAME, VERSION     recorded on every row (bump VERSION when templates or parsing change)
+  KIND              "sft" | "chat" | "rlvr" | "pretrain": picks the default data contract
+  DISTILL           True when the teacher must answer rows whose `response` is still null
+  Config            its pydantic config model, with `name: Literal[NAME]`
+  synthesize(config, ask, rng, log) -> StageResult
+                    rows built with `records.rows_frame`; every input it could not use in the ledger
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from synthfoundry.stages import StageResult
+from synthfoundry.teachers.base import ChatRequest, Completion, TeacherFailure
+
+# Send a batch of requests to the teacher (cached, rate-limited, budgeted by the engine); one result per request.
+Ask = Callable[[list[ChatRequest]], list[Completion | TeacherFailure]]
+Log = Callable[[str], None]
+
+
+class Recipe(Protocol):
+    NAME: str
+    VERSION: str
+    KIND: str
+    DISTILL: bool
+    Config: type[BaseModel]
+
+    def synthesize(self, config: BaseModel, ask: Ask, rng: random.Random, log: Log) -> StageResult: ...
