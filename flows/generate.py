@@ -40,7 +40,7 @@ def generate_dataset(config_path: str) -> str:
     if recipe.DISTILL:
         batches = list(synthesis.kept.iter_slices(config.batch_size)) or [synthesis.kept]
         stages.append(combine(distill_batch.map(batches, unmapped(config.teacher)).result()))
-    diversity = filter_diversity(stages[-1].kept, config.filters.diversity, store)
+    diversity = filter_diversity(stages[-1].kept, config.filters.diversity, store, recipe.EMBED_COLUMN)
     stages.append(diversity)
 
     rows = diversity.kept.with_columns(

@@ -13,6 +13,8 @@ from synthfoundry.store import DatasetStore
 
 
 @task(retries=1)
-def filter_diversity(frame: pl.DataFrame, config: DiversityConfig, store: DatasetStore) -> StageResult:
-    vectors = embed(frame["instruction"].to_list(), config.model_path, config.batch_size)
-    return diversity_filter(frame, vectors, config.threshold, store.nearest_published)
+def filter_diversity(
+    frame: pl.DataFrame, config: DiversityConfig, store: DatasetStore, column: str = "instruction"
+) -> StageResult:
+    vectors = embed(frame[column].to_list(), config.model_path, config.batch_size)
+    return diversity_filter(frame, vectors, config.threshold, store.nearest_published, column)

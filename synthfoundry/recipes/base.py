@@ -4,6 +4,7 @@ A recipe is a module with:
   NAME, VERSION     recorded on every row (bump VERSION when templates or parsing change)
   KIND              "sft" | "chat" | "rlvr" | "pretrain": picks the default data contract
   DISTILL           True when the teacher must answer rows whose `response` is still null
+  EMBED_COLUMN      the column the diversity filter embeds ("instruction", or "response" for generated text)
   Config            its pydantic config model, with `name: Literal[NAME]`
   synthesize(config, ask, rng, log) -> StageResult
                     rows built with `records.rows_frame`; every input it could not use in the ledger
@@ -30,6 +31,7 @@ class Recipe(Protocol):
     VERSION: str
     KIND: str
     DISTILL: bool
+    EMBED_COLUMN: str
     Config: type[BaseModel]
 
     def synthesize(self, config: BaseModel, ask: Ask, rng: random.Random, log: Log) -> StageResult: ...

@@ -30,6 +30,7 @@ NAME = "self_instruct"
 VERSION = "1"
 KIND = "sft"
 DISTILL = True  # instructions only: the teacher answers them in the distillation stage
+EMBED_COLUMN = "instruction"
 TEMPLATE = load_template(__package__, "generate_instructions")
 TEMPLATE_HASH = TEMPLATE.hash
 
