@@ -1,0 +1,51 @@
+"""Shared test helpers: run the real flow on a config, and check the ledger accounts for every row."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+
+@dataclass(frozen=True)
+class Published:
+    data: pl.DataFrame
+    manifest: dict
+    ledger: pl.DataFrame
+
+
+def run_recipe(tmp_path: Path, recipe: dict, teacher: dict | None = None, seed: int = 1, **overrides) -> Published:
+    """Write a run config and run `generate-dataset` on it (needs the `prefect_harness` fixture)."""
+    from flows.generate import generate_dataset
+
+    config = {
+        "dataset": overrides.pop("dataset", "test"),
+        "seed": seed,
+        "recipe": recipe,
+        "teacher": teacher or {"provider": "local", "max_tokens": 96, "drop_truncated": False},
+        "publish": {"root": str(tmp_path / "published")},
+        **overrides,
+    }
+    path = tmp_path / f"run-{seed}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    data = Path(generate_dataset(str(path)))
+    return Published(
+        pl.read_parquet(data),
+        json.loads((data.parent / "manifest.json").read_text()),
+        pl.read_parquet(data.parent / "rejections.parquet"),
+    )
+
+
+def assert_accounted(published: Published) -> None:
+    """rows in = rows kept + rows in the ledger, at every stage, and each stage feeds the next."""
+    stages = published.manifest["stages"]
+    for name, counts in stages.items():
+        assert counts["in"] == counts["kept"] + counts["dropped"], name
+        assert published.ledger.filter(pl.col("stage") == name).height == counts["dropped"], name
+    order = list(stages)
+    for before, after in zip(order, order[1:]):
+        assert stages[after]["in"] == stages[before]["kept"], (before, after)
+    assert published.manifest["rows"]["added"] == stages[order[-1]]["kept"] == published.data.height
