@@ -11,6 +11,7 @@ previous version as the latest.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import shutil
@@ -121,8 +122,15 @@ class DatasetStore:
         """Append `rows` (with a `vector` column) as the next version; all-or-nothing.
 
         Files are staged first, then the table is appended and tagged, then the staged export is moved into
-        place. Any failure restores the table to its previous version and removes the staged files.
+        place. Any failure restores the table to its previous version and removes the staged files. A lock file
+        serialises concurrent publishers of the same dataset (on one host or a shared POSIX file system).
         """
+        self.exports.mkdir(parents=True, exist_ok=True)
+        with open(self.exports / ".publish.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._publish(rows, ledger, manifest)
+
+    def _publish(self, rows: pl.DataFrame, ledger: pl.DataFrame, manifest: dict) -> PublishedVersion:
         previous = self.latest()
         number = previous.number + 1 if previous else 1
         tag = f"v{number}"

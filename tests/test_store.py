@@ -64,7 +64,7 @@ def test_failed_publish_leaves_previous_version_intact(tmp_path):
         store.publish(incompatible, LEDGER, manifest("r2"))
     assert [v.tag for v in store.versions()] == ["v1"]
     assert store.read()["id"].to_list() == ["a"]
-    assert sorted(p.name for p in store.exports.iterdir()) == ["v1"]
+    assert sorted(p.name for p in store.exports.iterdir() if not p.name.startswith(".publish")) == ["v1"]
     # the next good publish is v2 and contains no trace of the failed one
     store.publish(rows(["c"], seed=2), LEDGER, manifest("r3"))
     assert store.read()["id"].to_list() == ["a", "c"]
@@ -88,3 +88,15 @@ def test_read_unknown_version(tmp_path):
     store.publish(rows(["a"]), LEDGER, manifest("r1"))
     with pytest.raises(LookupError, match="no version v7"):
         store.read(7)
+
+
+def test_concurrent_publishers_get_consecutive_versions(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = DatasetStore(tmp_path, "ds")
+    batches = [rows([f"r{i}"], seed=i) for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: DatasetStore(tmp_path, "ds").publish(batches[i], LEDGER, manifest(f"r{i}")), range(4)))
+    assert [v.tag for v in store.versions()] == ["v1", "v2", "v3", "v4"]
+    assert sorted(store.read()["id"].to_list()) == ["r0", "r1", "r2", "r3"]
+    assert [store.read(n).height for n in (1, 2, 3, 4)] == [1, 2, 3, 4]
