@@ -19,11 +19,11 @@ from synthfoundry.manifest import build_manifest, dataset_card
 from synthfoundry.stages import combine
 from synthfoundry.store import DatasetStore
 from tasks.contracts import check_contract
-from tasks.distillation import distill_batch
+from tasks.distillation import distill_batch, forecast_distillation
 from tasks.filters import filter_diversity
 from tasks.publish import publish_version
 from tasks.synthesis import synthesize
-from tasks.teacher import teacher_from_config
+from tasks.teacher import run_budget, teacher_from_config
 
 
 @flow(name="generate-dataset", log_prints=True)
@@ -34,12 +34,15 @@ def generate_dataset(config_path: str) -> str:
     seed = config.seed if config.seed is not None else random.randrange(2**31)
     store = DatasetStore(config.publish.root, config.dataset)
     recipe = get_recipe(config.recipe.name)
+    teacher_config = config.teacher.with_cache_under(config.publish.root)
 
-    synthesis = synthesize(config.recipe, config.teacher, seed)
+    synthesis = synthesize(config.recipe, teacher_config, seed)
     stages = [synthesis]
+    forecast_usd = None
     if recipe.DISTILL:
         batches = list(synthesis.kept.iter_slices(config.batch_size)) or [synthesis.kept]
-        stages.append(combine(distill_batch.map(batches, unmapped(config.teacher)).result()))
+        forecast_usd = forecast_distillation(synthesis.kept, teacher_config)["usd"]
+        stages.append(combine(distill_batch.map(batches, unmapped(teacher_config)).result()))
     diversity = filter_diversity(stages[-1].kept, config.filters.diversity, store, recipe.EMBED_COLUMN)
     stages.append(diversity)
 
@@ -48,8 +51,9 @@ def generate_dataset(config_path: str) -> str:
     )
     contract = check_contract(rows.drop("vector"), config.contract or recipe.KIND)
     ledger = pl.concat([stage.dropped for stage in stages]).with_columns(pl.lit(run_id).alias("run_id"))
-    teacher = teacher_from_config(config.teacher).params()
-    manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), teacher)
+    teacher = teacher_from_config(teacher_config).params()
+    cost = {**run_budget(teacher_config).summary(), "forecast_usd": forecast_usd}
+    manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), teacher, cost)
     version = publish_version(store, rows, ledger, manifest)
     print(dataset_card(version.manifest(), version.data_path))
     return str(version.data_path)

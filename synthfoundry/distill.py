@@ -6,9 +6,29 @@ import json
 
 import polars as pl
 
-from synthfoundry.records import RESPONSE_SCHEMA
+from synthfoundry.records import RESPONSE_SCHEMA, content_id
 from synthfoundry.stages import StageResult, split
-from synthfoundry.teachers.base import ChatRequest, Completion, Teacher, TeacherFailure, complete_all
+from synthfoundry.teachers.base import (
+    BUDGET_EXHAUSTED,
+    ChatRequest,
+    Completion,
+    Teacher,
+    TeacherFailure,
+    complete_all,
+)
+
+
+def to_answer(frame: pl.DataFrame, n: int = 1) -> pl.DataFrame:
+    """The rows still without a response, n samples each: each sample is its own request, seeded from its id.
+
+    Sample 0 keeps the row's id, so data made before `n` existed keeps its ids; sample k's id is (row id, k).
+    """
+    pending = frame.filter(pl.col("response").is_null())
+    if n == 1:
+        return pending
+    samples = pending.join(pl.DataFrame({"_k": range(n)}), how="cross", maintain_order="left")
+    ids = [row_id if k == 0 else content_id(row_id, "sample", k) for row_id, k in samples.select("id", "_k").iter_rows()]
+    return samples.with_columns(pl.Series("id", ids, dtype=pl.String)).drop("_k")
 
 
 def answer_requests(frame: pl.DataFrame, temperature: float, top_p: float, max_tokens: int) -> list[ChatRequest]:
@@ -25,9 +45,10 @@ def answer_requests(frame: pl.DataFrame, temperature: float, top_p: float, max_t
     ]
 
 
-def _why_unusable(output: Completion | TeacherFailure, drop_truncated: bool) -> str | None:
+def why_unusable(output: Completion | TeacherFailure, drop_truncated: bool) -> str | None:
+    """Why an answer cannot be used (None when it can); also used by recipes that answer their own prompts."""
     if isinstance(output, TeacherFailure):
-        return f"teacher failed: {output.reason}"
+        return output.reason if output.reason == BUDGET_EXHAUSTED else f"teacher failed: {output.reason}"
     if not output.text.strip():
         return "empty response"
     if drop_truncated and output.finish_reason == "length":
@@ -43,9 +64,10 @@ def distill(
     max_tokens: int,
     max_in_flight: int,
     drop_truncated: bool = True,
+    n: int = 1,
 ) -> StageResult:
-    """Answer the rows that have no response yet; rows a recipe already answered pass through."""
-    pending = frame.filter(pl.col("response").is_null())
+    """Answer the rows that have no response yet (n samples each); rows a recipe already answered pass through."""
+    pending = to_answer(frame, n)
     done = frame.filter(pl.col("response").is_not_null())
     requests = answer_requests(pending, temperature, top_p, max_tokens)
     outputs = complete_all(teacher, requests, max_in_flight).results
@@ -57,15 +79,16 @@ def distill(
         {
             "response": [o.text.strip() if o else None for o in answered],
             "reasoning": [o.reasoning if o else None for o in answered],
-            "teacher_provider": [teacher.provider] * len(answered),
+            "teacher_provider": [o.provider if o else teacher.provider for o in answered],
             "teacher_model": [o.model if o else teacher.model for o in answered],
             "teacher_params": [params] * len(answered),
             "prompt_tokens": [o.prompt_tokens if o else 0 for o in answered],
             "completion_tokens": [o.completion_tokens if o else 0 for o in answered],
             "finish_reason": [o.finish_reason if o else None for o in answered],
+            "cost_usd": [o.cost_usd if o else None for o in answered],
         },
         schema=RESPONSE_SCHEMA,
     )
-    reasons = [None] * done.height + [_why_unusable(o, drop_truncated) for o in outputs]
+    reasons = [None] * done.height + [why_unusable(o, drop_truncated) for o in outputs]
     rows = pl.concat([done, pending.with_columns(columns.get_columns())])
     return split(rows, "distillation", pl.Series(reasons, dtype=pl.String))

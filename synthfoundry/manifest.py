@@ -30,8 +30,16 @@ def stage_counts(stages: list[StageResult]) -> dict[str, dict[str, int]]:
 
 
 def build_manifest(
-    config: RunConfig, run_id: str, seed: int, stages: list[StageResult], contract: dict, teacher: dict
+    config: RunConfig,
+    run_id: str,
+    seed: int,
+    stages: list[StageResult],
+    contract: dict,
+    teacher: dict,
+    cost: dict | None = None,
 ) -> dict:
+    """`cost` is the run's teacher spend (the budget's summary plus the forecast), every request counted,
+    whether its row was kept or not."""
     kept = stages[-1].kept
     return {
         "run_id": run_id,
@@ -45,8 +53,20 @@ def build_manifest(
             "prompt": int(kept["prompt_tokens"].sum()),
             "completion": int(kept["completion_tokens"].sum()),
         },
+        "cost": {**(cost or {}), "kept_rows_usd": round(float(kept["cost_usd"].sum()), 6)},
         "contract": contract,
     }
+
+
+def _cost_line(cost: dict) -> str:
+    requests = cost.get("requests", {})
+    line = (
+        f"- cost: ${cost.get('spent_usd', 0):.4f} spent on {requests.get('sent', 0)} requests, "
+        f"{requests.get('cached', 0)} answered by the cache (${cost.get('cached_usd', 0):.4f} saved)"
+    )
+    if cost.get("budget_exhausted"):
+        line += f"; budget ${cost['budget_usd']} reached, {requests.get('not_sent_budget', 0)} requests not sent"
+    return line
 
 
 def dataset_card(manifest: dict, data_path: Path) -> str:
@@ -57,6 +77,7 @@ def dataset_card(manifest: dict, data_path: Path) -> str:
         f"- parent: {manifest['parent'] or '(first version)'}",
         f"- rows: {manifest['rows']['added']} added, {manifest['rows']['total']} in total",
         f"- teacher: {manifest['teacher'].get('provider')} / {manifest['teacher'].get('model')}",
+        _cost_line(manifest.get("cost", {})),
         f"- contract `{manifest['contract']['suite']}`: {'passed' if manifest['contract']['success'] else 'FAILED'}",
         f"- code: {manifest['code_version']}, run {manifest['run_id']}",
         "",

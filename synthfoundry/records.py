@@ -45,6 +45,7 @@ RESPONSE_SCHEMA = {
     "prompt_tokens": pl.Int64,
     "completion_tokens": pl.Int64,
     "finish_reason": pl.String,
+    "cost_usd": pl.Float64,  # what answering the row cost (all its attempts); null when the model has no price
 }
 
 ROW_SCHEMA = {**CANDIDATE_SCHEMA, **RESPONSE_SCHEMA}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 
 from pydantic import BaseModel
@@ -18,10 +19,11 @@ from tasks.teacher import teacher_from_config
 def synthesize(recipe_config: BaseModel, teacher_config: TeacherConfig, seed: int) -> StageResult:
     logger = get_run_logger()
     recipe = get_recipe(recipe_config.name)
-    teacher = teacher_from_config(teacher_config)
+    # Built on the first request, so a recipe that never asks (procedural tasks) never builds a teacher.
+    teacher = functools.cache(lambda: teacher_from_config(teacher_config))
     return recipe.synthesize(
         recipe_config,
-        lambda requests: complete_all(teacher, requests, teacher_config.max_in_flight).results,
+        lambda requests: complete_all(teacher(), requests, teacher_config.max_in_flight).results,
         random.Random(seed),
         logger.info,
     )

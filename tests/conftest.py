@@ -17,7 +17,9 @@ def prefect_harness():
 
 @pytest.fixture
 def fake_openai():
-    from tests.fake_openai import FakeOpenAI
+    """A loopback OpenAI-compatible teacher that writes Self-Instruct tasks and short answers."""
+    from tests.fakes.provider_server import ProviderServer
+    from tests.fakes.replies import self_instruct_reply
 
-    with FakeOpenAI() as server:
+    with ProviderServer(reply=self_instruct_reply) as server:
         yield server

@@ -49,3 +49,16 @@ def assert_accounted(published: Published) -> None:
     for before, after in zip(order, order[1:]):
         assert stages[after]["in"] == stages[before]["kept"], (before, after)
     assert published.manifest["rows"]["added"] == stages[order[-1]]["kept"] == published.data.height
+
+
+def sample_corpus(folder: Path, *names: str) -> Path:
+    """Some of the shipped sample documents plus one unreadable file: a corpus for document-seeded recipe runs."""
+    import shutil
+
+    from synthfoundry.recipes.document_seeds import sample_documents_path
+
+    folder.mkdir()
+    for name in names:
+        shutil.copy(Path(sample_documents_path()) / name, folder / name)
+    (folder / "broken.html").write_bytes(b"\xff\xfe not utf-8")
+    return folder

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     import httpx2
 
     from synthfoundry.config import TeacherConfig
+    from synthfoundry.teachers.limits import Budget
+    from synthfoundry.teachers.managed import ManagedTeacher
 
 KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
@@ -88,6 +91,7 @@ def make_teacher(
         "timeout_s": config.timeout_s,
         "max_retries": config.max_retries,
         "http_client": http_client,
+        "max_connections": config.max_in_flight,
     }
     if provider == "openai":
         from synthfoundry.teachers.openai_teacher import OpenAITeacher
@@ -96,3 +100,49 @@ def make_teacher(
     from synthfoundry.teachers.anthropic_teacher import AnthropicTeacher
 
     return AnthropicTeacher(**common)
+
+
+def make_managed_teacher(
+    config: TeacherConfig,
+    default_cache_path: Path | None = None,
+    budget: Budget | None = None,
+    throttle: Callable[[], Awaitable[None]] | None = None,
+    api_keys: tuple[str | None, str | None] = (None, None),
+    http_client: httpx2.AsyncClient | None = None,
+) -> ManagedTeacher:
+    """The configured teacher (and its fallback) behind the request cache, limits, budget and accounting.
+
+    `api_keys` are the main and fallback teachers' keys when they come from elsewhere than the environment.
+    """
+    from synthfoundry.teachers.cache import RequestCache
+    from synthfoundry.teachers.limits import Budget, shared_limits
+    from synthfoundry.teachers.managed import ManagedTeacher
+    from synthfoundry.teachers.pricing import Price, price_for
+
+    cache_path = config.cache_path or default_cache_path
+    cache = RequestCache(cache_path) if config.cache and cache_path else None
+    overrides = {name: Price(p.input, p.output) for name, p in config.prices.items()}
+    budget = budget or Budget(config.budget_usd)
+
+    def managed(settings: TeacherConfig, key: str | None, fallback: ManagedTeacher | None = None) -> ManagedTeacher:
+        teacher = make_teacher(settings, api_key=key, http_client=http_client)
+        price = price_for(teacher.provider, teacher.model, overrides)
+        if price is None and settings.budget_usd is not None:
+            raise TeacherError(
+                f"teacher.budget_usd needs a price for {teacher.provider} model {teacher.model!r}: "
+                f"add it to teacher.prices (USD per million input and output tokens)"
+            )
+        identity = (teacher.provider, teacher.base_url, teacher.model)
+        slots, limiter = shared_limits(
+            identity, settings.max_in_flight, settings.requests_per_minute, settings.tokens_per_minute
+        )
+        return ManagedTeacher(teacher, price, slots, limiter, cache, budget, throttle, fallback)
+
+    if config.fallback is None:
+        return managed(config, api_keys[0])
+    # The fallback keeps the main teacher's sampling and limits, with its own endpoint.
+    endpoint = config.fallback.model_dump(exclude={"after_failures"})
+    second = managed(config.model_copy(update={**endpoint, "fallback": None}), api_keys[1])
+    primary = managed(config, api_keys[0], second)
+    primary.fallback_after = config.fallback.after_failures
+    return primary

@@ -6,14 +6,13 @@ are gone from the SDK and the API answers 400 to any of them, so sampling is the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from typing import Any
 
 import anthropic
+import httpx2
 
-from synthfoundry.teachers.base import ChatRequest, Completion, PerLoop, TeacherError
-
-if TYPE_CHECKING:
-    import httpx2
+from synthfoundry.teachers.base import ChatRequest, ClientShards, Completion, TeacherError
 
 # Errors that the same request will hit again: fail the run instead of filling the ledger with them.
 _FATAL = (
@@ -39,16 +38,26 @@ class AnthropicTeacher:
         timeout_s: float = 120,
         max_retries: int = 4,
         http_client: httpx2.AsyncClient | None = None,
+        max_connections: int = 100,
     ) -> None:
+        """`max_connections` sizes the connection pools to the requests in flight (see OpenAITeacher)."""
         self.model = model
         self.base_url = base_url
         self._api_key = api_key
-        # One SDK client per event loop (see PerLoop). An injected `http_client` is shared by all of them,
-        # so only one without a connection pool fits: a test's mock transport.
-        self._clients = PerLoop(
-            lambda: anthropic.AsyncAnthropic(
-                api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries, http_client=http_client
-            )
+        # Small pools used in turn (see ClientShards), each sized so that all of them hold max_connections.
+        self._clients = ClientShards(
+            lambda size: anthropic.AsyncAnthropic(
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout_s,
+                max_retries=max_retries,
+                http_client=http_client
+                or anthropic.DefaultAsyncHttpxClient(
+                    limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size)
+                ),
+            ),
+            max_connections,
+            shared=http_client is not None,
         )
 
     async def complete(self, request: ChatRequest) -> Completion:
@@ -58,6 +67,11 @@ class AnthropicTeacher:
             options["system"] = system
         if request.stop:
             options["stop_sequences"] = list(request.stop)
+        if request.json_schema:
+            # Structured outputs answer in JSON text; transform_schema makes a pydantic schema acceptable to the API
+            # (constraints it cannot enforce move into descriptions; our own validation still checks them).
+            schema = anthropic.transform_schema(json.loads(request.json_schema))
+            options["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
         try:
             response = await self._clients.get().messages.create(
                 model=self.model,
@@ -80,6 +94,7 @@ class AnthropicTeacher:
             completion_tokens=response.usage.output_tokens,
             finish_reason=_FINISH.get(stop_reason, stop_reason),
             reasoning=reasoning or None,
+            provider=self.provider,
         )
 
     def params(self) -> dict:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import weakref
 from dataclasses import dataclass, field
-from typing import Callable, Generic, Protocol, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Protocol, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 T = TypeVar("T")
+
+# The ledger reason of a request the budget cap kept from being sent.
+BUDGET_EXHAUSTED = "budget exhausted"
 
 
 @dataclass(frozen=True)
@@ -21,6 +28,16 @@ class ChatRequest:
     max_tokens: int = 512
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    # JSON Schema (canonical JSON text) the answer must match; each provider sends it its own way.
+    json_schema: str | None = None
+
+
+def estimate_tokens(request: ChatRequest) -> int:
+    """Prompt tokens, over-estimated (3 characters a token, 4 per message) so limits and the budget err safe.
+
+    Exact counts need each model's tokenizer; the provider's usage figures replace this once a request is answered.
+    """
+    return sum(len(m["content"]) // 3 + 4 for m in request.messages) + len(request.json_schema or "") // 3
 
 
 @dataclass(frozen=True)
@@ -31,6 +48,10 @@ class Completion:
     completion_tokens: int
     finish_reason: str = "stop"
     reasoning: str | None = None
+    provider: str = ""
+    cost_usd: float | None = None  # None: no price known for the model
+    cached: bool = False  # answered from the request cache: nothing was sent or paid this time
+    parsed: Any = None  # the validated pydantic object, when a structured output was asked for
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,10 @@ class TeacherFailure:
 
 class TeacherError(RuntimeError):
     """A failure that retrying will not fix (bad key, unknown model, malformed request)."""
+
+
+class Unanswered(Exception):
+    """A request deliberately left unanswered (budget exhausted, invalid structured output); the message is the reason."""
 
 
 _THINK = re.compile(r"\s*<think>(.*?)(?:</think>|\Z)\s*", re.DOTALL)
@@ -77,9 +102,33 @@ class PerLoop(Generic[T]):
         return self._by_loop[loop]
 
 
+# Connections per SDK client. httpcore's pool scans all its connections for every request, so one pool of 1024
+# costs more CPU per request than the request itself; several small pools used in turn keep each scan short.
+CONNECTIONS_PER_CLIENT = 64
+
+
+class ClientShards(Generic[T]):
+    """The SDK clients of the running event loop (see PerLoop), enough of them to hold `max_connections`
+    at CONNECTIONS_PER_CLIENT each, used in turn. `factory(size)` builds one client with a pool of `size`.
+
+    `shared` (an injected http client, i.e. a test's mock transport) means a single client.
+    """
+
+    def __init__(self, factory: Callable[[int], T], max_connections: int, shared: bool = False) -> None:
+        shards = 1 if shared else -(-max_connections // CONNECTIONS_PER_CLIENT)
+        size = -(-max_connections // shards)
+        self._clients: PerLoop[list[T]] = PerLoop(lambda: [factory(size) for _ in range(shards)])
+        self._turn = itertools.count()
+
+    def get(self) -> T:
+        clients = self._clients.get()
+        return clients[next(self._turn) % len(clients)]
+
+
 class Teacher(Protocol):
     provider: str
     model: str
+    base_url: str | None  # with provider and model, names where requests go (the cache key's identity)
 
     async def complete(self, request: ChatRequest) -> Completion: ...
 
@@ -95,21 +144,44 @@ class BatchOutcome:
         return sum(isinstance(r, TeacherFailure) for r in self.results)
 
 
-async def _complete_all(teacher: Teacher, requests: Sequence[ChatRequest], max_in_flight: int) -> BatchOutcome:
+async def complete_many(
+    teacher: Teacher,
+    requests: Sequence[ChatRequest],
+    max_in_flight: int = 16,
+    output: type[BaseModel] | None = None,
+    attempts: int = 3,
+) -> BatchOutcome:
+    """The async fan-out behind `complete_all`, for callers that already run an event loop."""
     gate = asyncio.Semaphore(max_in_flight)
+    if output is not None:
+        from synthfoundry.teachers.structured import complete_structured
 
     async def one(request: ChatRequest) -> Completion | TeacherFailure:
         async with gate:
             try:
+                if output is not None:
+                    return await complete_structured(teacher, request, output, attempts)
                 return await teacher.complete(request)
             except TeacherError:
                 raise
+            except Unanswered as refusal:
+                return TeacherFailure(str(refusal))
             except Exception as error:  # noqa: BLE001 - one row's failure must not sink the batch
                 return TeacherFailure(f"{type(error).__name__}: {error}")
 
     return BatchOutcome(list(await asyncio.gather(*(one(r) for r in requests))))
 
 
-def complete_all(teacher: Teacher, requests: Sequence[ChatRequest], max_in_flight: int = 16) -> BatchOutcome:
-    """Answer a batch concurrently; per-request failures come back as `TeacherFailure`, fatal ones raise."""
-    return asyncio.run(_complete_all(teacher, requests, max_in_flight))
+def complete_all(
+    teacher: Teacher,
+    requests: Sequence[ChatRequest],
+    max_in_flight: int = 16,
+    output: type[BaseModel] | None = None,
+    attempts: int = 3,
+) -> BatchOutcome:
+    """Answer a batch concurrently; per-request failures come back as `TeacherFailure`, fatal ones raise.
+
+    With `output` (a pydantic model) every answer is validated into `Completion.parsed`; an invalid one is asked
+    again with the validation error, up to `attempts` requests in all, then becomes a failure with the reason.
+    """
+    return asyncio.run(complete_many(teacher, requests, max_in_flight, output, attempts))

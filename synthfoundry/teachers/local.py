@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import importlib.util
+import json
 import secrets
 import threading
 from functools import lru_cache
@@ -30,6 +31,7 @@ def default_model_path() -> Path:
 
 class LocalTeacher:
     provider = "local"
+    base_url = None
 
     def __init__(self, model_path: str | Path | None = None, n_ctx: int = 4096, n_threads: int | None = None) -> None:
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
@@ -45,6 +47,9 @@ class LocalTeacher:
     def _complete(self, request: ChatRequest) -> Completion:
         # Unseeded, llama-cpp derives each seed from a fixed default: every process would repeat the same rows.
         seed = request.seed if request.seed is not None else secrets.randbits(32)
+        options: dict[str, Any] = {}
+        if request.json_schema:  # grammar-constrained decoding: the output always parses
+            options["response_format"] = {"type": "json_object", "schema": json.loads(request.json_schema)}
         llama, lock = _shared_model(str(self.model_path), self.n_ctx, self.n_threads)
         with lock:
             response: Any = llama.create_chat_completion(
@@ -54,6 +59,7 @@ class LocalTeacher:
                 max_tokens=request.max_tokens,
                 stop=list(request.stop),
                 seed=seed,
+                **options,
             )
         choice = response["choices"][0]
         text, reasoning = split_reasoning(choice["message"]["content"] or "")
@@ -64,6 +70,7 @@ class LocalTeacher:
             completion_tokens=response["usage"]["completion_tokens"],
             finish_reason=choice["finish_reason"] or "stop",
             reasoning=reasoning,
+            provider=self.provider,
         )
 
     def params(self) -> dict:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from typing import Any
 
+import httpx2
 import openai
 
-from synthfoundry.teachers.base import ChatRequest, Completion, PerLoop, TeacherError, split_reasoning
-
-if TYPE_CHECKING:
-    import httpx2
+from synthfoundry.teachers.base import ChatRequest, ClientShards, Completion, TeacherError, split_reasoning
 
 # Errors that the same request will hit again: fail the run instead of filling the ledger with them.
 _FATAL = (openai.AuthenticationError, openai.PermissionDeniedError, openai.BadRequestError, openai.NotFoundError)
@@ -26,17 +25,37 @@ class OpenAITeacher:
         timeout_s: float = 120,
         max_retries: int = 4,
         http_client: httpx2.AsyncClient | None = None,
+        max_connections: int = 100,
     ) -> None:
+        """`max_connections` sizes the connection pools to the requests in flight: the SDK's default keeps only
+        100 connections alive, so beyond 100 in flight every request would pay for a new connection."""
         self.model = model
         self.base_url = base_url
         self._api_key = api_key
-        # One SDK client per event loop (see PerLoop). An injected `http_client` is shared by all of them,
-        # so only one without a connection pool fits: a test's mock transport.
-        self._clients = PerLoop(
-            lambda: openai.AsyncOpenAI(
-                api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries, http_client=http_client
-            )
+        # Small pools used in turn (see ClientShards), each sized so that all of them hold max_connections.
+        self._clients = ClientShards(
+            lambda size: openai.AsyncOpenAI(
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout_s,
+                max_retries=max_retries,
+                http_client=http_client
+                or openai.DefaultAsyncHttpxClient(
+                    limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size)
+                ),
+            ),
+            max_connections,
+            shared=http_client is not None,
         )
+
+    def _response_format(self, schema_text: str) -> dict:
+        """OpenAI enforces a JSON Schema; compatible servers (llama.cpp, vLLM, Ollama) reliably know json_object,
+        and llama.cpp also reads a `schema` beside it."""
+        schema = json.loads(schema_text)
+        if self.base_url is None:
+            name = "".join(c if c.isalnum() or c in "_-" else "_" for c in schema.get("title", "output"))[:64]
+            return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
+        return {"type": "json_object", "schema": schema}
 
     async def complete(self, request: ChatRequest) -> Completion:
         options: dict[str, Any] = {}
@@ -44,6 +63,8 @@ class OpenAITeacher:
             options["seed"] = request.seed
         if request.stop:
             options["stop"] = list(request.stop)
+        if request.json_schema:
+            options["response_format"] = self._response_format(request.json_schema)
         try:
             response = await self._clients.get().chat.completions.create(
                 model=self.model,
@@ -73,6 +94,7 @@ class OpenAITeacher:
             completion_tokens=usage.completion_tokens if usage else 0,
             finish_reason=choice.finish_reason or "stop",
             reasoning=reasoning,
+            provider=self.provider,
         )
 
     def params(self) -> dict:

@@ -43,6 +43,7 @@ def assert_accounted(manifest: dict, ledger: pl.DataFrame) -> None:
 def test_openai_compatible_teacher_publishes_versions_without_near_duplicates(tmp_path, fake_openai):
     teacher = {"provider": "openai", "model": "fake-teacher", "base_url": fake_openai.base_url, "max_tokens": 64}
     first = Path(generate_dataset(write_config(tmp_path, 1, teacher)))
+    sent_before = fake_openai.count
     second = Path(generate_dataset(write_config(tmp_path, 2, teacher)))
 
     store = DatasetStore(tmp_path / "published", "demo")
@@ -53,6 +54,9 @@ def test_openai_compatible_teacher_publishes_versions_without_near_duplicates(tm
     assert manifest["parent"] == "v1" and manifest["contract"]["success"]
     assert_accounted(manifest, pl.read_parquet(second.parent / "rejections.parquet"))
     assert manifest["teacher"]["base_url"] == fake_openai.base_url
+    # every request the server saw in run 2 is accounted for (the model has no price: cost unknown, not zero)
+    assert manifest["cost"]["requests"]["sent"] == fake_openai.count - sent_before
+    assert manifest["cost"]["requests"]["unpriced"] == manifest["cost"]["requests"]["sent"]
 
     added = v2.filter(~pl.col("id").is_in(v1["id"].to_list()))
     assert added.height == manifest["rows"]["added"] > 0

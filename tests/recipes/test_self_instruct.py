@@ -1,3 +1,4 @@
+import json
 import random
 
 import pytest
@@ -113,3 +114,123 @@ def test_generate_reaches_target_with_novel_outputs():
 
     result = si.generate(state, answer, target=5, prompts_per_round=2, max_rounds=50, temperature=0.7, max_tokens=64)
     assert result.counts["kept"] == 6  # 3 rounds of 2: stops once 5 are reached
+
+
+def test_seed_tasks_carry_classification_labels_and_instances():
+    seeds = si.load_seed_tasks()
+    assert sum(t.is_classification for t in seeds) == 26
+    assert all(t.instances for t in seeds)
+    assert seeds[1].instances[0] == si.Instance("Night : Day :: Right : Left", seeds[1].instances[0].output)
+
+
+def test_classification_prompt_shows_balanced_labelled_examples():
+    examples = si._classification_examples(si.load_seed_tasks(), 4, random.Random(0))
+    text = si.render_classification_prompt(examples, "Tell whether the number is even or odd.")
+    assert text.startswith("Can the following task be regarded as a classification task with finite output labels?")
+    assert text.count("Is it classification? Yes") == 2 and text.count("Is it classification? No") == 2
+    assert text.rstrip().endswith("Task: Tell whether the number is even or odd.\nIs it classification?")
+
+
+@pytest.mark.parametrize(
+    ("reply", "label"),
+    [("Yes", True), ("No.", False), ("**Yes**, it has two labels", True), ("I think no", False),
+     ("The sea is a place of endless wonder", None), ("", None)],
+)
+def test_parse_is_classification(reply, label):
+    assert si.parse_is_classification(reply) is label
+
+
+def test_instance_prompts_put_label_or_input_first():
+    seeds = si.load_seed_tasks()
+    examples = si._instance_examples(seeds, True, 2, random.Random(0))
+    output_first = si.render_instance_prompt(examples, "Say yes or no.", True)
+    assert output_first.index("Class label:") < output_first.index("Input:")
+    assert "Output:" not in output_first and output_first.rstrip().endswith("Task: Say yes or no.")
+    examples = si._instance_examples(seeds, False, 2, random.Random(0))
+    input_first = si.render_instance_prompt(examples, "Write a poem.", False)
+    assert "Output:" in input_first and "Class label:" not in input_first
+
+
+@pytest.mark.parametrize(
+    ("reply", "output_first", "instance"),
+    [
+        ("Class label: Negative\nInput: I hated it.\nClass label: Positive\nInput: Loved it.", True,
+         si.Instance("I hated it.", "Negative")),
+        ("**Class label:** Yes\n**Input:** Sentence 1: hi", True, si.Instance("Sentence 1: hi", "Yes")),
+        ("positive\nWhat a great film.", True, si.Instance("What a great film.", "positive")),
+        ("The review is mostly positive but the acting is weak and the plot drags in the middle.", True, None),
+        ("", True, None),
+        ("Sure!\nInput: 42\nOutput: even\nInput: 7\nOutput: odd", False, si.Instance("42", "even")),
+        ("Task: Tell whether a number is odd.\nInput: 23\nOutput:", False, si.Instance("23", "")),
+        ("Output: 1. Eat\n2. Sleep\n\nTask: Next task", False, si.Instance("", "1. Eat\n2. Sleep")),
+        ("The sea, endless and blue.", False, si.Instance("", "The sea, endless and blue.")),
+        ("Input:\nOutput:", False, None),
+    ],
+)
+def test_parse_instance(reply, output_first, instance):
+    assert si.parse_instance(reply, output_first) == instance
+
+
+def test_add_instances_labels_generates_and_ledgers():
+    seeds = si.load_seed_tasks()
+    state = si.SelfInstruct(seeds, random.Random(0))
+    prompts = state.prompts(1, 0.7, 100)
+    pool = state.absorb(prompts, [completion(
+        "Decide if the review is positive or negative.\nTask 8: Write a limerick about a sleepy cat.\n"
+        "Task 9: Name three rivers in South America.\nTask 10: List four famous painters of the 1800s."
+    )])
+    assert pool.counts["kept"] == 4
+    sent = []
+
+    def answer(requests):
+        sent.append(requests)
+        if len(sent) == 1:  # classification
+            return [completion("Yes"), completion("No"), completion("Perhaps"), TeacherFailure("Timeout")]
+        return [completion("Class label: positive\nInput: A delight."), completion("Output: A cat who naps."),
+                TeacherFailure("RateLimitError: 429")]
+
+    result = si.add_instances(pool.kept, seeds, answer, random.Random(0))
+    assert [len(batch) for batch in sent] == [4, 3]  # no instance asked for the failed label
+    assert sent[0][0].max_tokens <= 8 and sent[0][0].temperature == 0.0
+    assert "Class label:" in sent[1][0].messages[0]["content"] and "Output:" in sent[1][1].messages[0]["content"]
+    assert result.counts == {"in": 4, "kept": 2, "dropped": 2}
+    assert set(result.kept["id"]) <= set(pool.kept["id"])  # rows keep their instruction's id
+    first, second = result.kept.to_dicts()
+    assert first["input"] == "A delight." and second["input"] == ""
+    assert json.loads(first["metadata"]) == {
+        "is_classification": True, "instance_order": "output-first", "instance_output": "positive"
+    }
+    assert json.loads(second["metadata"])["instance_order"] == "input-first"
+    assert first["template_hash"] != second["template_hash"] != si.TEMPLATE_HASH
+    assert sorted(result.dropped["reason"]) == [
+        "teacher failed generating an instance: RateLimitError: 429",
+        "teacher failed identifying classification: Timeout",
+    ]
+
+
+def test_instances_can_be_switched_off():
+    calls = []
+    words = iter(f"alpha{i} beta{i} gamma{i} delta{i}" for i in range(100))
+
+    def answer(requests):
+        calls.append(len(requests))
+        return [completion(f"Explain {next(words)} carefully.") for _ in requests]
+
+    config = si.Config(target_instructions=2, prompts_per_round=2, instances=False)
+    result = si.synthesize(config, answer, random.Random(0), lambda _m: None)
+    assert calls == [2] and result.kept["metadata"].null_count() == 2
+    assert result.kept["template_hash"].to_list() == [si.TEMPLATE_HASH] * 2
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_local_model_grows_pool_and_generates_instances(tmp_path):
+    from tests.helpers import assert_accounted, run_recipe
+
+    recipe = {"name": "self_instruct", "target_instructions": 4, "prompts_per_round": 2, "max_rounds": 4,
+              "max_tokens": 96, "instance_max_tokens": 48}
+    published = run_recipe(tmp_path, recipe, teacher={"provider": "local", "max_tokens": 64, "drop_truncated": False})
+    assert_accounted(published)
+    assert published.data.height >= 1
+    metadata = [json.loads(m) for m in published.data["metadata"]]
+    assert all(m["instance_order"] in ("input-first", "output-first") for m in metadata)
+    assert set(published.data["template_hash"]) - {si.TEMPLATE_HASH}

@@ -2,6 +2,13 @@
 
 Each prompt shows 8 in-context tasks (6 human + 2 generated once any exist); new instructions are parsed from the
 model's continuation, screened, and kept only if their ROUGE-L to every pool member is at most the threshold.
+
+Once the pool is grown, as in the paper, each new instruction is labelled classification or not (few-shot from the
+seeds' `is_classification`) and gets one instance: output-first for classification tasks (a class label, then an
+input for it, so labels are not all the same), input-first otherwise. The row's `input` is the instance's input;
+its `response` is still the teacher's answer to instruction + input (distillation), while the generated output
+goes to `metadata.instance_output` for reference: it is unverified model text, so it is not put in `answer`
+(reserved for verifiable ground truth).
 """
 
 from __future__ import annotations
@@ -9,11 +16,10 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
@@ -21,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from synthfoundry.filters.rouge import RougePool
 from synthfoundry.recipes.base import Ask, Log
-from synthfoundry.recipes.templates import load_template
+from synthfoundry.recipes.common import user_request
+from synthfoundry.recipes.templates import combined_hash, load_template
 from synthfoundry.records import content_id, rows_frame
 from synthfoundry.stages import StageResult, combine, split
 from synthfoundry.teachers.base import ChatRequest, Completion, TeacherFailure
@@ -33,6 +40,9 @@ DISTILL = True  # instructions only: the teacher answers them in the distillatio
 EMBED_COLUMN = "instruction"
 TEMPLATE = load_template(__package__, "generate_instructions")
 TEMPLATE_HASH = TEMPLATE.hash
+CLASSIFY = load_template(__package__, "identify_classification")
+INPUT_FIRST = load_template(__package__, "instances_input_first")
+OUTPUT_FIRST = load_template(__package__, "instances_output_first")
 
 
 class Config(BaseModel):
@@ -52,6 +62,15 @@ class Config(BaseModel):
     rouge_threshold: float = Field(default=0.7, gt=0, le=1, description="drop instructions with ROUGE-L above this")
     temperature: float = Field(default=0.8, ge=0, le=2, description="sampling temperature for new instructions")
     max_tokens: int = Field(default=256, ge=16, description="tokens per generation prompt")
+    instances: bool = Field(
+        default=True,
+        description="identify classification tasks and generate an input for each new instruction (the paper's "
+        "steps 2-3); off: instruction-only rows",
+    )
+    instance_examples: int = Field(
+        default=4, ge=0, description="seed tasks shown in each classification and instance prompt"
+    )
+    instance_max_tokens: int = Field(default=128, ge=16, description="tokens per instance-generation prompt")
 
 # The paper's screen: tasks a text-only model cannot do, and degenerate lengths.
 BLOCKED_WORDS = (
@@ -68,9 +87,17 @@ class SeedError(ValueError):
 
 
 @dataclass(frozen=True)
+class Instance:
+    input: str
+    output: str
+
+
+@dataclass(frozen=True)
 class SeedTask:
     id: str
     instruction: str
+    is_classification: bool | None = None  # None: unlabelled (a user seed file may omit it)
+    instances: tuple[Instance, ...] = ()
 
 
 def default_seed_path() -> Path:
@@ -95,7 +122,12 @@ def load_seed_tasks(path: Path | None = None) -> list[SeedTask]:
             raise SeedError(f"{path}:{number}: expected a JSON object with an 'instruction' string ({error})") from None
         if not instruction:
             raise SeedError(f"{path}:{number}: empty instruction")
-        tasks.append(SeedTask(task_id, instruction))
+        try:
+            instances = tuple(Instance(str(i["input"]), str(i["output"])) for i in item.get("instances") or ())
+        except (KeyError, TypeError) as error:
+            raise SeedError(f"{path}:{number}: 'instances' must be a list of {{input, output}} ({error})") from None
+        label = item.get("is_classification")
+        tasks.append(SeedTask(task_id, instruction, label if isinstance(label, bool) else None, instances))
     if not tasks:
         raise SeedError(f"{path}: no seed tasks")
     return tasks
@@ -173,12 +205,7 @@ class SelfInstruct:
             human = self.rng.sample(self.seeds, min(self.human_in_context, len(self.seeds)))
             generated = self.rng.sample(self.generated, min(self.generated_in_context, len(self.generated)))
             examples = [t.instruction for t in human] + generated
-            request = ChatRequest(
-                messages=({"role": "user", "content": render_prompt(examples)},),
-                temperature=temperature,
-                max_tokens=max_tokens,
-                seed=self.rng.randrange(2**31),
-            )
+            request = user_request(render_prompt(examples), temperature, max_tokens, self.rng)
             out.append(Prompt(request, tuple(t.id for t in human), len(examples) + 1))
         return out
 
@@ -250,15 +277,178 @@ def generate(
     return combine(results)
 
 
+# Few-shot instances longer than this crowd a small model's context; the seeds have plenty of short ones.
+_EXAMPLE_CHARS = 400
+_LABEL_WORDS = 8  # a longer "class label" is a sentence, not a label
+_LABEL_TOKENS = 8  # enough for "Yes" or "No" and a little preamble
+_YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
+_FIELD = re.compile(r"^\s*[*#]*\s*(task|input|output|class label)\s*[*]*\s*:\s*[*]*\s*", re.IGNORECASE)
+
+
+def render_classification_prompt(examples: list[SeedTask], instruction: str) -> str:
+    shown = "".join(
+        f"Task: {t.instruction}\nIs it classification? {'Yes' if t.is_classification else 'No'}\n\n" for t in examples
+    )
+    return CLASSIFY.render(examples=shown, instruction=instruction)
+
+
+def parse_is_classification(text: str) -> bool | None:
+    """The reply's first Yes or No; None when it has neither (the paper then treats the task as not classification)."""
+    match = _YES_NO.search(text)
+    return None if match is None else match.group(1).lower() == "yes"
+
+
+def render_instance_prompt(examples: list[SeedTask], instruction: str, output_first: bool) -> str:
+    """Seed instances in the order the model should write: label then input, or input then output."""
+    blocks = []
+    for task in examples:
+        instance = task.instances[0]
+        lines = [f"Task: {task.instruction}"]
+        if output_first:
+            lines.append(f"Class label: {instance.output}")
+        if instance.input:
+            lines.append(f"Input: {instance.input}")
+        if not output_first:
+            lines.append(f"Output: {instance.output}")
+        blocks.append("\n".join(lines) + "\n\n")
+    return (OUTPUT_FIRST if output_first else INPUT_FIRST).render(examples="".join(blocks), instruction=instruction)
+
+
+def _fields(text: str) -> dict[str, str]:
+    """The first instance's labelled fields ("" holds text before any label); a repeated field or a new task ends it."""
+    sections: list[tuple[str, list[str]]] = [("", [])]
+    for line in text.strip().splitlines():
+        match = _FIELD.match(line)
+        if match:
+            sections.append((match.group(1).lower(), [line[match.end():]]))
+        else:
+            sections[-1][1].append(line)
+    fields: dict[str, str] = {}
+    for name, lines in sections:
+        if name in fields or (name == "task" and len(fields) > 1):
+            break
+        if name != "task":
+            fields[name] = "\n".join(lines).strip()
+    return fields
+
+
+def parse_instance(text: str, output_first: bool) -> Instance | None:
+    """One instance from the reply, tolerant of missing labels; None when nothing usable is there.
+
+    Input-first: "Input: ... Output: ..."; a reply with no labels is the output of a task that needs no input.
+    Output-first: "Class label: X" (or a short first line) is the label; the input follows it, labelled or not.
+    """
+    fields = _fields(text)
+    if not output_first:
+        if "input" in fields or "output" in fields:
+            instance = Instance(fields.get("input", ""), fields.get("output", ""))
+            return instance if instance.input or instance.output else None
+        return Instance("", fields[""]) if fields[""] else None
+    label_section = fields.get("class label") or fields[""]
+    label, _, rest = label_section.partition("\n")
+    label = label.strip().strip("*").strip()
+    if not label or len(label.split()) > _LABEL_WORDS:
+        return None
+    return Instance(fields.get("input", rest.strip()), label)
+
+
+def _classification_examples(seeds: list[SeedTask], count: int, rng: random.Random) -> list[SeedTask]:
+    """Half classification, half not, so the examples do not bias the answer."""
+    yes = [t for t in seeds if t.is_classification is True]
+    no = [t for t in seeds if t.is_classification is False]
+    shown = rng.sample(yes, min(count // 2, len(yes))) + rng.sample(no, min(count - count // 2, len(no)))
+    rng.shuffle(shown)
+    return shown
+
+
+def _instance_examples(seeds: list[SeedTask], output_first: bool, count: int, rng: random.Random) -> list[SeedTask]:
+    """Short seed instances of the same kind of task (classification for output-first)."""
+    pool = [
+        t for t in seeds
+        if t.instances and (t.is_classification is True) == output_first
+        and len(t.instances[0].input) + len(t.instances[0].output) <= _EXAMPLE_CHARS
+    ]
+    return rng.sample(pool, min(count, len(pool)))
+
+
+def add_instances(
+    frame: pl.DataFrame,
+    seeds: list[SeedTask],
+    ask: Ask,
+    rng: random.Random,
+    examples: int = 4,
+    temperature: float = 0.8,
+    max_tokens: int = 128,
+    log: Log = lambda _message: None,
+) -> StageResult:
+    """The paper's steps 2-3 on the grown pool: label each instruction, then generate its instance accordingly.
+
+    Rows keep their ids (the instruction's); one instance per instruction keeps instructions unique in the dataset.
+    """
+    def label_request(text: str) -> ChatRequest:
+        shown = _classification_examples(seeds, examples, rng)
+        return user_request(render_classification_prompt(shown, text), 0.0, _LABEL_TOKENS, rng)
+
+    def instance_request(text: str, output_first: bool) -> ChatRequest:
+        shown = _instance_examples(seeds, output_first, examples, rng)
+        return user_request(render_instance_prompt(shown, text, output_first), temperature, max_tokens, rng)
+
+    instructions = frame["instruction"].to_list()
+    label_outputs = ask([label_request(text) for text in instructions])
+    labels = [parse_is_classification(o.text) if isinstance(o, Completion) else None for o in label_outputs]
+    answerable = [i for i, o in enumerate(label_outputs) if isinstance(o, Completion)]
+    instance_outputs: list[Completion | TeacherFailure | None] = [None] * len(instructions)
+    replies = ask([instance_request(instructions[i], labels[i] is True) for i in answerable])
+    for i, output in zip(answerable, replies, strict=True):
+        instance_outputs[i] = output
+
+    inputs, metadata, hashes, reasons = [], [], [], []
+    for label_output, label, output in zip(label_outputs, labels, instance_outputs):
+        output_first = label is True
+        instance = parse_instance(output.text, output_first) if isinstance(output, Completion) else None
+        inputs.append(instance.input if instance else "")
+        metadata.append(json.dumps({
+            "is_classification": label,
+            "instance_order": "output-first" if output_first else "input-first",
+            "instance_output": instance.output if instance else None,
+        }))
+        hashes.append(combined_hash(TEMPLATE, CLASSIFY, OUTPUT_FIRST if output_first else INPUT_FIRST))
+        if isinstance(label_output, TeacherFailure):
+            reasons.append(f"teacher failed identifying classification: {label_output.reason}")
+        elif isinstance(output, TeacherFailure):
+            reasons.append(f"teacher failed generating an instance: {output.reason}")
+        elif instance is None:
+            reasons.append(f"no {'class label' if output_first else 'instance'} could be parsed from the output")
+        else:
+            reasons.append(None)
+    rows = frame.with_columns(
+        pl.Series("input", inputs, dtype=pl.String),
+        pl.Series("metadata", metadata, dtype=pl.String),
+        pl.Series("template_hash", hashes, dtype=pl.String),
+    )
+    result = split(rows, "synthesis", pl.Series(reasons, dtype=pl.String))
+    log(f"self-instruct instances: {sum(label is True for label in labels)} of {len(labels)} classification tasks "
+        f"({sum(label is None for label in labels)} unclear replies taken as not), {result.counts['kept']} kept, "
+        f"{result.counts['dropped']} dropped")
+    return result
+
+
 def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log) -> StageResult:
+    seeds = load_seed_tasks(config.seed_tasks)
     state = SelfInstruct(
-        load_seed_tasks(config.seed_tasks),
+        seeds,
         rng,
         rouge_threshold=config.rouge_threshold,
         human_in_context=config.human_in_context,
         generated_in_context=config.generated_in_context,
     )
-    return generate(
+    pool = generate(
         state, ask, config.target_instructions, config.prompts_per_round, config.max_rounds,
         config.temperature, config.max_tokens, log,
     )
+    if not config.instances:
+        return pool
+    instances = add_instances(
+        pool.kept, seeds, ask, rng, config.instance_examples, config.temperature, config.instance_max_tokens, log
+    )
+    return StageResult("synthesis", instances.kept, pl.concat([pool.dropped, instances.dropped]))

@@ -1,0 +1,265 @@
+"""MetaMath (Yu et al. 2023): bootstrap new maths questions from verified ones, each with its ground truth.
+
+From a seed question with a known answer (GSM8K train, shipped):
+  answer_augmentation   the question itself, answered again: new reasoning paths
+  rephrase              the teacher rephrases the question; same answer
+  self_verification     a number is masked with X, the teacher states the answer as a fact; the answer is X
+  fobar                 the masked question + "If we know the answer ... is A, what is the value of X?"; the answer is X
+The teacher then answers every derived question `samples_per_question` times; a path is kept only if its final
+answer verifies against the ground truth (math-verify). KIND is "sft": the response is the verified reasoning, and
+since the sft contract wants unique instructions, one verified path is kept per question (the others go to the
+ledger). Every row carries `answer` and `verifier`, so it also serves as an RLVR prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from synthfoundry.distill import why_unusable
+from synthfoundry.filters.correctness import correctness_filter
+from synthfoundry.recipes.base import Ask, Log
+from synthfoundry.recipes.common import first_line, teacher_columns
+from synthfoundry.recipes.templates import Template, combined_hash, load_template
+from synthfoundry.records import content_id, rows_frame
+from synthfoundry.stages import StageResult, split
+from synthfoundry.teachers.base import ChatRequest, Completion, TeacherFailure
+from synthfoundry.verify import MATH_VERIFY
+
+NAME = "metamath"
+VERSION = "1"
+KIND = "sft"
+DISTILL = False  # the recipe answers its questions itself, to verify each reasoning path
+EMBED_COLUMN = "instruction"
+REPHRASE = load_template(__package__, "rephrase")
+SELF_VERIFICATION = load_template(__package__, "self_verification")
+FOBAR = load_template(__package__, "fobar")
+ANSWER = load_template(__package__, "answer")
+ASK_FOR_X = " What is the value of unknown variable X?"
+
+Operation = Literal["answer_augmentation", "rephrase", "self_verification", "fobar"]
+OPERATIONS: tuple[Operation, ...] = ("answer_augmentation", "rephrase", "self_verification", "fobar")
+# The template that builds each operation's question (None: the seed question as is), then the answer template.
+_BUILDERS: dict[str, Template | None] = {
+    "answer_augmentation": None, "rephrase": REPHRASE, "self_verification": SELF_VERIFICATION, "fobar": FOBAR,
+}
+
+
+class Config(BaseModel):
+    """MetaMath (Yu et al. 2023) question bootstrapping from verified maths Q/A, with verified reasoning."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Literal["metamath"] = "metamath"
+    seeds: Path | None = Field(
+        default=None,
+        description="JSONL of {question, answer} (answer ends with '#### <final answer>' or is the final answer); "
+        "default: GSM8K train, shipped",
+    )
+    seed_questions: int = Field(default=20, ge=1, description="seed questions drawn from the file")
+    operations: tuple[Operation, ...] = Field(
+        default=OPERATIONS, min_length=1, description="how to derive questions from each seed"
+    )
+    samples_per_question: int = Field(
+        default=2, ge=1, description="reasoning paths sampled per derived question; the first that verifies is kept"
+    )
+    min_score: float = Field(
+        default=1.0, ge=0, le=1,
+        description="keep a path whose verifier score is at least this; 1 = must reach the ground truth "
+        "(lower it only to exercise the pipeline with a weak model)",
+    )
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=256, ge=16, description="tokens per rewrite and per reasoning path")
+
+    @field_validator("operations")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) < len(value):
+            raise ValueError("lists an operation twice")
+        return value
+
+
+class SeedError(ValueError):
+    """A seed file that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Seed:
+    id: str
+    question: str
+    answer: str  # the final answer only
+
+
+def default_seed_path() -> Path:
+    return Path(str(resources.files("synthfoundry") / "seeds" / "gsm8k" / "train.jsonl"))
+
+
+def final_answer(solution: str) -> str:
+    """GSM8K's reference solutions end with '#### <answer>'; thousands separators are dropped."""
+    _, marker, after = solution.rpartition("####")
+    return (after if marker else solution).strip().replace(",", "")
+
+
+def load_seeds(path: Path | None = None) -> list[Seed]:
+    path = path or default_seed_path()
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as error:
+        raise SeedError(f"{path}: cannot read seed questions ({error.strerror})") from None
+    seeds = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            question, answer = item["question"].strip(), final_answer(str(item["answer"]))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+            raise SeedError(f"{path}:{number}: expected a JSON object with 'question' and 'answer' ({error})") from None
+        if not question or not answer:
+            raise SeedError(f"{path}:{number}: empty question or answer")
+        seeds.append(Seed(str(item.get("id", f"{Path(path).stem}:{number}")), question, answer))
+    if not seeds:
+        raise SeedError(f"{path}: no seed questions")
+    return seeds
+
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?![\w]|\.\d)")
+
+
+def mask_number(question: str, rng: random.Random) -> tuple[str, str] | None:
+    """(question with one number replaced by X, that number); only numbers that occur once, so X is unambiguous."""
+    found = list(_NUMBER.finditer(question))
+    counts = Counter(m.group() for m in found)
+    once = [m for m in found if counts[m.group()] == 1]
+    if not once:
+        return None
+    chosen = rng.choice(once)
+    return question[: chosen.start()] + "X" + question[chosen.end() :], chosen.group().replace(",", "")
+
+
+@dataclass
+class Derived:
+    """A question derived from a seed by one operation, with its ground truth and what building it cost."""
+
+    seed: Seed
+    operation: str
+    answer: str
+    question: str | None = None
+    why: str | None = None  # why no question could be built
+    outputs: list[Completion] = field(default_factory=list)
+
+    @property
+    def template_hash(self) -> str:
+        builder = _BUILDERS[self.operation]
+        return combined_hash(builder, ANSWER) if builder else ANSWER.hash
+
+
+def _request(prompt: str, config: Config, rng: random.Random) -> ChatRequest:
+    return ChatRequest(
+        ({"role": "user", "content": prompt},),
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
+        seed=rng.randrange(2**31),
+    )
+
+
+def derive(seeds: list[Seed], config: Config, ask: Ask, rng: random.Random) -> list[Derived]:
+    """Every operation on every seed; the two that need the teacher (rephrase, self-verification) in one batch."""
+    derived: list[Derived] = []
+    rewrites: list[tuple[Derived, ChatRequest]] = []
+    for seed in seeds:
+        for operation in config.operations:
+            if operation in ("answer_augmentation", "rephrase"):
+                item = Derived(seed, operation, seed.answer, seed.question)
+                if operation == "rephrase":
+                    rewrites.append((item, _request(REPHRASE.render(question=seed.question), config, rng)))
+            elif (masked := mask_number(seed.question, rng)) is None:
+                item = Derived(seed, operation, "", why="no number that occurs once in the question to mask")
+            else:
+                question, number = masked
+                item = Derived(seed, operation, number)
+                if operation == "fobar":
+                    item.question = FOBAR.render(question=question, answer=seed.answer)
+                else:
+                    prompt = SELF_VERIFICATION.render(question=question, answer=seed.answer)
+                    rewrites.append((item, _request(prompt, config, rng)))
+            derived.append(item)
+    outputs = ask([request for _, request in rewrites]) if rewrites else []
+    for (item, _), output in zip(rewrites, outputs, strict=True):
+        item.question, item.why = _rewritten(item.operation, output)
+        if isinstance(output, Completion):
+            item.outputs.append(output)
+    return derived
+
+
+def _rewritten(operation: str, output: Completion | TeacherFailure) -> tuple[str | None, str | None]:
+    """(derived question, None) from a rephrase or self-verification rewrite, or (None, why not)."""
+    why = why_unusable(output, drop_truncated=False)
+    if why is not None:
+        return None, f"{operation}: {why}"
+    text = first_line(output.text)
+    if text is None:
+        return None, f"{operation}: no question in the output"
+    if operation == "rephrase":
+        return text, None
+    if not re.search(r"\bX\b", text):
+        return None, "self_verification: the statement lost the unknown X"
+    return text.rstrip() + ASK_FOR_X, None
+
+
+def solve(derived: list[Derived], config: Config, ask: Ask, rng: random.Random) -> StageResult:
+    """Answer each derived question `samples_per_question` times in one batch; keep one verified path per question."""
+    ready = [d for d in derived if d.question is not None]
+    jobs = [(d, k) for d in ready for k in range(config.samples_per_question)]
+    outputs = ask([_request(ANSWER.render(question=d.question), config, rng) for d, _ in jobs]) if jobs else []
+
+    unbuilt = [_row(d, None) for d in derived if d.question is None]
+    answered = []
+    for (d, k), output in zip(jobs, outputs, strict=True):
+        row = _row(d, k)
+        if isinstance(output, Completion):
+            provenance = teacher_columns([*d.outputs, output], config.temperature, config.max_tokens)
+            row |= {"response": output.text.strip(), **provenance}
+        answered.append(row)
+    reasons = [d.why for d in derived if d.question is None] + [why_unusable(o, drop_truncated=False) for o in outputs]
+    first = split(rows_frame(unbuilt + answered), "synthesis", pl.Series(reasons, dtype=pl.String))
+    checked = correctness_filter(first.kept, stage="synthesis", min_score=config.min_score)
+    firsts = checked.kept["instruction"].str.strip_chars().str.to_lowercase().is_first_distinct()
+    repeats = [None if f else "another verified reasoning path for this question is kept" for f in firsts]
+    unique = split(checked.kept, "synthesis", pl.Series(repeats, dtype=pl.String))
+    return StageResult("synthesis", unique.kept, pl.concat([first.dropped, checked.dropped, unique.dropped]))
+
+
+def _row(d: Derived, sample: int | None) -> dict:
+    return {
+        "id": content_id(NAME, VERSION, d.template_hash, d.seed.id, d.operation, d.question, sample),
+        "recipe": NAME,
+        "recipe_version": VERSION,
+        "template_hash": d.template_hash,
+        "seed_ids": [d.seed.id],
+        "instruction": d.question or f"({d.operation} of: {d.seed.question})",
+        "input": "",
+        "answer": d.answer or None,
+        "verifier": MATH_VERIFY,
+        "metadata": json.dumps({"operation": d.operation, "sample": sample}),
+    }
+
+
+def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log) -> StageResult:
+    pool = load_seeds(config.seeds)
+    seeds = rng.sample(pool, min(config.seed_questions, len(pool)))
+    derived = derive(seeds, config, ask, rng)
+    log(f"metamath: {sum(d.question is not None for d in derived)} of {len(derived)} questions derived "
+        f"from {len(seeds)} seeds")
+    result = solve(derived, config, ask, rng)
+    log(f"metamath: {result.counts['kept']} verified reasoning paths kept, {result.counts['dropped']} dropped")
+    return result

@@ -1,0 +1,51 @@
+"""The request cache: every answer is written to SQLite the moment it arrives, keyed by what was asked of whom.
+
+The key is the provider, its endpoint, the model and the fully rendered request with its sampling parameters;
+nothing about the flow, recipe or code that built the request. So an identical request is never paid twice, across
+runs, recipes and flows, and a run that crashed re-sends only what was in flight. SQLite in WAL mode lets the
+flow's threads and several worker processes on one machine read and write the same file safely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from synthfoundry.teachers.base import ChatRequest, Completion
+
+# What is stored of a completion; cost, the cached flag and parsed objects are derived on the way out.
+_STORED = ("text", "model", "prompt_tokens", "completion_tokens", "finish_reason", "reasoning", "provider")
+
+
+def request_key(provider: str, base_url: str | None, model: str, request: ChatRequest) -> str:
+    payload = {"provider": provider, "base_url": base_url, "model": model, "request": vars(request)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class RequestCache:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()  # sqlite3 connections must stay in the thread that opened them
+        with self._connection() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL)")
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # survives a process crash; WAL keeps the file consistent
+            self._local.db = db
+        return db
+
+    def get(self, key: str) -> Completion | None:
+        row = self._connection().execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
+        return Completion(**json.loads(row[0]), cached=True) if row else None
+
+    def put(self, key: str, completion: Completion) -> None:
+        answer = json.dumps({name: getattr(completion, name) for name in _STORED}, ensure_ascii=False)
+        self._connection().execute("INSERT OR REPLACE INTO answers (key, answer) VALUES (?, ?)", (key, answer))

@@ -1,0 +1,26 @@
+"""Answers that make the fake provider a usable teacher for flow tests.
+
+Generation prompts (Self-Instruct's "Task N:" lists) get numbered, mutually dissimilar instructions built from
+the seed tasks' vocabulary; every other prompt gets a short answer. The same request always gets the same text.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+from synthfoundry.recipes.self_instruct import load_seed_tasks
+
+VOCABULARY = sorted({w for t in load_seed_tasks() for w in re.findall(r"[a-z]{5,}", t.instruction.lower())})
+
+
+def self_instruct_reply(body: dict) -> str:
+    prompt = body["messages"][-1]["content"]
+    rng = random.Random(json.dumps(body, sort_keys=True))
+    if prompt.rstrip().endswith(":") and "Task 1:" in prompt:
+        first = int(re.findall(r"Task (\d+):\s*$", prompt)[0])
+        lines = [" ".join(["Explain", *rng.sample(VOCABULARY, 6)]) + "."]
+        lines += [f"Task {first + i}: Describe " + " ".join(rng.sample(VOCABULARY, 6)) + "." for i in (1, 2)]
+        return "\n".join(lines)
+    return "Here is a careful answer: " + " ".join(rng.sample(VOCABULARY, 12)) + "."

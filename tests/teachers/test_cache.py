@@ -1,0 +1,61 @@
+"""The request cache: keyed by what was asked of whom, durable per answer, safe across threads and processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from synthfoundry.teachers.base import ChatRequest, Completion
+from synthfoundry.teachers.cache import RequestCache, request_key
+
+REQUEST = ChatRequest(messages=({"role": "user", "content": "hi"},), temperature=0.3, max_tokens=20, seed=1)
+ANSWER = Completion(text="hello", model="m-2025", prompt_tokens=3, completion_tokens=1, reasoning="r", provider="openai")
+
+
+def test_key_is_provider_endpoint_model_and_the_rendered_request() -> None:
+    key = request_key("openai", None, "m", REQUEST)
+    assert key == request_key("openai", None, "m", ChatRequest(**vars(REQUEST)))
+    variants = [
+        request_key("anthropic", None, "m", REQUEST),
+        request_key("openai", "http://127.0.0.1:8000/v1", "m", REQUEST),
+        request_key("openai", None, "m2", REQUEST),
+        request_key("openai", None, "m", ChatRequest(REQUEST.messages, temperature=0.4, max_tokens=20, seed=1)),
+        request_key("openai", None, "m", ChatRequest(REQUEST.messages, temperature=0.3, max_tokens=20, seed=2)),
+        request_key("openai", None, "m", ChatRequest(REQUEST.messages, 0.3, 1.0, 20, 1, (), '{"type":"object"}')),
+    ]
+    assert len({key, *variants}) == 7
+
+
+def test_answers_survive_a_new_process(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    RequestCache(path).put("k", ANSWER)
+    code = (
+        "from synthfoundry.teachers.cache import RequestCache\n"
+        f"hit = RequestCache({str(path)!r}).get('k')\n"
+        "assert hit.text == 'hello' and hit.cached and hit.reasoning == 'r' and hit.provider == 'openai', hit\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert RequestCache(path).get("missing") is None
+
+
+def test_concurrent_writers_in_threads_and_processes(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    cache = RequestCache(path)
+    code = (
+        "from synthfoundry.teachers.cache import RequestCache\n"
+        "from synthfoundry.teachers.base import Completion\n"
+        f"cache = RequestCache({str(path)!r})\n"
+        "for i in range(200): cache.put(f'p{i}', Completion(text=str(i), model='m', prompt_tokens=1, completion_tokens=1))\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code])
+    threads = [
+        threading.Thread(target=lambda t=t: [cache.put(f"t{t}-{i}", ANSWER) for i in range(200)]) for t in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert process.wait() == 0
+    assert all(cache.get(f"t{t}-199") for t in range(4)) and cache.get("p199").text == "199"

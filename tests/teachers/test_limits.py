@@ -1,0 +1,128 @@
+"""Slots, rate limiter and budget: shared by threads that each run their own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from synthfoundry.teachers.base import Completion
+from synthfoundry.teachers.limits import Budget, RateLimiter, Slots, shared_budget, shared_limits
+
+
+def test_slots_cap_concurrency_across_threads_and_loops() -> None:
+    slots = Slots(2)
+    active = peak = 0
+    lock = threading.Lock()
+
+    async def work() -> None:
+        nonlocal active, peak
+        await slots.acquire()
+        try:
+            with lock:
+                active += 1
+                peak = max(peak, active)
+            await asyncio.sleep(0.02)
+            with lock:
+                active -= 1
+        finally:
+            slots.release()
+
+    async def batch() -> None:
+        await asyncio.wait_for(asyncio.gather(*(work() for _ in range(5))), 10)
+
+    def thread() -> None:
+        asyncio.run(batch())
+
+    threads = [threading.Thread(target=thread) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak == 2
+
+
+def test_a_cancelled_waiter_gives_its_slot_back() -> None:
+    slots = Slots(1)
+
+    async def scenario() -> None:
+        await slots.acquire()
+        waiter = asyncio.ensure_future(slots.acquire())
+        await asyncio.sleep(0)
+        waiter.cancel()
+        slots.release()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        await asyncio.wait_for(slots.acquire(), 1)  # the slot is free again
+
+    asyncio.run(scenario())
+
+
+def test_rate_limiter_paces_requests_and_tokens() -> None:
+    requests = RateLimiter(requests_per_minute=600, tokens_per_minute=None)  # 10/s, one second's burst
+    waits = [requests.reserve(0) for _ in range(30)]
+    assert waits[:10] == [0.0] * 10
+    assert waits[-1] == pytest.approx(2.0, abs=0.05)
+
+    tokens = RateLimiter(requests_per_minute=None, tokens_per_minute=6000)  # 100 tokens/s
+    assert tokens.reserve(100) == 0.0
+    assert tokens.reserve(300) == pytest.approx(3.0, abs=0.05)
+
+
+def completion(cost: float | None) -> Completion:
+    return Completion(text="x", model="m", prompt_tokens=10, completion_tokens=5, cost_usd=cost)
+
+
+def test_budget_reserves_the_worst_case_and_settles_the_real_cost() -> None:
+    budget = Budget(cap_usd=1.0)
+    assert budget.reserve(0.6)
+    assert not budget.reserve(0.6)  # would overshoot while the first is in flight
+    assert budget.exhausted and budget.closed()  # and from then on nothing is sent
+    budget.settle(0.6, completion(0.1))
+    budget.record_cached(completion(0.2))
+    summary = budget.summary()
+    assert summary["spent_usd"] == 0.1 and summary["cached_usd"] == 0.2
+    assert summary["requests"] == {"sent": 1, "cached": 1, "failed": 0, "not_sent_budget": 2, "unpriced": 0}
+    assert summary["tokens"] == {"prompt": 10, "completion": 5}
+
+
+def test_no_cap_counts_but_never_refuses() -> None:
+    budget = Budget()
+    assert all(budget.reserve(1e9) for _ in range(3))
+    budget.settle(1e9, None)
+    budget.settle(1e9, completion(None))
+    assert budget.summary()["requests"]["failed"] == 1 and budget.summary()["requests"]["unpriced"] == 1
+
+
+def test_shared_state_is_one_object_per_key() -> None:
+    assert shared_budget("run-1", 5.0) is shared_budget("run-1", 5.0)
+    assert shared_budget("run-1", 5.0) is not shared_budget("run-2", 5.0)
+    assert shared_limits(("openai", None, "m"), 4, None, None) is shared_limits(("openai", None, "m"), 4, None, None)
+    slots, limiter = shared_limits(("openai", None, "m"), 4, 60, None)
+    assert limiter is not None
+    assert shared_limits(("openai", None, "m"), 4, None, None)[1] is None
+
+
+def test_waiting_does_not_block_the_event_loop() -> None:
+    limiter = RateLimiter(requests_per_minute=60, tokens_per_minute=None)  # 1/s
+
+    async def scenario() -> float:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        task = asyncio.ensure_future(ticker())
+        started = time.monotonic()
+        await limiter.wait(0)
+        await limiter.wait(0)  # the second waits about a second
+        task.cancel()
+        assert ticks > 20
+        return time.monotonic() - started
+
+    assert asyncio.run(scenario()) >= 0.9
