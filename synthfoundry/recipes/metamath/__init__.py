@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from synthfoundry.distill import why_unusable
 from synthfoundry.filters.correctness import correctness_filter
 from synthfoundry.recipes.base import Ask, Log
-from synthfoundry.recipes.common import first_line, teacher_columns
+from synthfoundry.recipes.common import first_line, teacher_columns, user_request
 from synthfoundry.recipes.templates import Template, combined_hash, load_template
 from synthfoundry.records import content_id, rows_frame
 from synthfoundry.stages import StageResult, split
@@ -163,15 +163,6 @@ class Derived:
         return combined_hash(builder, ANSWER) if builder else ANSWER.hash
 
 
-def _request(prompt: str, config: Config, rng: random.Random) -> ChatRequest:
-    return ChatRequest(
-        ({"role": "user", "content": prompt},),
-        temperature=config.temperature,
-        max_tokens=config.max_tokens,
-        seed=rng.randrange(2**31),
-    )
-
-
 def derive(seeds: list[Seed], config: Config, ask: Ask, rng: random.Random) -> list[Derived]:
     """Every operation on every seed; the two that need the teacher (rephrase, self-verification) in one batch."""
     derived: list[Derived] = []
@@ -181,7 +172,8 @@ def derive(seeds: list[Seed], config: Config, ask: Ask, rng: random.Random) -> l
             if operation in ("answer_augmentation", "rephrase"):
                 item = Derived(seed, operation, seed.answer, seed.question)
                 if operation == "rephrase":
-                    rewrites.append((item, _request(REPHRASE.render(question=seed.question), config, rng)))
+                    prompt = REPHRASE.render(question=seed.question)
+                    rewrites.append((item, user_request(prompt, config.temperature, config.max_tokens, rng)))
             elif (masked := mask_number(seed.question, rng)) is None:
                 item = Derived(seed, operation, "", why="no number that occurs once in the question to mask")
             else:
@@ -191,7 +183,7 @@ def derive(seeds: list[Seed], config: Config, ask: Ask, rng: random.Random) -> l
                     item.question = FOBAR.render(question=question, answer=seed.answer)
                 else:
                     prompt = SELF_VERIFICATION.render(question=question, answer=seed.answer)
-                    rewrites.append((item, _request(prompt, config, rng)))
+                    rewrites.append((item, user_request(prompt, config.temperature, config.max_tokens, rng)))
             derived.append(item)
     outputs = ask([request for _, request in rewrites]) if rewrites else []
     for (item, _), output in zip(rewrites, outputs, strict=True):
@@ -220,7 +212,8 @@ def solve(derived: list[Derived], config: Config, ask: Ask, rng: random.Random) 
     """Answer each derived question `samples_per_question` times in one batch; keep one verified path per question."""
     ready = [d for d in derived if d.question is not None]
     jobs = [(d, k) for d in ready for k in range(config.samples_per_question)]
-    outputs = ask([_request(ANSWER.render(question=d.question), config, rng) for d, _ in jobs]) if jobs else []
+    requests = [user_request(ANSWER.render(question=d.question), config.temperature, config.max_tokens, rng) for d, _ in jobs]
+    outputs = ask(requests) if jobs else []
 
     unbuilt = [_row(d, None) for d in derived if d.question is None]
     answered = []
