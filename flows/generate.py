@@ -49,7 +49,7 @@ def generate_dataset(config_path: str) -> str:
     rows = diversity.kept.with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(datetime.now(timezone.utc)).alias("created_at")
     )
-    contract = check_contract(rows.drop("vector"), config.contract or recipe.KIND)
+    contract = check_contract(rows.drop("vector"), config.contract or getattr(config.recipe, "kind", recipe.KIND))
     ledger = pl.concat([stage.dropped for stage in stages]).with_columns(pl.lit(run_id).alias("run_id"))
     teacher = teacher_from_config(teacher_config).params()
     cost = {**run_budget(teacher_config).summary(), "forecast_usd": forecast_usd}

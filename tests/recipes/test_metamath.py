@@ -142,3 +142,37 @@ def test_run_with_the_local_model_publishes_rows_with_ground_truth(tmp_path):
     for row in published.data.to_dicts():
         assert row["answer"] and row["verifier"] == "math_verify" and row["response"]
         assert row["teacher_model"] and row["recipe"] == "metamath"
+
+
+def test_rlvr_output_keeps_derived_questions_with_ground_truth_and_no_reasoning():
+    sent = []
+
+    def ask(requests):
+        sent.extend(requests)
+        return [completion("James buys X packs of beef that weigh 4 pounds each and pays $110 in all.")] * len(requests)
+
+    config = mm.Config(operations=["self_verification", "fobar"], output="rlvr")
+    assert config.kind == "rlvr"
+    derived = mm.derive([JAMES], config, ask, random.Random(0))
+    result = mm.questions_only(derived)
+    assert len(sent) == 1  # only the self-verification rewrite; no reasoning paths are asked for
+    assert result.counts == {"in": 2, "kept": 2, "dropped": 0}
+    rows = result.kept.to_dicts()
+    assert all(r["response"] is None and r["verifier"] == "math_verify" for r in rows)
+    assert {json.loads(r["metadata"])["operation"] for r in rows} == {"self_verification", "fobar"}
+    assert all(r["answer"] in JAMES.question for r in rows)  # the masked number is the ground truth
+
+
+def test_rlvr_output_refuses_answer_augmentation():
+    with pytest.raises(ValidationError, match="drop it for output: rlvr"):
+        mm.Config(output="rlvr")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_rlvr_run_with_the_local_model_publishes_prompts_under_the_rlvr_contract(tmp_path):
+    recipe = {"name": "metamath", "seed_questions": 2, "operations": ["fobar", "self_verification"],
+              "output": "rlvr", "max_tokens": 64}
+    published = run_recipe(tmp_path, recipe, filters={"diversity": {"threshold": 0.99}})
+    assert_accounted(published)
+    assert published.manifest["contract"]["suite"] == "rlvr"
+    assert published.data.height >= 2 and published.data["response"].is_null().all()

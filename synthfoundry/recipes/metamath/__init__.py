@@ -8,7 +8,8 @@ From a seed question with a known answer (GSM8K train, shipped):
 The teacher then answers every derived question `samples_per_question` times; a path is kept only if its final
 answer verifies against the ground truth (math-verify). KIND is "sft": the response is the verified reasoning, and
 since the sft contract wants unique instructions, one verified path is kept per question (the others go to the
-ledger). Every row carries `answer` and `verifier`, so it also serves as an RLVR prompt.
+ledger). Every row carries `answer` and `verifier`, so it also serves as an RLVR prompt; with `output: rlvr` the
+recipe stops after deriving questions and publishes them, with their ground truth, as an RLVR dataset.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synthfoundry.distill import why_unusable
 from synthfoundry.filters.correctness import correctness_filter
@@ -79,6 +80,11 @@ class Config(BaseModel):
     )
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_tokens: int = Field(default=256, ge=16, description="tokens per rewrite and per reasoning path")
+    output: Literal["sft", "rlvr"] = Field(
+        default="sft",
+        description="sft: questions with verified reasoning; rlvr: the derived questions with their ground truth "
+        "only (no reasoning paths, so nothing to verify: RL prompts for a trainer that generates its own)",
+    )
 
     @field_validator("operations")
     @classmethod
@@ -86,6 +92,17 @@ class Config(BaseModel):
         if len(set(value)) < len(value):
             raise ValueError("lists an operation twice")
         return value
+
+    @model_validator(mode="after")
+    def _rlvr_needs_new_questions(self) -> Config:
+        if self.output == "rlvr" and "answer_augmentation" in self.operations:
+            raise ValueError("answer_augmentation makes reasoning paths, not questions: drop it for output: rlvr")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """The dataset kind, and so the default contract, follows the output."""
+        return self.output
 
 
 class SeedError(ValueError):
@@ -226,10 +243,22 @@ def solve(derived: list[Derived], config: Config, ask: Ask, rng: random.Random) 
     reasons = [d.why for d in derived if d.question is None] + [why_unusable(o, drop_truncated=False) for o in outputs]
     first = split(rows_frame(unbuilt + answered), "synthesis", pl.Series(reasons, dtype=pl.String))
     checked = correctness_filter(first.kept, stage="synthesis", min_score=config.min_score)
-    firsts = checked.kept["instruction"].str.strip_chars().str.to_lowercase().is_first_distinct()
-    repeats = [None if f else "another verified reasoning path for this question is kept" for f in firsts]
-    unique = split(checked.kept, "synthesis", pl.Series(repeats, dtype=pl.String))
+    unique = _one_per_question(checked.kept, "another verified reasoning path for this question is kept")
     return StageResult("synthesis", unique.kept, pl.concat([first.dropped, checked.dropped, unique.dropped]))
+
+
+def questions_only(derived: list[Derived]) -> StageResult:
+    """RLVR output: each derived question with its ground truth; the trainer's policy writes the reasoning."""
+    reasons = pl.Series([d.why for d in derived], dtype=pl.String)
+    built = split(rows_frame([_row(d, None) for d in derived]), "synthesis", reasons)
+    unique = _one_per_question(built.kept, "the same question was derived before")
+    return StageResult("synthesis", unique.kept, pl.concat([built.dropped, unique.dropped]))
+
+
+def _one_per_question(frame: pl.DataFrame, reason: str) -> StageResult:
+    """The sft and rlvr contracts want unique instructions: later rows with the same question go to the ledger."""
+    firsts = frame["instruction"].str.strip_chars().str.to_lowercase().is_first_distinct()
+    return split(frame, "synthesis", pl.Series([None if f else reason for f in firsts], dtype=pl.String))
 
 
 def _row(d: Derived, sample: int | None) -> dict:
@@ -253,6 +282,10 @@ def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log) -> StageR
     derived = derive(seeds, config, ask, rng)
     log(f"metamath: {sum(d.question is not None for d in derived)} of {len(derived)} questions derived "
         f"from {len(seeds)} seeds")
+    if config.output == "rlvr":
+        result = questions_only(derived)
+        log(f"metamath: {result.counts['kept']} questions with ground truth kept, {result.counts['dropped']} dropped")
+        return result
     result = solve(derived, config, ask, rng)
     log(f"metamath: {result.counts['kept']} verified reasoning paths kept, {result.counts['dropped']} dropped")
     return result
