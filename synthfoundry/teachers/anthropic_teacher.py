@@ -11,6 +11,7 @@ from typing import Any
 
 import anthropic
 import httpx2
+from anthropic.types import Message
 
 from synthfoundry.teachers.base import ChatRequest, ClientShards, Completion, TeacherError
 
@@ -60,30 +61,37 @@ class AnthropicTeacher:
             shared=http_client is not None,
         )
 
-    async def complete(self, request: ChatRequest) -> Completion:
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        """The Messages API body for `request`: what `complete` sends, and what a Message Batch entry carries."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [m for m in request.messages if m["role"] != "system"],
+            "max_tokens": request.max_tokens,
+        }
         system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
-        options: dict[str, Any] = {}
         if system:
-            options["system"] = system
+            body["system"] = system
         if request.stop:
-            options["stop_sequences"] = list(request.stop)
+            body["stop_sequences"] = list(request.stop)
         if request.json_schema:
             # Structured outputs answer in JSON text; transform_schema makes a pydantic schema acceptable to the API
             # (constraints it cannot enforce move into descriptions; our own validation still checks them).
             schema = anthropic.transform_schema(json.loads(request.json_schema))
-            options["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+            body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+        return body
+
+    async def complete(self, request: ChatRequest) -> Completion:
         try:
-            response = await self._clients.get().messages.create(
-                model=self.model,
-                messages=[m for m in request.messages if m["role"] != "system"],
-                max_tokens=request.max_tokens,
-                **options,
-            )
+            response = await self._clients.get().messages.create(**self.body(request))
         except _FATAL as error:
             detail = error.message.replace(self._api_key, "***")
             raise TeacherError(
                 f"anthropic model {self.model!r} refused the request (HTTP {error.status_code}): {detail}"
             ) from None
+        return self.completion(response)
+
+    def completion(self, response: Message) -> Completion:
+        """Read an answer (from `complete`, or a Message Batch result's message)."""
         text = "".join(block.text for block in response.content if block.type == "text")
         reasoning = "\n\n".join(block.thinking for block in response.content if block.type == "thinking")
         stop_reason = response.stop_reason or "end_turn"

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx2
 import openai
+from openai.types.chat import ChatCompletion
 
 from synthfoundry.teachers.base import ChatRequest, ClientShards, Completion, TeacherError, split_reasoning
 
@@ -57,29 +58,36 @@ class OpenAITeacher:
             return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
         return {"type": "json_object", "schema": schema}
 
-    async def complete(self, request: ChatRequest) -> Completion:
-        options: dict[str, Any] = {}
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        """The chat.completions body for `request`: what `complete` sends, and what a Batch API line carries."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(request.messages),
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "max_tokens": request.max_tokens,
+        }
         if request.seed is not None:
-            options["seed"] = request.seed
+            body["seed"] = request.seed
         if request.stop:
-            options["stop"] = list(request.stop)
+            body["stop"] = list(request.stop)
         if request.json_schema:
-            options["response_format"] = self._response_format(request.json_schema)
+            body["response_format"] = self._response_format(request.json_schema)
+        return body
+
+    async def complete(self, request: ChatRequest) -> Completion:
         try:
-            response = await self._clients.get().chat.completions.create(
-                model=self.model,
-                messages=list(request.messages),
-                temperature=request.temperature,
-                top_p=request.top_p,
-                max_tokens=request.max_tokens,
-                **options,
-            )
+            response = await self._clients.get().chat.completions.create(**self.body(request))
         except _FATAL as error:
             where = f" at {self.base_url}" if self.base_url else ""
             detail = error.message.replace(self._api_key, "***")
             raise TeacherError(
                 f"openai model {self.model!r}{where} refused the request (HTTP {error.status_code}): {detail}"
             ) from None
+        return self.completion(response)
+
+    def completion(self, response: ChatCompletion) -> Completion:
+        """Read an answer (from `complete`, or a Batch API result line parsed as a ChatCompletion)."""
         choice = response.choices[0]
         text = choice.message.content or ""
         # Reasoning servers (vLLM, DeepSeek, Ollama) return it beside the answer; others inline a <think> block.
