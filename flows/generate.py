@@ -18,7 +18,7 @@ from synthfoundry.recipes import get_recipe
 from synthfoundry.manifest import build_manifest, dataset_card
 from synthfoundry.stages import combine
 from synthfoundry.store import DatasetStore
-from tasks.contracts import check_contract
+from tasks.contracts import check_contract, refuse_publication
 from tasks.distillation import distill_batch, forecast_distillation
 from tasks.filters import filter_diversity
 from tasks.publish import publish_version
@@ -51,9 +51,11 @@ def generate_dataset(config_path: str) -> str:
     )
     contract = check_contract(rows.drop("vector"), config.contract or getattr(config.recipe, "kind", recipe.KIND))
     ledger = pl.concat([stage.dropped for stage in stages]).with_columns(pl.lit(run_id).alias("run_id"))
-    teacher = teacher_from_config(teacher_config).params()
     cost = {**run_budget(teacher_config).summary(), "forecast_usd": forecast_usd}
+    teacher = teacher_from_config(teacher_config).params() if any(cost["requests"].values()) else None
     manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), teacher, cost)
+    if not contract.success:
+        refuse_publication(store, ledger, manifest, contract)
     version = publish_version(store, rows, ledger, manifest)
     print(dataset_card(version.manifest(), version.data_path))
     return str(version.data_path)

@@ -35,7 +35,7 @@ def build_manifest(
     seed: int,
     stages: list[StageResult],
     contract: dict,
-    teacher: dict,
+    teacher: dict | None,
     cost: dict | None = None,
 ) -> dict:
     """`cost` is the run's teacher spend (the budget's summary plus the forecast), every request counted,
@@ -69,6 +69,12 @@ def _cost_line(cost: dict) -> str:
     return line
 
 
+def _teacher_line(teacher: dict | None) -> str:
+    if teacher is None:
+        return "- teacher: none (the recipe sent no requests)"
+    return f"- teacher: {teacher.get('provider')} / {teacher.get('model')}"
+
+
 def dataset_card(manifest: dict, data_path: Path) -> str:
     """Markdown summary for the Prefect UI and the terminal."""
     lines = [
@@ -76,7 +82,7 @@ def dataset_card(manifest: dict, data_path: Path) -> str:
         "",
         f"- parent: {manifest['parent'] or '(first version)'}",
         f"- rows: {manifest['rows']['added']} added, {manifest['rows']['total']} in total",
-        f"- teacher: {manifest['teacher'].get('provider')} / {manifest['teacher'].get('model')}",
+        _teacher_line(manifest["teacher"]),
         _cost_line(manifest.get("cost", {})),
         f"- contract `{manifest['contract']['suite']}`: {'passed' if manifest['contract']['success'] else 'FAILED'}",
         f"- code: {manifest['code_version']}, run {manifest['run_id']}",

@@ -5,6 +5,7 @@ Layout under the publish root:
   exports/<dataset>/vN/data.parquet            the full dataset as of version N (no vectors)
   exports/<dataset>/vN/rejections.parquet      the run's rejection ledger
   exports/<dataset>/vN/manifest.json           config, code version, counts, contract result, parent
+  runs/<dataset>/<run_id>/                     ledger + manifest of a run whose contract failed (nothing published)
 Versions are immutable: publishing never rewrites an earlier tag or export, and a failure part-way leaves the
 previous version as the latest.
 """
@@ -117,6 +118,14 @@ class DatasetStore:
             if candidate.number == version:
                 return candidate
         raise LookupError(f"dataset {self.dataset!r} has no version v{version}; have {[v.tag for v in versions]}")
+
+    def write_run_report(self, ledger: pl.DataFrame, manifest: dict) -> Path:
+        """The ledger and manifest of a run that published nothing, under runs/<dataset>/<run_id>/."""
+        report = self.root / "runs" / self.dataset / manifest["run_id"]
+        report.mkdir(parents=True, exist_ok=True)
+        ledger.write_parquet(report / "rejections.parquet")
+        (report / "manifest.json").write_text(json.dumps({**manifest, "dataset": self.dataset}, indent=2, default=str))
+        return report
 
     def publish(self, rows: pl.DataFrame, ledger: pl.DataFrame, manifest: dict) -> PublishedVersion:
         """Append `rows` (with a `vector` column) as the next version; all-or-nothing.

@@ -1,4 +1,4 @@
-"""Data-contract task: a failed contract stops the run before anything is published."""
+"""Data-contract tasks: a failed contract stops the run before anything is published, and says why."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
 from synthfoundry.contracts import ContractResult, load_suite, suite_path, validate
+from synthfoundry.store import DatasetStore
 
 
 class ContractFailed(RuntimeError):
@@ -21,6 +22,12 @@ def check_contract(frame: pl.DataFrame, suite_name: str) -> ContractResult:
         markdown=f"## Data contract `{result.suite}`\n\n```\n{result.summary()}\n```",
         description="great-expectations validation of the candidate version",
     )
-    if not result.success:
-        raise ContractFailed(result.summary())
     return result
+
+
+@task
+def refuse_publication(store: DatasetStore, ledger: pl.DataFrame, manifest: dict, result: ContractResult) -> None:
+    """Keep the run's ledger and manifest for inspection, then fail the run; published versions stay untouched."""
+    report = store.write_run_report(ledger, manifest)
+    hint = "No row survived the filters. " if result.rows == 0 else ""
+    raise ContractFailed(f"{result.summary()}\n{hint}Nothing was published; the run's ledger and manifest: {report}")

@@ -11,6 +11,7 @@ import yaml
 from flows.generate import generate_dataset
 from synthfoundry.embeddings import embed
 from synthfoundry.store import DatasetStore
+from tests.helpers import assert_accounted, read_published
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -29,17 +30,6 @@ def write_config(tmp_path: Path, seed: int, teacher: dict, **overrides) -> str:
     return str(path)
 
 
-def assert_accounted(manifest: dict, ledger: pl.DataFrame) -> None:
-    stages = manifest["stages"]
-    for name, counts in stages.items():
-        assert counts["in"] == counts["kept"] + counts["dropped"], name
-        assert ledger.filter(pl.col("stage") == name).height == counts["dropped"], name
-    order = list(stages)
-    for before, after in zip(order, order[1:]):
-        assert stages[after]["in"] == stages[before]["kept"]
-    assert manifest["rows"]["added"] == stages[order[-1]]["kept"]
-
-
 def test_openai_compatible_teacher_publishes_versions_without_near_duplicates(tmp_path, fake_openai):
     teacher = {"provider": "openai", "model": "fake-teacher", "base_url": fake_openai.base_url, "max_tokens": 64}
     first = Path(generate_dataset(write_config(tmp_path, 1, teacher)))
@@ -52,7 +42,7 @@ def test_openai_compatible_teacher_publishes_versions_without_near_duplicates(tm
     assert v1.height >= 6 and pl.read_parquet(first).equals(v1)
     manifest = json.loads((second.parent / "manifest.json").read_text())
     assert manifest["parent"] == "v1" and manifest["contract"]["success"]
-    assert_accounted(manifest, pl.read_parquet(second.parent / "rejections.parquet"))
+    assert_accounted(read_published(second))
     assert manifest["teacher"]["base_url"] == fake_openai.base_url
     # every request the server saw in run 2 is accounted for (the model has no price: cost unknown, not zero)
     assert manifest["cost"]["requests"]["sent"] == fake_openai.count - sent_before
@@ -87,10 +77,28 @@ def test_failed_contract_publishes_nothing_and_keeps_earlier_versions(tmp_path, 
             }
         )
     )
-    with pytest.raises(Exception, match="expect_table_row_count_to_be_between"):
+    with pytest.raises(Exception, match="expect_table_row_count_to_be_between") as error:
         generate_dataset(write_config(tmp_path, 2, teacher, contract=str(strict)))
     assert [v.tag for v in store.versions()] == ["v1"]
     assert store.read().equals(before)
+    # the refused run's ledger and manifest are kept for inspection
+    report = Path(str(error.value).rsplit("the run's ledger and manifest: ", 1)[1].strip())
+    manifest = json.loads((report / "manifest.json").read_text())
+    assert manifest["contract"]["success"] is False
+    assert manifest["stages"]["diversity"]["kept"] > 0
+    assert pl.read_parquet(report / "rejections.parquet").height == sum(
+        counts["dropped"] for counts in manifest["stages"].values()
+    )
+
+
+def test_run_where_nothing_survives_publishes_nothing_and_says_so(tmp_path, fake_openai):
+    teacher = {"provider": "openai", "model": "fake-teacher", "base_url": fake_openai.base_url}
+    # every synthesised instruction is more than 0.01 ROUGE-L similar to the pool: nothing survives synthesis
+    recipe = {"name": "self_instruct", "target_instructions": 3, "prompts_per_round": 2, "max_rounds": 2,
+              "rouge_threshold": 0.01}
+    with pytest.raises(Exception, match="No row survived the filters. Nothing was published"):
+        generate_dataset(write_config(tmp_path, 1, teacher, recipe=recipe))
+    assert DatasetStore(tmp_path / "published", "demo").versions() == []
 
 
 def test_local_model_end_to_end(tmp_path):
@@ -103,7 +111,7 @@ def test_local_model_end_to_end(tmp_path):
     assert frame.height >= 1
     assert manifest["teacher"]["provider"] == "local"
     assert (frame["response"].str.len_chars() > 0).all()
-    assert_accounted(manifest, pl.read_parquet(data.parent / "rejections.parquet"))
+    assert_accounted(read_published(data))
     vectors = embed(frame["instruction"].to_list())
     off_diagonal = vectors @ vectors.T - 2 * np.eye(len(vectors))
     assert off_diagonal.max() <= 0.9
