@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: quickstart test
+.PHONY: quickstart test run
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(VENV)/.installed: pyproject.toml
 
 quickstart: $(VENV)/.installed
 	$(PY) -m flows.generate deployments/configs/quickstart.yaml
+
+# Any run config: make run CONFIG=deployments/configs/wrap.yaml
+run: $(VENV)/.installed
+	$(PY) -m flows.generate $(CONFIG)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
