@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synthfoundry.recipes import RECIPES
 
@@ -90,6 +90,33 @@ class TeacherConfig(_Strict):
         default=None, description="SQLite request cache; default: <publish.root>/cache/requests.sqlite"
     )
     fallback: FallbackTeacherConfig | None = Field(default=None, description="second teacher when this one fails")
+    mode: Literal["online", "batch"] = Field(
+        default="online",
+        description="online: answers in seconds; batch: OpenAI Batch / Anthropic Message Batches, half the price, "
+        "answers within 24 h (resumable; the local model always runs online)",
+    )
+    batch_poll_s: float = Field(default=30, gt=0, description="batch mode: seconds between checks on a batch")
+    batch_max_requests: int = Field(
+        default=10_000, ge=1, le=50_000, description="batch mode: requests per provider batch; larger lots are split"
+    )
+    batch_min_requests: int = Field(
+        default=1,
+        ge=1,
+        description="batch mode: smaller lots are answered online, so a recipe asking in rounds "
+        "does not wait a batch turnaround per round",
+    )
+    batch_attempts: int = Field(
+        default=2, ge=1, description="batch mode: submissions per request (failed and expired items are resubmitted)"
+    )
+
+    @model_validator(mode="after")
+    def _batch_needs_the_cache(self) -> TeacherConfig:
+        if self.mode == "batch" and not self.cache:
+            raise ValueError(
+                "teacher.mode 'batch' needs teacher.cache: batch answers and the batches in flight are kept "
+                "in the request cache, which is what lets an interrupted run re-attach instead of paying twice"
+            )
+        return self
 
     def with_cache_under(self, root: Path) -> TeacherConfig:
         """This config with the request cache defaulted into a publish root, shared by every run that publishes there."""

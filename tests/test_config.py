@@ -13,6 +13,11 @@ def test_quickstart_config_is_valid():
     assert config.teacher.provider == "auto"
 
 
+@pytest.mark.parametrize("path", sorted(QUICKSTART.parent.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_sample_config_is_valid(path):
+    assert load_config(path).recipe.name
+
+
 def test_minimal_config_fills_defaults():
     config = parse_config({"dataset": "d1", "recipe": {"name": "self_instruct"}})
     assert config.filters.diversity.threshold == 0.9

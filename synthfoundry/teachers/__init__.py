@@ -7,6 +7,7 @@ file first) must not pay for openai, anthropic or llama_cpp.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from synthfoundry.config import TeacherConfig
     from synthfoundry.teachers.limits import Budget
     from synthfoundry.teachers.managed import ManagedTeacher
+
+log = logging.getLogger(__name__)
 
 KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
@@ -114,6 +117,7 @@ def make_managed_teacher(
 
     `api_keys` are the main and fallback teachers' keys when they come from elsewhere than the environment.
     """
+    from synthfoundry.teachers.batch import BatchAPI, BatchRunner, BatchSettings
     from synthfoundry.teachers.cache import RequestCache
     from synthfoundry.teachers.limits import Budget, shared_limits
     from synthfoundry.teachers.managed import ManagedTeacher
@@ -123,6 +127,11 @@ def make_managed_teacher(
     cache = RequestCache(cache_path) if config.cache and cache_path else None
     overrides = {name: Price(p.input, p.output) for name, p in config.prices.items()}
     budget = budget or Budget(config.budget_usd)
+    if config.mode == "batch" and cache is None:
+        raise TeacherError("teacher.mode 'batch' needs the request cache: set teacher.cache_path")
+    batch_settings = BatchSettings(
+        config.batch_poll_s, config.batch_attempts, config.batch_max_requests, config.batch_min_requests
+    )
 
     def managed(settings: TeacherConfig, key: str | None, fallback: ManagedTeacher | None = None) -> ManagedTeacher:
         teacher = make_teacher(settings, api_key=key, http_client=http_client)
@@ -136,7 +145,12 @@ def make_managed_teacher(
         slots, limiter = shared_limits(
             identity, settings.max_in_flight, settings.requests_per_minute, settings.tokens_per_minute
         )
-        return ManagedTeacher(teacher, price, slots, limiter, cache, budget, throttle, fallback)
+        batch = None
+        if settings.mode == "batch" and cache is not None and isinstance(teacher, BatchAPI):
+            batch = BatchRunner(teacher, cache, batch_settings)
+        elif settings.mode == "batch":  # a paid provider's discount: a local model has nothing to batch for
+            log.warning("teacher.mode 'batch' does not apply to the %s teacher: it answers online", teacher.provider)
+        return ManagedTeacher(teacher, price, slots, limiter, cache, budget, throttle, fallback, batch=batch)
 
     if config.fallback is None:
         return managed(config, api_keys[0])

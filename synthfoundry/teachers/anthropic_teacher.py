@@ -7,6 +7,7 @@ are gone from the SDK and the API answers 400 to any of them, so sampling is the
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import anthropic
@@ -14,6 +15,7 @@ import httpx2
 from anthropic.types import Message
 
 from synthfoundry.teachers.base import ChatRequest, ClientShards, Completion, TeacherError
+from synthfoundry.teachers.batch import BatchResults
 
 # Errors that the same request will hit again: fail the run instead of filling the ledger with them.
 _FATAL = (
@@ -80,15 +82,46 @@ class AnthropicTeacher:
             body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
         return body
 
+    def _refused(self, error: anthropic.APIStatusError) -> TeacherError:
+        detail = error.message.replace(self._api_key, "***")
+        return TeacherError(f"anthropic model {self.model!r} refused the request (HTTP {error.status_code}): {detail}")
+
     async def complete(self, request: ChatRequest) -> Completion:
         try:
             response = await self._clients.get().messages.create(**self.body(request))
         except _FATAL as error:
-            detail = error.message.replace(self._api_key, "***")
-            raise TeacherError(
-                f"anthropic model {self.model!r} refused the request (HTTP {error.status_code}): {detail}"
-            ) from None
+            raise self._refused(error) from None
         return self.completion(response)
+
+    async def submit_batch(self, bodies: Mapping[str, dict[str, Any]]) -> str:
+        """Start a Message Batch of the requests (Anthropic's window is 24 h)."""
+        requests = [{"custom_id": key, "params": body} for key, body in bodies.items()]
+        try:
+            batch = await self._clients.get().messages.batches.create(requests=requests)  # type: ignore[arg-type]
+        except _FATAL as error:
+            raise self._refused(error) from None
+        return batch.id
+
+    async def batch_results(self, batch_id: str) -> BatchResults | str:
+        """Once the batch has ended, its results stream read back; until then, its progress."""
+        batches = self._clients.get().messages.batches
+        items: dict[str, Completion | str] = {}
+        try:
+            batch = await batches.retrieve(batch_id)
+            if batch.processing_status != "ended":
+                return f"{batch.processing_status}, {batch.request_counts.processing} requests processing"
+            async for entry in await batches.results(batch_id):
+                result = entry.result
+                if result.type == "succeeded":
+                    items[entry.custom_id] = self.completion(result.message)
+                elif result.type == "errored":
+                    error = result.error.error
+                    items[entry.custom_id] = f"errored ({error.type}): {error.message}"
+                else:
+                    items[entry.custom_id] = result.type  # expired, canceled
+        except _FATAL as error:
+            raise self._refused(error) from None
+        return BatchResults("missing from the results", items)
 
     def completion(self, response: Message) -> Completion:
         """Read an answer (from `complete`, or a Message Batch result's message)."""

@@ -7,7 +7,7 @@ import itertools
 import re
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Generic, Protocol, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Protocol, Sequence, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -135,6 +135,15 @@ class Teacher(Protocol):
     def params(self) -> dict: ...
 
 
+@runtime_checkable
+class BatchingTeacher(Protocol):
+    """A teacher that can answer a whole lot at once through a provider's batch API (ManagedTeacher in batch mode)."""
+
+    def batches(self, requests: Sequence[ChatRequest]) -> bool: ...
+
+    async def complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion | TeacherFailure]: ...
+
+
 @dataclass
 class BatchOutcome:
     results: list[Completion | TeacherFailure] = field(default_factory=list)
@@ -151,7 +160,13 @@ async def complete_many(
     output: type[BaseModel] | None = None,
     attempts: int = 3,
 ) -> BatchOutcome:
-    """The async fan-out behind `complete_all`, for callers that already run an event loop."""
+    """The async fan-out behind `complete_all`, for callers that already run an event loop.
+
+    A teacher in batch mode takes the whole lot instead; structured outputs stay online, since each re-ask
+    depends on the answer before it.
+    """
+    if output is None and isinstance(teacher, BatchingTeacher) and teacher.batches(requests):
+        return BatchOutcome(await teacher.complete_batch(requests))
     gate = asyncio.Semaphore(max_in_flight)
     if output is not None:
         from synthfoundry.teachers.structured import complete_structured

@@ -30,10 +30,11 @@ class RequestCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()  # sqlite3 connections must stay in the thread that opened them
-        with self._connection() as db:
+        with self.connection() as db:
             db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL)")
 
-    def _connection(self) -> sqlite3.Connection:
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection to the cache file (batch mode keeps its in-flight batches in it too)."""
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -43,9 +44,9 @@ class RequestCache:
         return db
 
     def get(self, key: str) -> Completion | None:
-        row = self._connection().execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
+        row = self.connection().execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
         return Completion(**json.loads(row[0]), cached=True) if row else None
 
     def put(self, key: str, completion: Completion) -> None:
         answer = json.dumps({name: getattr(completion, name) for name in _STORED}, ensure_ascii=False)
-        self._connection().execute("INSERT OR REPLACE INTO answers (key, answer) VALUES (?, ?)", (key, answer))
+        self.connection().execute("INSERT OR REPLACE INTO answers (key, answer) VALUES (?, ?)", (key, answer))

@@ -123,9 +123,11 @@ class Budget:
             self.refused += self.exhausted
             return self.exhausted
 
-    def reserve(self, usd: float) -> bool:
+    def reserve(self, usd: float, committed: bool = False) -> bool:
+        """`committed`: the request is already out (a batch re-attached after a crash) and is counted even past
+        the cap, since it will be billed whatever happens here."""
         with self._lock:
-            if self.cap_usd is not None and (
+            if not committed and self.cap_usd is not None and (
                 self.exhausted or self.spent_usd + self._reserved + usd > self.cap_usd
             ):
                 self.exhausted = True

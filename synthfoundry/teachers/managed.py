@@ -2,8 +2,9 @@
 accounting and an optional fallback teacher.
 
 `ManagedTeacher` is itself a `Teacher`, so every caller of `complete_all` (recipes, distillation) gets all of it
-without knowing. HTTP retries (429 honouring Retry-After / retry-after-ms, 5xx, timeouts, connection errors, with
-exponential backoff and jitter; never 400/401/403) are the provider SDK's own (`max_retries`).
+without knowing, batch mode included (`complete_all` hands a whole lot to `complete_batch`). HTTP retries (429
+honouring Retry-After / retry-after-ms, 5xx, timeouts, connection errors, with exponential backoff and jitter;
+never 400/401/403) are the provider SDK's own (`max_retries`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from synthfoundry.teachers.base import (
     Completion,
     Teacher,
     TeacherError,
+    TeacherFailure,
     Unanswered,
+    complete_many,
     estimate_tokens,
 )
+from synthfoundry.teachers.batch import BatchRunner
 from synthfoundry.teachers.cache import RequestCache, request_key
 from synthfoundry.teachers.limits import Budget, RateLimiter, Slots
 from synthfoundry.teachers.pricing import Price, forecast_usd
@@ -47,11 +51,13 @@ class ManagedTeacher:
         throttle: Callable[[], Awaitable[None]] | None = None,
         fallback: ManagedTeacher | None = None,
         fallback_after: int = 3,
+        batch: BatchRunner | None = None,
     ) -> None:
         """`throttle` is awaited before each request that will be sent: the task layer's cross-worker rate limit.
 
         `fallback` answers a request the teacher failed after its retries, and every request once the teacher
-        has failed `fallback_after` in a row.
+        has failed `fallback_after` in a row. `batch` (batch mode; needs `cache`) answers lots of requests
+        through the provider's batch API.
         """
         self.teacher = teacher
         self.provider, self.model, self.base_url = teacher.provider, teacher.model, teacher.base_url
@@ -63,6 +69,7 @@ class ManagedTeacher:
         self.throttle = throttle
         self.fallback = fallback
         self.fallback_after = fallback_after
+        self.batch = batch
         self._failures_in_a_row = 0
 
     def params(self) -> dict:
@@ -71,8 +78,8 @@ class ManagedTeacher:
     def _key(self, request: ChatRequest) -> str:
         return request_key(self.provider, self.base_url, self.model, request)
 
-    def _priced(self, completion: Completion) -> Completion:
-        cost = self.price.cost(completion.prompt_tokens, completion.completion_tokens) if self.price else None
+    def _priced(self, completion: Completion, price: Price | None) -> Completion:
+        cost = price.cost(completion.prompt_tokens, completion.completion_tokens) if price else None
         return replace(completion, cost_usd=cost)
 
     async def complete(self, request: ChatRequest) -> Completion:
@@ -97,7 +104,7 @@ class ManagedTeacher:
     async def _complete(self, request: ChatRequest) -> Completion:
         key = self._key(request) if self.cache else ""
         if self.cache and (hit := self.cache.get(key)):
-            completion = self._priced(hit)
+            completion = self._priced(hit, self.price)
             self.budget.record_cached(completion)
             return completion
         if self.budget.closed():  # before waiting on any limit for a request that will not be sent
@@ -112,7 +119,7 @@ class ManagedTeacher:
             if not self.budget.reserve(worst_case):
                 raise Unanswered(BUDGET_EXHAUSTED)
             try:
-                completion = self._priced(await self.teacher.complete(request))
+                completion = self._priced(await self.teacher.complete(request), self.price)
             except BaseException:
                 self.budget.settle(worst_case, None)
                 raise
@@ -123,8 +130,63 @@ class ManagedTeacher:
             self.cache.put(key, completion)
         return completion
 
+    def batches(self, requests: Sequence[ChatRequest]) -> bool:
+        """Whether this lot goes through the batch API: batch mode, and at least `min_requests` of them."""
+        return self.batch is not None and len(requests) >= self.batch.settings.min_requests
+
+    async def complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion | TeacherFailure]:
+        """Answer a lot through the provider's batch API, at the batch price.
+
+        Cache hits are answered first; every other request reserves its worst case before anything is submitted
+        (those already in flight from an earlier run are counted whatever the cap, being billed anyway); the
+        ones the batch could not answer go to the fallback teacher when there is one.
+        """
+        assert self.batch is not None and self.cache is not None
+        price = self.price.batch() if self.price else None
+        keys = [self._key(r) for r in requests]
+        results: dict[str, Completion | TeacherFailure] = {}
+        pending: dict[str, ChatRequest] = {}
+        for key, request in zip(keys, requests):
+            if key in results or key in pending:
+                continue
+            if hit := self.cache.get(key):
+                results[key] = self._priced(hit, price)
+                self.budget.record_cached(results[key])
+            else:
+                pending[key] = request
+        attached = self.batch.in_flight(pending)
+        reserved: dict[str, float] = {}
+        for key in sorted(pending, key=lambda k: k not in attached):  # what is already out is counted first
+            request = pending[key]
+            worst_case = price.cost(estimate_tokens(request), request.max_tokens) if price else 0.0
+            if self.budget.reserve(worst_case, committed=key in attached):
+                reserved[key] = worst_case
+            else:
+                results[key] = TeacherFailure(BUDGET_EXHAUSTED)
+        try:
+            answers = await self.batch.run({key: pending[key] for key in reserved})
+        except BaseException:
+            for worst_case in reserved.values():
+                self.budget.settle(worst_case, None)
+            raise
+        lost: list[str] = []
+        for key, answer in answers.items():
+            if isinstance(answer, Completion):
+                results[key] = completion = self._priced(answer, price)
+                self.budget.settle(reserved[key], completion)
+            else:
+                results[key] = TeacherFailure(answer)
+                self.budget.settle(reserved[key], None)
+                lost.append(key)
+        if self.fallback is not None and lost:
+            log.warning("%d requests the batch could not answer go to the fallback", len(lost))
+            rescued = await complete_many(self.fallback, [pending[key] for key in lost], max_in_flight=len(lost))
+            results.update(zip(lost, rescued.results))
+        return [results[key] for key in keys]
+
     def forecast(self, requests: Sequence[ChatRequest], expected_output_tokens: int | None = None) -> Forecast:
-        """What sending `requests` will cost, leaving out those the cache already answers."""
+        """What sending `requests` will cost (at the batch price in batch mode), leaving out cache hits."""
         to_send = [r for r in requests if not (self.cache and self.cache.get(self._key(r)))]
-        usd = forecast_usd(to_send, self.price, expected_output_tokens) if self.price else None
+        price = self.price.batch() if self.price and self.batches(to_send) else self.price
+        usd = forecast_usd(to_send, price, expected_output_tokens) if price else None
         return Forecast(len(requests), len(requests) - len(to_send), usd)

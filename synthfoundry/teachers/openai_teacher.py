@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx2
 import openai
+import pydantic
 from openai.types.chat import ChatCompletion
 
 from synthfoundry.teachers.base import ChatRequest, ClientShards, Completion, TeacherError, split_reasoning
+from synthfoundry.teachers.batch import BatchResults
 
 # Errors that the same request will hit again: fail the run instead of filling the ledger with them.
 _FATAL = (openai.AuthenticationError, openai.PermissionDeniedError, openai.BadRequestError, openai.NotFoundError)
+
+# Batch API: what each line asks, and the statuses after which a batch's files are final.
+_ENDPOINT = "/v1/chat/completions"
+_ENDED = ("completed", "expired", "failed", "cancelled")
 
 
 class OpenAITeacher:
@@ -75,16 +82,69 @@ class OpenAITeacher:
             body["response_format"] = self._response_format(request.json_schema)
         return body
 
+    def _refused(self, error: openai.APIStatusError) -> TeacherError:
+        where = f" at {self.base_url}" if self.base_url else ""
+        detail = error.message.replace(self._api_key, "***")
+        return TeacherError(
+            f"openai model {self.model!r}{where} refused the request (HTTP {error.status_code}): {detail}"
+        )
+
     async def complete(self, request: ChatRequest) -> Completion:
         try:
             response = await self._clients.get().chat.completions.create(**self.body(request))
         except _FATAL as error:
-            where = f" at {self.base_url}" if self.base_url else ""
-            detail = error.message.replace(self._api_key, "***")
-            raise TeacherError(
-                f"openai model {self.model!r}{where} refused the request (HTTP {error.status_code}): {detail}"
-            ) from None
+            raise self._refused(error) from None
         return self.completion(response)
+
+    async def submit_batch(self, bodies: Mapping[str, dict[str, Any]]) -> str:
+        """Upload the requests as a JSONL file and start an OpenAI Batch on it (the only window is 24 h)."""
+        lines = "".join(
+            json.dumps({"custom_id": key, "method": "POST", "url": _ENDPOINT, "body": body}, ensure_ascii=False) + "\n"
+            for key, body in bodies.items()
+        )
+        client = self._clients.get()
+        try:
+            upload = await client.files.create(file=("requests.jsonl", lines.encode()), purpose="batch")
+            batch = await client.batches.create(input_file_id=upload.id, endpoint=_ENDPOINT, completion_window="24h")
+        except _FATAL as error:
+            raise self._refused(error) from None
+        return batch.id
+
+    async def batch_results(self, batch_id: str) -> BatchResults | str:
+        """Once the batch has ended, its output and error files read back; until then, its progress."""
+        client = self._clients.get()
+        try:
+            batch = await client.batches.retrieve(batch_id)
+            if batch.status not in _ENDED:
+                counts = batch.request_counts
+                done = f", {counts.completed + counts.failed}/{counts.total} done" if counts else ""
+                return batch.status + done
+            items: dict[str, Completion | str] = {}
+            for file_id in (batch.output_file_id, batch.error_file_id):
+                if file_id:
+                    for line in (await client.files.content(file_id)).text.splitlines():
+                        if line.strip():
+                            result = json.loads(line)
+                            items[result["custom_id"]] = self._batch_item(result)
+        except _FATAL as error:
+            raise self._refused(error) from None
+        missing = batch.status if batch.status != "completed" else "missing from the results"
+        if batch.status == "failed" and batch.errors and batch.errors.data:
+            missing += ": " + "; ".join(e.message or e.code or "" for e in batch.errors.data)[:300]
+        return BatchResults(missing, items)
+
+    def _batch_item(self, result: dict[str, Any]) -> Completion | str:
+        """One line of a batch's output or error file: an answer, or why there is none."""
+        response = result.get("response") or {}
+        if response.get("status_code") == 200:
+            try:
+                return self.completion(ChatCompletion.model_validate(response["body"]))
+            except (pydantic.ValidationError, IndexError) as error:  # one garbled line must not sink the batch
+                return f"unreadable answer ({type(error).__name__})"
+        error = result.get("error") or (response.get("body") or {}).get("error") or {}
+        if error.get("code") == "batch_expired":
+            return "expired"
+        return f"failed (HTTP {response.get('status_code', '-')}): {error.get('message', 'no reason given')}"
 
     def completion(self, response: ChatCompletion) -> Completion:
         """Read an answer (from `complete`, or a Batch API result line parsed as a ChatCompletion)."""

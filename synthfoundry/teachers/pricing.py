@@ -1,7 +1,8 @@
 """What a request costs: USD per million tokens, per model, with shipped defaults that a run config can override.
 
 Defaults are list prices of the providers' standard (non-batch) APIs as published when this table was written;
-providers change them, so a run that must be exact sets `teacher.prices`.
+providers change them, so a run that must be exact sets `teacher.prices`. Batch APIs bill the same table at
+BATCH_DISCOUNT (overrides included).
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ class Price:
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / 1e6
+
+    def batch(self) -> Price:
+        """The price through a batch API (OpenAI Batch, Anthropic Message Batches)."""
+        return Price(self.input_per_mtok * BATCH_DISCOUNT, self.output_per_mtok * BATCH_DISCOUNT)
+
+
+# OpenAI and Anthropic both bill batch requests at half their standard price.
+BATCH_DISCOUNT = 0.5
 
 
 FREE = Price(0.0, 0.0)
