@@ -30,31 +30,31 @@ class ModelPrice(_Strict):
     output: float = Field(ge=0, description="USD per million completion tokens")
 
 
-class FallbackTeacherConfig(_Strict):
-    """A second teacher for requests the first one keeps failing; sampling and limits are the main teacher's."""
+class _TeacherIdentity(_Strict):
+    """Which model, where, and where its key comes from: shared by the teacher and its fallback."""
 
-    provider: Literal["local", "openai", "anthropic"]
     model: str | None = Field(default=None, description="model name; default depends on the provider")
     base_url: str | None = Field(default=None, description="any OpenAI-compatible server (vLLM, Ollama, llama.cpp)")
     api_key_env: str | None = Field(default=None, description="environment variable holding the key")
     api_key_secret: str | None = Field(default=None, description="name of a Prefect Secret block holding the key")
     model_path: Path | None = Field(default=None, description="local GGUF file; default: packaged SmolLM2-135M")
+
+
+class FallbackTeacherConfig(_TeacherIdentity):
+    """A second teacher for requests the first one keeps failing; sampling and limits are the main teacher's."""
+
+    provider: Literal["local", "openai", "anthropic"]
     after_failures: int = Field(
         default=3, ge=1, description="after this many failed requests in a row, send everything to the fallback"
     )
 
 
-class TeacherConfig(_Strict):
+class TeacherConfig(_TeacherIdentity):
     """Who answers. Keys come from the environment (or a Prefect Secret block), never from this file."""
 
     provider: Literal["auto", "local", "openai", "anthropic"] = Field(
         default="auto", description="auto: openai or anthropic when their key is set, else the packaged local model"
     )
-    model: str | None = Field(default=None, description="model name; default depends on the provider")
-    base_url: str | None = Field(default=None, description="any OpenAI-compatible server (vLLM, Ollama, llama.cpp)")
-    api_key_env: str | None = Field(default=None, description="environment variable holding the key")
-    api_key_secret: str | None = Field(default=None, description="name of a Prefect Secret block holding the key")
-    model_path: Path | None = Field(default=None, description="local GGUF file; default: packaged SmolLM2-135M")
     temperature: float = Field(default=0.7, ge=0, le=2)
     top_p: float = Field(default=1.0, gt=0, le=1)
     max_tokens: int = Field(default=256, ge=1)
