@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import anthropic
-import httpx2
 from anthropic.types import Message
 
-from synthfoundry.teachers.base import ChatRequest, ClientShards, Completion, TeacherError
+from synthfoundry.teachers.base import ChatRequest, Completion, TeacherError
 from synthfoundry.teachers.batch import BatchResults
+from synthfoundry.teachers.sdk import SDKTeacher
 
 # Errors that the same request will hit again: fail the run instead of filling the ledger with them.
 _FATAL = (
@@ -30,38 +30,10 @@ _FATAL = (
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
 
-class AnthropicTeacher:
+class AnthropicTeacher(SDKTeacher[anthropic.AsyncAnthropic]):
     provider = "anthropic"
-
-    def __init__(
-        self,
-        model: str,
-        api_key: str,
-        base_url: str | None = None,
-        timeout_s: float = 120,
-        max_retries: int = 4,
-        http_client: httpx2.AsyncClient | None = None,
-        max_connections: int = 100,
-    ) -> None:
-        """`max_connections` sizes the connection pools to the requests in flight (see OpenAITeacher)."""
-        self.model = model
-        self.base_url = base_url
-        self._api_key = api_key
-        # Small pools used in turn (see ClientShards), each sized so that all of them hold max_connections.
-        self._clients = ClientShards(
-            lambda size: anthropic.AsyncAnthropic(
-                api_key=api_key,
-                base_url=base_url,
-                timeout=timeout_s,
-                max_retries=max_retries,
-                http_client=http_client
-                or anthropic.DefaultAsyncHttpxClient(
-                    limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size)
-                ),
-            ),
-            max_connections,
-            shared=http_client is not None,
-        )
+    sdk = anthropic.AsyncAnthropic
+    sdk_http_client = anthropic.DefaultAsyncHttpxClient
 
     def body(self, request: ChatRequest) -> dict[str, Any]:
         """The Messages API body for `request`: what `complete` sends, and what a Message Batch entry carries."""
@@ -137,6 +109,3 @@ class AnthropicTeacher:
             reasoning=reasoning or None,
             provider=self.provider,
         )
-
-    def params(self) -> dict:
-        return {"provider": self.provider, "model": self.model, "base_url": self.base_url}

@@ -6,13 +6,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import httpx2
 import openai
 import pydantic
 from openai.types.chat import ChatCompletion
 
-from synthfoundry.teachers.base import ChatRequest, ClientShards, Completion, TeacherError, split_reasoning
+from synthfoundry.teachers.base import ChatRequest, Completion, TeacherError, split_reasoning
 from synthfoundry.teachers.batch import BatchResults
+from synthfoundry.teachers.sdk import SDKTeacher
 
 # Errors that the same request will hit again: fail the run instead of filling the ledger with them.
 _FATAL = (openai.AuthenticationError, openai.PermissionDeniedError, openai.BadRequestError, openai.NotFoundError)
@@ -22,39 +22,10 @@ _ENDPOINT = "/v1/chat/completions"
 _ENDED = ("completed", "expired", "failed", "cancelled")
 
 
-class OpenAITeacher:
+class OpenAITeacher(SDKTeacher[openai.AsyncOpenAI]):
     provider = "openai"
-
-    def __init__(
-        self,
-        model: str,
-        api_key: str,
-        base_url: str | None = None,
-        timeout_s: float = 120,
-        max_retries: int = 4,
-        http_client: httpx2.AsyncClient | None = None,
-        max_connections: int = 100,
-    ) -> None:
-        """`max_connections` sizes the connection pools to the requests in flight: the SDK's default keeps only
-        100 connections alive, so beyond 100 in flight every request would pay for a new connection."""
-        self.model = model
-        self.base_url = base_url
-        self._api_key = api_key
-        # Small pools used in turn (see ClientShards), each sized so that all of them hold max_connections.
-        self._clients = ClientShards(
-            lambda size: openai.AsyncOpenAI(
-                api_key=api_key,
-                base_url=base_url,
-                timeout=timeout_s,
-                max_retries=max_retries,
-                http_client=http_client
-                or openai.DefaultAsyncHttpxClient(
-                    limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size)
-                ),
-            ),
-            max_connections,
-            shared=http_client is not None,
-        )
+    sdk = openai.AsyncOpenAI
+    sdk_http_client = openai.DefaultAsyncHttpxClient
 
     def _response_format(self, schema_text: str) -> dict:
         """OpenAI enforces a JSON Schema; compatible servers (llama.cpp, vLLM, Ollama) reliably know json_object,
@@ -164,6 +135,3 @@ class OpenAITeacher:
             reasoning=reasoning,
             provider=self.provider,
         )
-
-    def params(self) -> dict:
-        return {"provider": self.provider, "model": self.model, "base_url": self.base_url}

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 
 import httpx2
 import pytest
 
 from synthfoundry.teachers.anthropic_teacher import AnthropicTeacher
 from synthfoundry.teachers.base import ChatRequest, TeacherError, TeacherFailure, complete_all
+from tests.fakes.mock_transport import Scripted
 
 KEY = "sk-ant-test-SECRET123"
 REQUEST = ChatRequest(
@@ -25,11 +25,6 @@ REQUEST = ChatRequest(
     seed=7,
     stop=("\n\nHuman:",),
 )
-
-
-@pytest.fixture(autouse=True)
-def _no_base_url_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
 
 
 def message(*content: dict, stop_reason: str = "end_turn") -> dict:
@@ -49,21 +44,16 @@ def error_body(kind: str, text: str) -> dict:
     return {"type": "error", "error": {"type": kind, "message": text}}
 
 
-def teacher_for(handler: Callable[[httpx2.Request], httpx2.Response], max_retries: int = 2) -> AnthropicTeacher:
-    client = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
-    return AnthropicTeacher(model="claude-haiku-4-5", api_key=KEY, max_retries=max_retries, http_client=client)
+def teacher_for(api: Scripted, max_retries: int = 2) -> AnthropicTeacher:
+    return AnthropicTeacher(model="claude-haiku-4-5", api_key=KEY, max_retries=max_retries, http_client=api.client())
 
 
 def test_request_and_completion_on_the_wire() -> None:
-    seen: list[httpx2.Request] = []
+    api = Scripted(httpx2.Response(200, json=message(stop_reason="max_tokens")))
 
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        seen.append(request)
-        return httpx2.Response(200, json=message(stop_reason="max_tokens"))
+    completion = asyncio.run(teacher_for(api).complete(REQUEST))
 
-    completion = asyncio.run(teacher_for(handler).complete(REQUEST))
-
-    (request,) = seen
+    (request,) = api.requests
     assert request.method == "POST" and request.url.path == "/v1/messages"
     assert request.headers["authorization"] == f"Bearer {KEY}"  # anthropic 2.x sends the key as a bearer token
     body = json.loads(request.content)
@@ -82,22 +72,19 @@ def test_request_and_completion_on_the_wire() -> None:
 
 
 def test_no_system_or_stop_sent_when_absent() -> None:
-    bodies: list[dict] = []
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        bodies.append(json.loads(request.content))
-        return httpx2.Response(200, json=message())
+    api = Scripted(httpx2.Response(200, json=message()))
 
     request = ChatRequest(messages=({"role": "user", "content": "hi"},), top_p=0.9)
-    completion = asyncio.run(teacher_for(handler).complete(request))
+    completion = asyncio.run(teacher_for(api).complete(request))
 
-    assert "system" not in bodies[0] and "stop_sequences" not in bodies[0] and "top_p" not in bodies[0]
+    body = json.loads(api.requests[0].content)
+    assert "system" not in body and "stop_sequences" not in body and "top_p" not in body
     assert completion.finish_reason == "stop"
 
 
 def test_thinking_blocks_become_reasoning() -> None:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(
+    api = Scripted(
+        httpx2.Response(
             200,
             json=message(
                 {"type": "thinking", "thinking": "6 times 7", "signature": "c2lnbmF0dXJl"},
@@ -105,57 +92,44 @@ def test_thinking_blocks_become_reasoning() -> None:
                 {"type": "text", "text": " is 42."},
             ),
         )
+    )
 
-    completion = asyncio.run(teacher_for(handler).complete(REQUEST))
+    completion = asyncio.run(teacher_for(api).complete(REQUEST))
 
     assert (completion.text, completion.reasoning) == ("The answer is 42.", "6 times 7")
 
 
 def test_429_is_retried_by_the_sdk() -> None:
-    calls = 0
+    api = Scripted(
+        httpx2.Response(429, headers={"retry-after-ms": "1"}, json=error_body("rate_limit_error", "slow")),
+        httpx2.Response(200, json=message()),
+    )
 
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            return httpx2.Response(429, headers={"retry-after-ms": "1"}, json=error_body("rate_limit_error", "slow"))
-        return httpx2.Response(200, json=message())
+    outcome = complete_all(teacher_for(api, max_retries=1), [REQUEST])
 
-    outcome = complete_all(teacher_for(handler, max_retries=1), [REQUEST])
-
-    assert calls == 2
+    assert len(api.requests) == 2
     assert outcome.failures == 0 and outcome.results[0].text == "Hello!"
 
 
 def test_401_raises_teacher_error_without_the_key(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    calls = 0
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        return httpx2.Response(401, json=error_body("authentication_error", f"invalid x-api-key {KEY}"))
+    api = Scripted(httpx2.Response(401, json=error_body("authentication_error", f"invalid x-api-key {KEY}")))
 
     with pytest.raises(TeacherError) as caught:
-        complete_all(teacher_for(handler), [REQUEST])
+        complete_all(teacher_for(api), [REQUEST])
 
     message_ = str(caught.value)
     assert "anthropic" in message_ and "claude-haiku-4-5" in message_ and "401" in message_
     assert KEY not in message_
     assert KEY not in caplog.text
-    assert calls == 1  # not retried
+    assert len(api.requests) == 1  # not retried
 
 
 def test_500_after_retries_becomes_a_failure_row() -> None:
-    calls = 0
+    api = Scripted(httpx2.Response(500, headers={"retry-after-ms": "1"}, json=error_body("api_error", "internal")))
 
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        return httpx2.Response(500, headers={"retry-after-ms": "1"}, json=error_body("api_error", "internal"))
+    outcome = complete_all(teacher_for(api, max_retries=1), [REQUEST])
 
-    outcome = complete_all(teacher_for(handler, max_retries=1), [REQUEST])
-
-    assert calls == 2
+    assert len(api.requests) == 2
     (failure,) = outcome.results
     assert isinstance(failure, TeacherFailure) and "InternalServerError" in failure.reason

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,21 +27,7 @@ from tests.fakes.batch_api import FakeBatches
 from tests.fakes.provider_server import ProviderServer
 from tests.test_distill import candidates
 
-KEY = "sk-test-NEVER-LOG-ME-42"
 ANTHROPIC_LIFECYCLE = ("in_progress", "in_progress", "ended")
-
-
-@pytest.fixture(autouse=True)
-def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("FAKE_KEY", KEY)
-
-
-@pytest.fixture
-def server() -> Iterator[ProviderServer]:
-    with ProviderServer() as running:
-        yield running
 
 
 def config(server: ProviderServer, tmp_path: Path, provider: str = "openai", **overrides: object) -> TeacherConfig:
@@ -236,7 +221,7 @@ def test_budget_is_reserved_before_submitting(server: ProviderServer, tmp_path: 
 
 
 def test_keys_stay_out_of_logs_uploads_and_persisted_state(
-    server: ProviderServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    server: ProviderServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, fake_key: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
     fake = FakeBatches(server, fate=lambda body, n: "error" if asks(body, 1) else "ok")
@@ -249,14 +234,14 @@ def test_keys_stay_out_of_logs_uploads_and_persisted_state(
         asyncio.run(stop_in_flight())
     state = b"".join(p.read_bytes() for p in tmp_path.glob("cache.sqlite*"))
     assert fake.batches[0].id.encode() in state  # the batch in flight is persisted ...
-    assert KEY.encode() not in state  # ... and nothing secret with it
+    assert fake_key.encode() not in state  # ... and nothing secret with it
     fake.hold = False
     complete_all(make_managed_teacher(config(server, tmp_path)), requests(3))
 
-    assert all(r["auth"] == f"Bearer {KEY}" for r in server.requests)
-    assert KEY not in caplog.text and "submitted batch" in caplog.text
-    assert not any(KEY.encode() in content for content in fake.files.values())
-    assert KEY.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("cache.sqlite*"))
+    assert all(r["auth"] == f"Bearer {fake_key}" for r in server.requests)
+    assert fake_key not in caplog.text and "submitted batch" in caplog.text
+    assert not any(fake_key.encode() in content for content in fake.files.values())
+    assert fake_key.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("cache.sqlite*"))
 
 
 def test_small_lots_are_answered_online(server: ProviderServer, tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,21 +30,6 @@ from tests.fakes.provider_server import (
     timeout,
     truncated,
 )
-
-KEY = "sk-test-NEVER-LOG-ME-42"
-
-
-@pytest.fixture(autouse=True)
-def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("FAKE_KEY", KEY)
-
-
-@pytest.fixture
-def server() -> Iterator[ProviderServer]:
-    with ProviderServer() as running:
-        yield running
 
 
 def config(server: ProviderServer, tmp_path: Path, **overrides: object) -> TeacherConfig:
@@ -207,30 +191,32 @@ def test_garbled_answers_become_ledger_rows(server: ProviderServer, tmp_path: Pa
 
 @pytest.mark.parametrize("code", [400, 401, 403])
 def test_client_errors_are_not_retried_and_name_the_teacher(
-    server: ProviderServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, code: int
+    server: ProviderServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, code: int, fake_key: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    server.script(status(code, f"Incorrect API key provided: {KEY}"))
+    server.script(status(code, f"Incorrect API key provided: {fake_key}"))
 
     with pytest.raises(TeacherError) as caught:
         complete_all(make_managed_teacher(config(server, tmp_path)), requests(1))
 
     message = str(caught.value)
     assert "openai" in message and "gpt-4o-mini" in message and str(code) in message
-    assert KEY not in message and KEY not in caplog.text
+    assert fake_key not in message and fake_key not in caplog.text
     assert server.count == 1
 
 
-def test_keys_never_reach_logs_or_results(server: ProviderServer, tmp_path: Path, caplog) -> None:
+def test_keys_never_reach_logs_or_results(
+    server: ProviderServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, fake_key: str
+) -> None:
     caplog.set_level(logging.DEBUG)
     server.script(rate_limited(retry_after_ms=10), status(500), malformed())
     teacher = make_managed_teacher(config(server, tmp_path))
     outcome = complete_all(teacher, requests(4), 1)
 
-    assert all(r["auth"] == f"Bearer {KEY}" for r in server.requests)
-    assert KEY not in caplog.text
-    assert KEY not in repr(outcome) and KEY not in repr(teacher.params())
-    assert KEY.encode() not in (tmp_path / "cache.sqlite").read_bytes()
+    assert all(r["auth"] == f"Bearer {fake_key}" for r in server.requests)
+    assert fake_key not in caplog.text
+    assert fake_key not in repr(outcome) and fake_key not in repr(teacher.params())
+    assert fake_key.encode() not in (tmp_path / "cache.sqlite").read_bytes()
 
 
 def test_fallback_answers_when_the_main_teacher_keeps_failing(server: ProviderServer, tmp_path: Path) -> None:

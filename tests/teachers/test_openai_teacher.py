@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx2
@@ -14,6 +14,7 @@ import pytest
 
 from synthfoundry.teachers.base import ChatRequest, TeacherError, TeacherFailure, complete_all
 from synthfoundry.teachers.openai_teacher import OpenAITeacher
+from tests.fakes.mock_transport import Scripted
 
 KEY = "sk-test-SECRET123"
 REQUEST = ChatRequest(
@@ -24,11 +25,6 @@ REQUEST = ChatRequest(
     seed=7,
     stop=("\n\n",),
 )
-
-
-@pytest.fixture(autouse=True)
-def _no_base_url_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
 
 
 def chat_completion(content: str | None = "Hello!", finish_reason: str = "stop", **message: object) -> dict:
@@ -53,21 +49,16 @@ def error_body(status: int, message: str) -> dict:
     return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": str(status)}}
 
 
-def teacher_for(handler: Callable[[httpx2.Request], httpx2.Response], max_retries: int = 2) -> OpenAITeacher:
-    client = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
-    return OpenAITeacher(model="gpt-4o-mini", api_key=KEY, max_retries=max_retries, http_client=client)
+def teacher_for(api: Scripted, max_retries: int = 2) -> OpenAITeacher:
+    return OpenAITeacher(model="gpt-4o-mini", api_key=KEY, max_retries=max_retries, http_client=api.client())
 
 
 def test_request_and_completion_on_the_wire() -> None:
-    seen: list[httpx2.Request] = []
+    api = Scripted(httpx2.Response(200, json=chat_completion(finish_reason="length")))
 
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        seen.append(request)
-        return httpx2.Response(200, json=chat_completion(finish_reason="length"))
+    completion = asyncio.run(teacher_for(api).complete(REQUEST))
 
-    completion = asyncio.run(teacher_for(handler).complete(REQUEST))
-
-    (request,) = seen
+    (request,) = api.requests
     assert request.method == "POST" and request.url.path == "/v1/chat/completions"
     assert request.headers["authorization"] == f"Bearer {KEY}"
     body = json.loads(request.content)
@@ -83,90 +74,70 @@ def test_request_and_completion_on_the_wire() -> None:
 
 
 def test_unset_seed_and_stop_are_not_sent() -> None:
-    bodies: list[dict] = []
+    api = Scripted(httpx2.Response(200, json=chat_completion()))
 
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        bodies.append(json.loads(request.content))
-        return httpx2.Response(200, json=chat_completion())
+    asyncio.run(teacher_for(api).complete(ChatRequest(messages=({"role": "user", "content": "hi"},))))
 
-    asyncio.run(teacher_for(handler).complete(ChatRequest(messages=({"role": "user", "content": "hi"},))))
-
-    assert "seed" not in bodies[0] and "stop" not in bodies[0]
+    body = json.loads(api.requests[0].content)
+    assert "seed" not in body and "stop" not in body
 
 
 def test_429_is_retried_by_the_sdk() -> None:
-    calls = 0
+    api = Scripted(
+        httpx2.Response(429, headers={"retry-after-ms": "1"}, json=error_body(429, "Rate limit reached")),
+        httpx2.Response(200, json=chat_completion()),
+    )
 
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            return httpx2.Response(429, headers={"retry-after-ms": "1"}, json=error_body(429, "Rate limit reached"))
-        return httpx2.Response(200, json=chat_completion())
+    outcome = complete_all(teacher_for(api, max_retries=1), [REQUEST])
 
-    outcome = complete_all(teacher_for(handler, max_retries=1), [REQUEST])
-
-    assert calls == 2
+    assert len(api.requests) == 2
     assert outcome.failures == 0 and outcome.results[0].text == "Hello!"
 
 
 def test_401_raises_teacher_error_without_the_key(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    calls = 0
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        return httpx2.Response(401, json=error_body(401, f"Incorrect API key provided: {KEY}."))
+    api = Scripted(httpx2.Response(401, json=error_body(401, f"Incorrect API key provided: {KEY}.")))
 
     with pytest.raises(TeacherError) as caught:
-        complete_all(teacher_for(handler), [REQUEST])
+        complete_all(teacher_for(api), [REQUEST])
 
     message = str(caught.value)
     assert "openai" in message and "gpt-4o-mini" in message and "401" in message
     assert KEY not in message
     assert KEY not in caplog.text
-    assert calls == 1  # not retried
+    assert len(api.requests) == 1  # not retried
 
 
 def test_404_unknown_model_is_fatal() -> None:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(404, json=error_body(404, "The model `gpt-4o-mini` does not exist"))
+    api = Scripted(httpx2.Response(404, json=error_body(404, "The model `gpt-4o-mini` does not exist")))
 
     with pytest.raises(TeacherError, match="does not exist"):
-        complete_all(teacher_for(handler), [REQUEST])
+        complete_all(teacher_for(api), [REQUEST])
 
 
 def test_500_after_retries_becomes_a_failure_row() -> None:
-    calls = 0
+    api = Scripted(httpx2.Response(500, headers={"retry-after-ms": "1"}, json=error_body(500, "server had an error")))
 
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        return httpx2.Response(500, headers={"retry-after-ms": "1"}, json=error_body(500, "server had an error"))
+    outcome = complete_all(teacher_for(api, max_retries=1), [REQUEST])
 
-    outcome = complete_all(teacher_for(handler, max_retries=1), [REQUEST])
-
-    assert calls == 2
+    assert len(api.requests) == 2
     (failure,) = outcome.results
     assert isinstance(failure, TeacherFailure) and "InternalServerError" in failure.reason
 
 
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
 def test_reasoning_field_from_the_server(field: str) -> None:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, json=chat_completion("42", **{field: "6 times 7"}))
+    api = Scripted(httpx2.Response(200, json=chat_completion("42", **{field: "6 times 7"})))
 
-    completion = asyncio.run(teacher_for(handler).complete(REQUEST))
+    completion = asyncio.run(teacher_for(api).complete(REQUEST))
 
     assert (completion.text, completion.reasoning) == ("42", "6 times 7")
 
 
 def test_reasoning_from_a_leading_think_block() -> None:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, json=chat_completion("<think>\n6 times 7\n</think>\n\n42"))
+    api = Scripted(httpx2.Response(200, json=chat_completion("<think>\n6 times 7\n</think>\n\n42")))
 
-    completion = asyncio.run(teacher_for(handler).complete(REQUEST))
+    completion = asyncio.run(teacher_for(api).complete(REQUEST))
 
     assert (completion.text, completion.reasoning) == ("42", "6 times 7")
 
