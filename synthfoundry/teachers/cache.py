@@ -25,12 +25,20 @@ def request_key(provider: str, base_url: str | None, model: str, request: ChatRe
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+_creating = threading.Lock()
+
+
 class RequestCache:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()  # sqlite3 connections must stay in the thread that opened them
-        with self.connection() as db:
+        with _creating:
+            # WAL is a property of the file, set once: switching journal mode needs an exclusive lock, and
+            # several threads doing it at once get "database is locked" without waiting for the busy timeout.
+            db = self.connection()
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
             db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL)")
 
     def connection(self) -> sqlite3.Connection:
@@ -38,7 +46,6 @@ class RequestCache:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # survives a process crash; WAL keeps the file consistent
             self._local.db = db
         return db
