@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import cache
 
-from rouge_score import rouge_scorer, tokenizers
 
-_tokenizer = tokenizers.DefaultTokenizer(use_stemmer=False)
+@cache
+def _rouge() -> tuple[Callable[[str], list[str]], Callable]:
+    """rouge-score's tokenizer and LCS scorer, imported on first use (rouge_score imports nltk: ~1 s)."""
+    from rouge_score import rouge_scorer, tokenizers
+
+    return tokenizers.DefaultTokenizer(use_stemmer=False).tokenize, rouge_scorer._score_lcs
 
 
 class RougePool:
@@ -21,12 +26,14 @@ class RougePool:
         return len(self._tokens)
 
     def add(self, text: str) -> None:
-        self._tokens.append(_tokenizer.tokenize(text))
+        tokenize, _ = _rouge()
+        self._tokens.append(tokenize(text))
 
     def max_similarity(self, text: str) -> float:
         """Highest ROUGE-L F1 between `text` and any pool member (0.0 for an empty pool)."""
-        tokens = _tokenizer.tokenize(text)
-        return max((rouge_scorer._score_lcs(ref, tokens).fmeasure for ref in self._tokens), default=0.0)
+        tokenize, score_lcs = _rouge()
+        tokens = tokenize(text)
+        return max((score_lcs(ref, tokens).fmeasure for ref in self._tokens), default=0.0)
 
     def admit(self, text: str, threshold: float) -> float:
         """Return the max similarity; the text joins the pool only when it is at or below `threshold`."""
