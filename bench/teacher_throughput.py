@@ -24,7 +24,7 @@ from pathlib import Path
 
 import openai
 
-from synthfoundry.config import TeacherConfig
+from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers import make_managed_teacher
 from synthfoundry.teachers.base import ChatRequest, Completion, complete_many
 from tests.fakes.provider_server import raise_fd_limit

@@ -1,4 +1,4 @@
-"""seeds -> query synthesis -> distillation -> filters -> contract -> publish vN.
+"""seeds -> query synthesis -> distillation -> embed -> filters (in the config's order) -> contract -> publish vN.
 
 Run it: `python -m flows.generate deployments/configs/quickstart.yaml`
 """
@@ -14,16 +14,21 @@ from prefect import flow, unmapped
 from prefect.runtime import flow_run
 
 from synthfoundry.config import load_config
-from synthfoundry.recipes import get_recipe
+from synthfoundry.filters import get_filter
 from synthfoundry.manifest import build_manifest, dataset_card
+from synthfoundry.recipes import get_recipe
+from synthfoundry.records import to_published
 from synthfoundry.stages import combine
 from synthfoundry.store import DatasetStore
 from tasks.contracts import check_contract, refuse_publication
 from tasks.distillation import distill_batch, forecast_distillation
-from tasks.filters import filter_diversity
+from tasks.filters import embed_rows, run_filter
 from tasks.publish import publish_version
 from tasks.synthesis import synthesize
-from tasks.teacher import run_budget, teacher_from_config
+
+
+def batches(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
+    return list(frame.iter_slices(size)) or [frame]
 
 
 @flow(name="generate-dataset", log_prints=True)
@@ -34,26 +39,28 @@ def generate_dataset(config_path: str) -> str:
     seed = config.seed if config.seed is not None else random.randrange(2**31)
     store = DatasetStore(config.publish.root, config.dataset)
     recipe = get_recipe(config.recipe.name)
-    teacher_config = config.teacher.with_cache_under(config.publish.root)
+    teacher = config.teacher.with_cache_under(config.publish.root)
 
-    synthesis = synthesize(config.recipe, teacher_config, seed)
-    stages = [synthesis]
+    stages = [synthesize(config.recipe, teacher, seed)]
     forecast_usd = None
     if recipe.DISTILL:
-        batches = list(synthesis.kept.iter_slices(config.batch_size)) or [synthesis.kept]
-        forecast_usd = forecast_distillation(synthesis.kept, teacher_config)["usd"]
-        stages.append(combine(distill_batch.map(batches, unmapped(teacher_config)).result()))
-    diversity = filter_diversity(stages[-1].kept, config.filters.diversity, store, recipe.EMBED_COLUMN)
-    stages.append(diversity)
+        forecast_usd = forecast_distillation(stages[-1].kept, teacher)["usd"]
+        stages.append(combine(distill_batch.map(batches(stages[-1].kept, config.batch_size), unmapped(teacher)).result()))
+    rows = embed_rows(stages[-1].kept, recipe.EMBED_COLUMN, config.embedding)
+    for step in config.filters:
+        judge = run_filter.with_options(task_run_name=f"filter-{step.name}")
+        tools = (unmapped(step), unmapped(teacher), unmapped(store), unmapped(config.embedding),
+                 unmapped(recipe.EMBED_COLUMN), unmapped(seed))
+        parts = [rows] if get_filter(step.name).COMPARES_ROWS else batches(rows, config.batch_size)
+        stages.append(combine(judge.map(parts, *tools).result()))
+        rows = stages[-1].kept
 
-    rows = diversity.kept.with_columns(
+    rows = to_published(rows.with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(datetime.now(timezone.utc)).alias("created_at")
-    )
+    ))
     contract = check_contract(rows.drop("vector"), config.contract or getattr(config.recipe, "kind", recipe.KIND))
     ledger = pl.concat([stage.dropped for stage in stages]).with_columns(pl.lit(run_id).alias("run_id"))
-    cost = {**run_budget(teacher_config).summary(), "forecast_usd": forecast_usd}
-    teacher = teacher_from_config(teacher_config).params() if any(cost["requests"].values()) else None
-    manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), teacher, cost)
+    manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), forecast_usd)
     if not contract.success:
         refuse_publication(store, ledger, manifest, contract)
     version = publish_version(store, rows, ledger, manifest)

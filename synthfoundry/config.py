@@ -7,157 +7,78 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from synthfoundry.filters import FILTERS
 from synthfoundry.recipes import RECIPES
+from synthfoundry.strict import Strict
+from synthfoundry.teachers.config import TeacherConfig
 
 
 class ConfigError(ValueError):
     """A run config that cannot be used; the message lists every problem with its location."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class EmbeddingConfig(Strict):
+    """The embed step: one vector per row of the recipe's text column, computed once and reused by every filter
+    and kept with the published rows (so later runs compare against them without re-embedding)."""
 
-
-class ModelPrice(_Strict):
-    """USD per million tokens."""
-
-    input: float = Field(ge=0, description="USD per million prompt tokens")
-    output: float = Field(ge=0, description="USD per million completion tokens")
-
-
-class _TeacherIdentity(_Strict):
-    """Which model, where, and where its key comes from: shared by the teacher and its fallback."""
-
-    model: str | None = Field(default=None, description="model name; default depends on the provider")
-    base_url: str | None = Field(default=None, description="any OpenAI-compatible server (vLLM, Ollama, llama.cpp)")
-    api_key_env: str | None = Field(default=None, description="environment variable holding the key")
-    api_key_secret: str | None = Field(default=None, description="name of a Prefect Secret block holding the key")
-    model_path: Path | None = Field(default=None, description="local GGUF file; default: packaged SmolLM2-135M")
-
-
-class FallbackTeacherConfig(_TeacherIdentity):
-    """A second teacher for requests the first one keeps failing; sampling and limits are the main teacher's."""
-
-    provider: Literal["local", "openai", "anthropic"]
-    after_failures: int = Field(
-        default=3, ge=1, description="after this many failed requests in a row, send everything to the fallback"
-    )
-
-
-class TeacherConfig(_TeacherIdentity):
-    """Who answers. Keys come from the environment (or a Prefect Secret block), never from this file."""
-
-    provider: Literal["auto", "local", "openai", "anthropic"] = Field(
-        default="auto", description="auto: openai or anthropic when their key is set, else the packaged local model"
-    )
-    temperature: float = Field(default=0.7, ge=0, le=2)
-    top_p: float = Field(default=1.0, gt=0, le=1)
-    max_tokens: int = Field(default=256, ge=1)
-    drop_truncated: bool = Field(default=True, description="ledger answers cut off at max_tokens")
-    max_in_flight: int = Field(
-        default=16, ge=1, description="requests in flight at once to this provider and model, per process"
-    )
-    timeout_s: float = Field(default=120, gt=0)
-    max_retries: int = Field(
-        default=4, ge=0, description="SDK retries (backoff + jitter, Retry-After honoured) on 429, 5xx, timeouts"
-    )
-    n: int = Field(default=1, ge=1, description="answers sampled per prompt; each sample is its own row")
-    requests_per_minute: int | None = Field(default=None, ge=1, description="this process's request rate cap")
-    tokens_per_minute: int | None = Field(
-        default=None, ge=1, description="this process's token rate cap (estimated prompt + max_tokens per request)"
-    )
-    global_rate_limit: str | None = Field(
-        default=None,
-        description="Prefect global concurrency limit (with slot decay) each request takes a slot from, "
-        "so every worker together stays under the provider's quota",
-    )
-    budget_usd: float | None = Field(
-        default=None, gt=0, description="hard cap on a run's spend; once reached, unsent rows go to the ledger"
-    )
-    expected_output_tokens: int | None = Field(
-        default=None, ge=1, description="expected answer length for the cost forecast; default: max_tokens"
-    )
-    prices: dict[str, ModelPrice] = Field(
-        default_factory=dict, description="model -> price per million tokens; overrides the shipped table"
-    )
-    cache: bool = Field(default=True, description="reuse answers to identical requests from the request cache")
-    cache_path: Path | None = Field(
-        default=None, description="SQLite request cache; default: <publish.root>/cache/requests.sqlite"
-    )
-    fallback: FallbackTeacherConfig | None = Field(default=None, description="second teacher when this one fails")
-    mode: Literal["online", "batch"] = Field(
-        default="online",
-        description="online: answers in seconds; batch: OpenAI Batch / Anthropic Message Batches, half the price, "
-        "answers within 24 h (resumable; the local model always runs online)",
-    )
-    batch_poll_s: float = Field(default=30, gt=0, description="batch mode: seconds between checks on a batch")
-    batch_max_requests: int = Field(
-        default=10_000, ge=1, le=50_000, description="batch mode: requests per provider batch; larger lots are split"
-    )
-    batch_min_requests: int = Field(
-        default=1,
-        ge=1,
-        description="batch mode: smaller lots are answered online, so a recipe asking in rounds "
-        "does not wait a batch turnaround per round",
-    )
-    batch_attempts: int = Field(
-        default=2, ge=1, description="batch mode: submissions per request (failed and expired items are resubmitted)"
-    )
-
-    @model_validator(mode="after")
-    def _batch_needs_the_cache(self) -> TeacherConfig:
-        if self.mode == "batch" and not self.cache:
-            raise ValueError(
-                "teacher.mode 'batch' needs teacher.cache: batch answers and the batches in flight are kept "
-                "in the request cache, which is what lets an interrupted run re-attach instead of paying twice"
-            )
-        return self
-
-    def with_cache_under(self, root: Path) -> TeacherConfig:
-        """This config with the request cache defaulted into a publish root, shared by every run that publishes there."""
-        if self.cache_path is not None:
-            return self
-        return self.model_copy(update={"cache_path": root / "cache" / "requests.sqlite"})
-
-
-class DiversityConfig(_Strict):
-    """Drop a row whose embedding is too close to a kept row or to any published row."""
-
-    threshold: float = Field(default=0.9, gt=0, le=1, description="cosine similarity above which a row is dropped")
     model_path: Path | None = Field(default=None, description="sentence-transformers model; default: packaged MiniLM")
     batch_size: int = Field(default=64, ge=1)
 
 
-class FiltersConfig(_Strict):
-    diversity: DiversityConfig = DiversityConfig()
-
-
-class PublishConfig(_Strict):
+class PublishConfig(Strict):
     root: Path = Field(default=Path("synthfoundry-data"), description="where the LanceDB store and exports live")
 
 
-# One config model per recipe, told apart by its `name`.
+# One config model per recipe, and per filter, told apart by its `name`.
 RecipeConfig = Annotated[Union[tuple(recipe.Config for recipe in RECIPES.values())], Field(discriminator="name")]
+FilterConfig = Annotated[Union[tuple(step.Config for step in FILTERS.values())], Field(discriminator="name")]
+
+_FILTER_LIST = TypeAdapter(list[FilterConfig])
 
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
-class RunConfig(_Strict):
+class RunConfig(Strict):
     dataset: str = Field(description="dataset name: letters, digits, _ and -")
     recipe: RecipeConfig
     teacher: TeacherConfig = TeacherConfig()
-    filters: FiltersConfig = FiltersConfig()
+    filters: list[FilterConfig] | None = Field(
+        default=None,
+        description="filter steps, run in this order; default: the recipe's list (e.g. correctness, diversity)",
+    )
+    embedding: EmbeddingConfig = EmbeddingConfig()
     contract: str | None = Field(
         default=None, description="suite name in data_contracts/ or a path; default: the recipe's kind (sft, ...)"
     )
     publish: PublishConfig = PublishConfig()
     seed: int | None = Field(default=None, description="sampling seed; default: fresh each run (recorded)")
     batch_size: int = Field(default=256, ge=1, description="rows per task")
+
+    @model_validator(mode="after")
+    def _recipe_default_filters(self) -> RunConfig:
+        """A config that names no filters gets its recipe's list, so every run is filtered the way its recipe needs
+        (a recipe config whose output depends on its settings says so with a `filters` property)."""
+        if self.filters is None:
+            steps = getattr(self.recipe, "filters", None) or RECIPES[self.recipe.name].FILTERS
+            object.__setattr__(self, "filters", _FILTER_LIST.validate_python([dict(step) for step in steps]))
+        return self
+
+    @field_validator("filters")
+    @classmethod
+    def _filters_named_once(cls, value: list | None) -> list | None:
+        names = [step.name for step in value or []]
+        if not names:
+            return value
+        names = [step.name for step in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(twice)} more than once; give each filter one entry")
+        return value
 
     @field_validator("dataset")
     @classmethod
@@ -173,15 +94,28 @@ def _format(error: ValidationError, source: str) -> str:
         loc = list(item["loc"])
         if loc[:1] == ["recipe"] and len(loc) > 1 and loc[1] in RECIPES:
             del loc[1]  # pydantic inserts the union tag: recipe.self_instruct.x -> recipe.x
-        where = ".".join(str(part) for part in loc) or "(top level)"
+        if loc[:1] == ["filters"] and len(loc) > 2 and loc[2] in FILTERS:
+            del loc[2]  # filters.1.quality_judge.min_score -> filters[1].min_score
+        where = _where(loc)
         problem = item["msg"]
         if item["type"] == "extra_forbidden":
             problem = "unknown field (check the spelling; keys belong in the environment, not in the config)"
-        elif item["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        elif item["type"] in ("union_tag_invalid", "union_tag_not_found") and loc[:1] == ["recipe"]:
             where = "recipe.name"
             problem = f"must name a recipe, one of: {', '.join(sorted(RECIPES))}"
+        elif item["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            where = f"{where}.name"
+            problem = f"must name a filter, one of: {', '.join(sorted(FILTERS))}"
         lines.append(f"  - {where}: {problem}")
     return "\n".join(lines)
+
+
+def _where(loc: list) -> str:
+    """pydantic's location as users write it: filters[1].min_score."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
 
 
 def parse_config(data: object, source: str = "<config>") -> RunConfig:

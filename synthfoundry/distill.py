@@ -21,11 +21,13 @@ from synthfoundry.teachers.base import (
 def to_answer(frame: pl.DataFrame, n: int = 1) -> pl.DataFrame:
     """The rows still without a response, n samples each: each sample is its own request, seeded from its id.
 
-    Sample 0 keeps the row's id, so data made before `n` existed keeps its ids; sample k's id is (row id, k).
+    Sample 0 keeps the row's id, so data made before `n` existed keeps its ids; sample k's id is (row id, k);
+    every sample's `sample_of` is the prompt row's id, so filters can tell samples of one prompt apart.
     """
     pending = frame.filter(pl.col("response").is_null())
     if n == 1:
         return pending
+    pending = pending.with_columns(pl.coalesce("sample_of", "id").alias("sample_of"))
     samples = pending.join(pl.DataFrame({"_k": range(n)}), how="cross", maintain_order="left")
     ids = [row_id if k == 0 else content_id(row_id, "sample", k) for row_id, k in samples.select("id", "_k").iter_rows()]
     return samples.with_columns(pl.Series("id", ids, dtype=pl.String)).drop("_k")

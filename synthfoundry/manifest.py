@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
+import polars as pl
+
 from synthfoundry import __version__
 from synthfoundry.config import RunConfig
+from synthfoundry.spend import Spend
 from synthfoundry.stages import StageResult
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -35,27 +39,41 @@ def build_manifest(
     seed: int,
     stages: list[StageResult],
     contract: dict,
-    teacher: dict | None,
-    cost: dict | None = None,
+    forecast_usd: float | None = None,
 ) -> dict:
-    """`cost` is the run's teacher spend (the budget's summary plus the forecast), every request counted,
-    whether its row was kept or not."""
+    """The run's spend is the sum of what each stage returned (every request counted, whether its row was kept or
+    not), so it is right however many processes the stages ran in."""
     kept = stages[-1].kept
+    spend = sum((stage.spend for stage in stages), Spend())
     return {
         "run_id": run_id,
         "created_at": datetime.now(timezone.utc).isoformat(),
         "code_version": code_version(),
         "config": config.model_dump(mode="json"),
         "seed": seed,
-        "teacher": teacher,
+        "teacher": main_teacher(kept),
         "stages": stage_counts(stages),
         "tokens": {
             "prompt": int(kept["prompt_tokens"].sum()),
             "completion": int(kept["completion_tokens"].sum()),
         },
-        "cost": {**(cost or {}), "kept_rows_usd": round(float(kept["cost_usd"].sum()), 6)},
+        "cost": {
+            **spend.summary(config.teacher.budget_usd),
+            "forecast_usd": forecast_usd,
+            "kept_rows_usd": round(float(kept["cost_usd"].sum()), 6),
+            "stages": {stage.stage: stage.spend.summary()["spent_usd"] for stage in stages if stage.spend.requests},
+        },
         "contract": contract,
     }
+
+
+def main_teacher(rows: pl.DataFrame) -> dict | None:
+    """The teacher (provider, model, endpoint) that answered most of the published rows; None when none did."""
+    params = rows["teacher_params"].drop_nulls()
+    if params.is_empty():
+        return None
+    answered = json.loads(params.mode().sort()[0])
+    return {key: value for key, value in answered.items() if key not in ("temperature", "top_p", "max_tokens")}
 
 
 def _cost_line(cost: dict) -> str:

@@ -33,6 +33,7 @@ CANDIDATE_SCHEMA = {
     "answer": pl.String,  # verifiable ground truth (RLVR tasks, bootstrapped maths)
     "verifier": pl.String,  # how to check an answer, e.g. "math_verify" or "reasoning_gym:basic_arithmetic"
     "metadata": pl.String,  # JSON object of recipe-specific axes (audience, format, style, concept, ...)
+    "sample_of": pl.String,  # the prompt's id, shared by the n samples answering it (null: the row is its own prompt)
 }
 
 # Columns set by distillation, or by a recipe that writes the response itself (null until then).
@@ -60,6 +61,16 @@ PUBLISHED_SCHEMA = {
     "created_at": pl.Datetime("us", "UTC"),
     "decisions": pl.List(DECISION),
 }
+
+
+def to_published(frame: pl.DataFrame) -> pl.DataFrame:
+    """Exactly the published columns (and `vector` when present), in order; what a stage did not set is null, so
+    every version of a dataset appends to the same table schema whichever filters its run used."""
+    vector = ["vector"] if "vector" in frame.columns else []
+    missing = [pl.lit(None, dtype).alias(name) for name, dtype in PUBLISHED_SCHEMA.items() if name not in frame.columns]
+    return frame.with_columns(missing).select(
+        *(pl.col(name).cast(dtype) for name, dtype in PUBLISHED_SCHEMA.items()), *vector
+    )
 
 
 def rows_frame(rows: list[dict]) -> pl.DataFrame:

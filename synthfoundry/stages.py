@@ -5,11 +5,15 @@ Building both sides from one boolean mask makes `rows in = rows kept + rows in t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
 from synthfoundry.records import with_decision
+from synthfoundry.spend import Spend
+
+Log = Callable[[str], None]  # how a stage reports progress (the task layer passes its logger)
 
 LEDGER_SCHEMA = {"id": pl.String, "stage": pl.String, "reason": pl.String, "score": pl.Float64, "text": pl.String}
 
@@ -23,6 +27,7 @@ class StageResult:
     stage: str
     kept: pl.DataFrame
     dropped: pl.DataFrame  # LEDGER_SCHEMA
+    spend: Spend = field(default_factory=Spend)  # what this stage's teacher requests cost
 
     @property
     def counts(self) -> dict[str, int]:
@@ -61,4 +66,9 @@ def combine(results: list[StageResult]) -> StageResult:
     """Merge the per-batch results of one stage."""
     stage = results[0].stage
     kept = pl.concat([r.kept for r in results], how="vertical_relaxed")
-    return StageResult(stage, kept, pl.concat([r.dropped for r in results]))
+    spend = sum((r.spend for r in results), Spend())
+    return StageResult(stage, kept, pl.concat([r.dropped for r in results]), spend)
+
+
+def with_spend(result: StageResult, spend: Spend) -> StageResult:
+    return replace(result, spend=result.spend + spend)

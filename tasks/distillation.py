@@ -8,9 +8,9 @@ import polars as pl
 from prefect import get_run_logger, task
 
 from synthfoundry import distill
-from synthfoundry.config import TeacherConfig
-from synthfoundry.stages import StageResult
-from tasks.teacher import teacher_from_config
+from synthfoundry.teachers.config import TeacherConfig
+from synthfoundry.stages import StageResult, with_spend
+from tasks.teacher import stage_budget, teacher_from_config
 
 
 @task
@@ -37,9 +37,10 @@ def forecast_distillation(frame: pl.DataFrame, teacher_config: TeacherConfig) ->
 
 @task(retries=2, retry_delay_seconds=10)
 def distill_batch(batch: pl.DataFrame, teacher_config: TeacherConfig) -> StageResult:
-    return distill.distill(
+    budget = stage_budget(teacher_config)
+    result = distill.distill(
         batch,
-        teacher_from_config(teacher_config),
+        teacher_from_config(teacher_config, budget),
         temperature=teacher_config.temperature,
         top_p=teacher_config.top_p,
         max_tokens=teacher_config.max_tokens,
@@ -47,3 +48,4 @@ def distill_batch(batch: pl.DataFrame, teacher_config: TeacherConfig) -> StageRe
         drop_truncated=teacher_config.drop_truncated,
         n=teacher_config.n,
     )
+    return with_spend(result, budget.spend())

@@ -1,20 +1,51 @@
-"""Filter tasks."""
+"""The embed step and one generic task for every filter step, run batch by batch: adding a filter never edits
+the flow. Each filter gets its tools injected (teacher or judge, embedder, published rows) and returns its spend
+with its result."""
 
 from __future__ import annotations
 
 import polars as pl
-from prefect import task
+from prefect import get_run_logger, task
+from pydantic import BaseModel
 
-from synthfoundry.config import DiversityConfig
+from synthfoundry.config import EmbeddingConfig
 from synthfoundry.embeddings import embed
-from synthfoundry.filters.diversity import diversity_filter
-from synthfoundry.stages import StageResult
+from synthfoundry.filters import get_filter
+from synthfoundry.filters.base import Tools, apply
+from synthfoundry.stages import StageResult, with_spend
 from synthfoundry.store import DatasetStore
+from synthfoundry.teachers.config import TeacherConfig
+from tasks.teacher import asker, stage_budget
 
 
 @task(retries=1)
-def filter_diversity(
-    frame: pl.DataFrame, config: DiversityConfig, store: DatasetStore, column: str = "instruction"
-) -> StageResult:
+def embed_rows(frame: pl.DataFrame, column: str, config: EmbeddingConfig) -> pl.DataFrame:
+    """Each row's vector of `column`, computed once: filters compare on it and the store keeps it."""
     vectors = embed(frame[column].to_list(), config.model_path, config.batch_size)
-    return diversity_filter(frame, vectors, config.threshold, store.nearest_published, column)
+    dimensions = vectors.shape[1] if vectors.ndim == 2 else 0
+    return frame.with_columns(pl.Series("vector", vectors, dtype=pl.Array(pl.Float32, dimensions)))
+
+
+@task(retries=1)
+def run_filter(
+    frame: pl.DataFrame,
+    config: BaseModel,
+    teacher_config: TeacherConfig,
+    store: DatasetStore,
+    embedding: EmbeddingConfig,
+    text_column: str,
+    seed: int,
+) -> StageResult:
+    logger = get_run_logger()
+    budget = stage_budget(teacher_config)
+    tools = Tools(
+        ask=asker(teacher_config, budget),
+        embed=lambda texts: embed(texts, embedding.model_path, embedding.batch_size),
+        published=store,
+        text_column=text_column,
+        log=logger.info,
+        seed=seed,
+    )
+    result = with_spend(apply(get_filter(config.name), frame, config, tools), budget.spend())
+    logger.info("%s: %d kept, %d dropped", config.name, result.kept.height, result.dropped.height)
+    return result

@@ -3,7 +3,9 @@ from pathlib import Path
 import pytest
 
 from synthfoundry.config import ConfigError, load_config, parse_config
+from synthfoundry.recipes import RECIPES
 
+PROCEDURAL = {"name": "procedural", "datasets": {"basic_arithmetic": 2}}
 QUICKSTART = Path(__file__).resolve().parents[1] / "deployments" / "configs" / "quickstart.yaml"
 
 
@@ -20,8 +22,29 @@ def test_every_shipped_sample_config_is_valid(path):
 
 def test_minimal_config_fills_defaults():
     config = parse_config({"dataset": "d1", "recipe": {"name": "self_instruct"}})
-    assert config.filters.diversity.threshold == 0.9
+    assert [step.name for step in config.filters] == [step["name"] for step in RECIPES["self_instruct"].FILTERS]
     assert config.contract is None  # the recipe kind picks the suite
+
+
+def test_each_recipe_has_a_default_filter_list_that_validates():
+    for name in RECIPES:
+        recipe = {"name": name, **({"datasets": {"basic_arithmetic": 2}} if name == "procedural" else {})}
+        config = parse_config({"dataset": "d1", "recipe": recipe})
+        assert config.filters, name
+
+
+def test_filters_keep_the_order_they_are_listed_in():
+    steps = [{"name": "diversity", "threshold": 0.8}, {"name": "correctness", "min_score": 0.5}]
+    config = parse_config({"dataset": "d", "recipe": PROCEDURAL, "filters": steps})
+    assert [(s.name, s.model_dump(exclude={"name"})) for s in config.filters][0] == ("diversity", {"threshold": 0.8})
+    assert [s.name for s in config.filters] == ["diversity", "correctness"]
+    assert [s.name for s in parse_config(
+        {"dataset": "d", "recipe": PROCEDURAL, "filters": steps[::-1]}
+    ).filters] == ["correctness", "diversity"]
+
+
+def test_an_empty_filter_list_means_no_filters():
+    assert parse_config({"dataset": "d", "recipe": PROCEDURAL, "filters": []}).filters == []
 
 
 @pytest.mark.parametrize(
@@ -32,7 +55,12 @@ def test_minimal_config_fills_defaults():
         ({"dataset": "d", "recipe": {"name": "self_instruct", "rouge_threshold": 3}}, "recipe.rouge_threshold"),
         ({"dataset": "d", "recipe": {"name": "evolve"}}, "recipe.name"),
         ({"dataset": "d", "recipe": {"name": "self_instruct"}, "teacher": {"api_key": "sk-x"}}, "teacher.api_key"),
-        ({"dataset": "d", "recipe": {}, "filters": {"diversity": {"threshold": "high"}}}, "filters.diversity.threshold"),
+        ({"dataset": "d", "recipe": PROCEDURAL,
+          "filters": [{"name": "correctness"}, {"name": "diversity", "threshold": "high"}]}, "filters[1].threshold"),
+        ({"dataset": "d", "recipe": PROCEDURAL, "filters": [{"name": "dedupe"}]},
+         "filters[0].name: must name a filter, one of: correctness, diversity"),
+        ({"dataset": "d", "recipe": PROCEDURAL, "filters": [{"name": "diversity"}, {"name": "diversity"}]},
+         "lists diversity more than once"),
     ],
 )
 def test_bad_config_names_field_and_problem(data, expected):

@@ -1,1 +1,15 @@
-"""Filters: functions of a batch whose drops go to the ledger with a reason and a score."""
+"""Filters: steps that judge a batch of rows; what they drop goes to the ledger with a reason and a score.
+
+To add a filter: write its module (see `base.py`), then list it in FILTERS; its Config joins the run config.
+"""
+
+from __future__ import annotations
+
+from synthfoundry.filters import correctness, diversity
+from synthfoundry.filters.base import Filter
+
+FILTERS: dict[str, Filter] = {module.NAME: module for module in (correctness, diversity)}
+
+
+def get_filter(name: str) -> Filter:
+    return FILTERS[name]

@@ -1,19 +1,39 @@
-"""Correctness: keep a row only if its response reaches the row's ground-truth answer, by the row's verifier."""
+"""Correctness: keep a row only if its response reaches the row's ground-truth answer, by the row's verifier.
+
+Input columns: `response`, `answer`, `verifier` (see `synthfoundry.verify`). Samples of one prompt (`sample_of`)
+can be cut to the first one that verifies, for datasets that want one reasoning path per question.
+"""
 
 from __future__ import annotations
 
-import polars as pl
+from typing import Literal
 
-from synthfoundry.stages import StageResult, split
+import polars as pl
+from pydantic import Field
+
+from synthfoundry.filters.base import Tools, Verdicts
+from synthfoundry.strict import Strict
 from synthfoundry.verify import verify
 
+NAME = "correctness"
+COMPARES_ROWS = False
 
-def correctness_filter(frame: pl.DataFrame, stage: str = "correctness", min_score: float = 1.0) -> StageResult:
-    """Score each row's `response` against its `answer` with its `verifier` (see `synthfoundry.verify`).
 
-    Rows scoring below `min_score` go to the ledger with what was expected and what the response concluded;
-    kept rows record their score. A recipe that verifies inside its own stage passes that stage's name.
-    """
+class Config(Strict):
+    """Verify each response against its row's ground truth (math-verify, reasoning-gym, exact, numeric, ...)."""
+
+    name: Literal["correctness"] = "correctness"
+    min_score: float = Field(
+        default=1.0, ge=0, le=1,
+        description="keep a row whose verifier score is at least this; 1 = must reach the ground truth",
+    )
+    one_per_prompt: bool = Field(
+        default=False,
+        description="keep only the first verified sample of each prompt (rows sharing `sample_of`)",
+    )
+
+
+def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
     reasons: list[str | None] = []
     scores: list[float] = []
     for row in frame.select("instruction", "response", "answer", "verifier", "metadata").iter_rows(named=True):
@@ -21,12 +41,30 @@ def correctness_filter(frame: pl.DataFrame, stage: str = "correctness", min_scor
             reasons.append("no response to verify")
             scores.append(0.0)
             continue
+        if row["answer"] is None or row["verifier"] is None:
+            reasons.append("no ground truth to verify against (the row has no answer or verifier)")
+            scores.append(0.0)
+            continue
         verdict = verify(row["response"], row)
         scores.append(verdict.score)
-        if verdict.score >= min_score:
+        if verdict.score >= config.min_score:
             reasons.append(None)
         elif verdict.extracted is None:
             reasons.append(f"no final answer found in the response (expected {row['answer']})")
         else:
             reasons.append(f"answer does not verify: expected {row['answer']}, got {verdict.extracted}")
-    return split(frame, stage, pl.Series(reasons, dtype=pl.String), pl.Series(scores, dtype=pl.Float64))
+    if config.one_per_prompt:
+        reasons = _first_pass_per_prompt(frame, reasons)
+    return Verdicts(reasons, scores)
+
+
+def _first_pass_per_prompt(frame: pl.DataFrame, reasons: list[str | None]) -> list[str | None]:
+    seen: set[str] = set()
+    out = []
+    for prompt, reason in zip(frame["sample_of"].fill_null(frame["id"]).to_list(), reasons):
+        if reason is None and prompt in seen:
+            reason = "another verified sample of this prompt is kept"
+        elif reason is None:
+            seen.add(prompt)
+        out.append(reason)
+    return out

@@ -1,15 +1,31 @@
-"""Embedding diversity: drop a row too close to a row kept earlier in the batch or to any published row."""
+"""Embedding diversity: drop a row too close to a row kept earlier in the run or to any published row.
+
+Input columns: `vector` (the embed step's unit vectors of the recipe's text column). Reasons name which side the
+near-duplicate is on; the score is the highest cosine found.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import polars as pl
+from pydantic import Field
 
-from synthfoundry.stages import StageResult, split
+from synthfoundry.filters.base import Tools, Verdicts
+from synthfoundry.strict import Strict
 
+NAME = "diversity"
+COMPARES_ROWS = True
 _BLOCK = 1024
+
+
+class Config(Strict):
+    """Drop a row whose embedding is too close to a kept row or to any published row."""
+
+    name: Literal["diversity"] = "diversity"
+    threshold: float = Field(default=0.9, gt=0, le=1, description="cosine similarity above which a row is dropped")
 
 
 def greedy_novel(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -34,19 +50,11 @@ def greedy_novel(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.
     return kept, best
 
 
-def diversity_filter(
-    frame: pl.DataFrame,
-    vectors: np.ndarray,
-    threshold: float,
-    nearest_published: Callable[[np.ndarray], np.ndarray],
-    text_column: str = "instruction",
-) -> StageResult:
-    """Rows must be novel against published data first, then against each other.
-
-    `nearest_published(vectors)` returns each vector's highest cosine to any published row (0 when none).
-    The kept frame carries its vectors in a `vector` column for publishing.
-    """
-    published = nearest_published(vectors) if len(vectors) else np.zeros(0, np.float32)
+def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
+    """Rows must be novel against published data first, then against each other."""
+    vectors = frame["vector"].to_numpy()
+    threshold = config.threshold
+    published = tools.published.nearest_published(vectors)
     fresh = published <= threshold
     kept_fresh, within = greedy_novel(vectors[fresh], threshold)
     score = published.copy()
@@ -57,7 +65,4 @@ def diversity_filter(
     reason[fresh_rows[~kept_fresh]] = [
         f"cosine {s:.3f} > {threshold} to a row kept in this run" for s in within[~kept_fresh]
     ]
-    with_vectors = frame.with_columns(
-        pl.Series("vector", vectors, dtype=pl.Array(pl.Float32, vectors.shape[1] if vectors.ndim == 2 else 0))
-    )
-    return split(with_vectors, "diversity", pl.Series(reason.tolist(), dtype=pl.String), pl.Series(score), text_column)
+    return Verdicts(reason.tolist(), score.tolist())

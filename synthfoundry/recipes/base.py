@@ -6,6 +6,7 @@ A recipe is a module with:
                     kind depends on its settings overrides it with a `kind` property)
   DISTILL           True when the teacher must answer rows whose `response` is still null
   EMBED_COLUMN      the column the diversity filter embeds ("instruction", or "response" for generated text)
+  FILTERS           the filter steps a run config that names none gets, in order (e.g. ({"name": "diversity"},))
   Config            its pydantic config model, with `name: Literal[NAME]`
   synthesize(config, ask, rng, log) -> StageResult
                     rows built with `records.rows_frame`; every input it could not use in the ledger
@@ -14,17 +15,12 @@ A recipe is a module with:
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from typing import Protocol
 
 from pydantic import BaseModel
 
-from synthfoundry.stages import StageResult
-from synthfoundry.teachers.base import ChatRequest, Completion, TeacherFailure
-
-# Send a batch of requests to the teacher (cached, rate-limited, budgeted by the engine); one result per request.
-Ask = Callable[[list[ChatRequest]], list[Completion | TeacherFailure]]
-Log = Callable[[str], None]
+from synthfoundry.stages import Log, StageResult
+from synthfoundry.teachers.base import Ask
 
 
 class Recipe(Protocol):
@@ -33,6 +29,7 @@ class Recipe(Protocol):
     KIND: str
     DISTILL: bool
     EMBED_COLUMN: str
+    FILTERS: tuple[dict, ...]
     Config: type[BaseModel]
 
     def synthesize(self, config: BaseModel, ask: Ask, rng: random.Random, log: Log) -> StageResult: ...

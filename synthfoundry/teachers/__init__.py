@@ -19,7 +19,7 @@ from synthfoundry.teachers.base import Teacher, TeacherError
 if TYPE_CHECKING:
     import httpx2
 
-    from synthfoundry.config import TeacherConfig
+    from synthfoundry.teachers.config import TeacherConfig
     from synthfoundry.teachers.limits import Budget
     from synthfoundry.teachers.managed import ManagedTeacher
 

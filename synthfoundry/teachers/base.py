@@ -65,6 +65,11 @@ class TeacherFailure:
     reason: str
 
 
+# Send a batch of requests to a teacher (cached, rate-limited, budgeted by the engine); one result per request.
+# What recipes and filters are given instead of a client.
+Ask = Callable[[list[ChatRequest]], "list[Completion | TeacherFailure]"]
+
+
 class TeacherError(RuntimeError):
     """A failure that retrying will not fix (bad key, unknown model, malformed request)."""
 

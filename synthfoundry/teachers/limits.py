@@ -1,5 +1,5 @@
-"""Process-wide limits shared by every thread and event loop that talks to one provider: requests in flight,
-requests and tokens per minute, and a run's budget.
+"""Limits on talking to a provider: requests in flight and requests and tokens per minute (shared by every thread
+and event loop of a process), and a run's budget (shared by every process of the run).
 
 The flow answers batches in parallel threads, each running its own event loop, so these use thread locks and
 hand-offs between loops instead of asyncio primitives (which belong to one loop).
@@ -11,8 +11,11 @@ import asyncio
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+import sqlite3
+from pathlib import Path
+from typing import Protocol
 
+from synthfoundry.spend import Spend
 from synthfoundry.teachers.base import Completion
 
 
@@ -94,96 +97,158 @@ class RateLimiter:
             await asyncio.sleep(delay)
 
 
-@dataclass
-class Budget:
-    """A run's spend, shared by all its requests: the hard cap and the totals for the manifest.
+class Cap(Protocol):
+    """Where a run's cap is enforced: reservations of worst cases, settled to real costs."""
 
-    A request reserves its worst case (estimated prompt + max_tokens) before it is sent and settles to its
-    real cost when answered, so concurrent requests cannot together overshoot the cap. Once a reservation is
-    refused nothing more is sent: the run finishes with what is done.
+    def reserve(self, usd: float, committed: bool = False) -> bool: ...
+
+    def settle(self, reserved_usd: float, spent_usd: float) -> None: ...
+
+    def exhausted(self) -> bool: ...
+
+
+class LocalCap:
+    """A cap for one process (tests, library use outside a flow run)."""
+
+    def __init__(self, cap_usd: float | None) -> None:
+        self.cap_usd = cap_usd
+        self._spent = self._reserved = 0.0
+        self._exhausted = False
+        self._lock = threading.Lock()
+
+    def reserve(self, usd: float, committed: bool = False) -> bool:
+        with self._lock:
+            if not committed and self.cap_usd is not None and (
+                self._exhausted or self._spent + self._reserved + usd > self.cap_usd
+            ):
+                self._exhausted = True
+                return False
+            self._reserved += usd
+            return True
+
+    def settle(self, reserved_usd: float, spent_usd: float) -> None:
+        with self._lock:
+            self._reserved -= reserved_usd
+            self._spent += spent_usd
+
+    def exhausted(self) -> bool:
+        return self._exhausted
+
+
+class SharedCap:
+    """One run's cap across every process of the run: a row per run in an SQLite file beside the request cache.
+
+    Each reservation is one immediate transaction, so processes reserving at once are serialised by SQLite and
+    together never exceed the cap.
     """
 
-    cap_usd: float | None = None
-    spent_usd: float = 0.0
-    cached_usd: float = 0.0  # what the cache hits would have cost
-    sent: int = 0
-    cached: int = 0
-    failed: int = 0
-    refused: int = 0
-    unpriced: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    exhausted: bool = False
-    _reserved: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    def __init__(self, path: str | Path, run_key: str, cap_usd: float | None) -> None:
+        self.path, self.run_key, self.cap_usd = Path(path), run_key, cap_usd
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._db().execute(
+            "CREATE TABLE IF NOT EXISTS budgets (run TEXT PRIMARY KEY, spent REAL NOT NULL DEFAULT 0, "
+            "reserved REAL NOT NULL DEFAULT 0, exhausted INTEGER NOT NULL DEFAULT 0)"
+        )
+        self._db().execute("INSERT OR IGNORE INTO budgets (run) VALUES (?)", (run_key,))
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        return db
+
+    def reserve(self, usd: float, committed: bool = False) -> bool:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            spent, reserved, exhausted = db.execute(
+                "SELECT spent, reserved, exhausted FROM budgets WHERE run = ?", (self.run_key,)
+            ).fetchone()
+            if not committed and self.cap_usd is not None and (exhausted or spent + reserved + usd > self.cap_usd):
+                db.execute("UPDATE budgets SET exhausted = 1 WHERE run = ?", (self.run_key,))
+                return False
+            db.execute("UPDATE budgets SET reserved = reserved + ? WHERE run = ?", (usd, self.run_key))
+            return True
+        finally:
+            db.execute("COMMIT")
+
+    def settle(self, reserved_usd: float, spent_usd: float) -> None:
+        self._db().execute(
+            "UPDATE budgets SET reserved = reserved - ?, spent = spent + ? WHERE run = ?",
+            (reserved_usd, spent_usd, self.run_key),
+        )
+
+    def exhausted(self) -> bool:
+        row = self._db().execute("SELECT exhausted FROM budgets WHERE run = ?", (self.run_key,)).fetchone()
+        return bool(row[0])
+
+
+class Budget:
+    """One stage's requests against the run's cap: counts what this stage sent (its `Spend`) while `cap` decides.
+
+    A request reserves its worst case (estimated prompt + max_tokens) before it is sent and settles to its real
+    cost when answered, so concurrent requests, in any process sharing the cap, cannot together overshoot it.
+    Once a reservation is refused nothing more is sent: the run finishes with what is done.
+    """
+
+    def __init__(self, cap_usd: float | None = None, cap: Cap | None = None) -> None:
+        self.cap_usd = cap_usd
+        self.cap = cap or LocalCap(cap_usd)
+        self._spend = Spend()
+        self._lock = threading.Lock()
+
+    def _count(self, **deltas) -> None:
+        with self._lock:
+            self._spend = self._spend + Spend(**deltas)
 
     def closed(self) -> bool:
         """True once the cap has been reached (counting the request it keeps from being sent)."""
-        with self._lock:
-            self.refused += self.exhausted
-            return self.exhausted
+        if self.cap.exhausted():
+            self._count(refused=1, exhausted=True)
+            return True
+        return False
 
     def reserve(self, usd: float, committed: bool = False) -> bool:
         """`committed`: the request is already out (a batch re-attached after a crash) and is counted even past
         the cap, since it will be billed whatever happens here."""
-        with self._lock:
-            if not committed and self.cap_usd is not None and (
-                self.exhausted or self.spent_usd + self._reserved + usd > self.cap_usd
-            ):
-                self.exhausted = True
-                self.refused += 1
-                return False
-            self._reserved += usd
-            self.sent += 1
-            return True
+        if not self.cap.reserve(usd, committed):
+            self._count(refused=1, exhausted=True)
+            return False
+        self._count(sent=1)
+        return True
 
     def settle(self, reserved_usd: float, completion: Completion | None) -> None:
         """Replace a reservation by what the request really cost (nothing when it failed)."""
-        with self._lock:
-            self._reserved -= reserved_usd
-            if completion is None:
-                self.failed += 1
-                return
-            self.prompt_tokens += completion.prompt_tokens
-            self.completion_tokens += completion.completion_tokens
-            if completion.cost_usd is None:
-                self.unpriced += 1
-            else:
-                self.spent_usd += completion.cost_usd
+        cost = completion.cost_usd if completion is not None else None
+        self.cap.settle(reserved_usd, cost or 0.0)
+        if completion is None:
+            self._count(failed=1)
+            return
+        self._count(
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            unpriced=int(cost is None),
+            spent_usd=cost or 0.0,
+        )
 
     def record_cached(self, completion: Completion) -> None:
+        self._count(cached=1, cached_usd=completion.cost_usd or 0.0)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.spend().exhausted
+
+    def spend(self) -> Spend:
         with self._lock:
-            self.cached += 1
-            self.cached_usd += completion.cost_usd or 0.0
+            return self._spend
 
     def summary(self) -> dict:
-        """The run's totals, as the manifest records them."""
-        with self._lock:
-            return {
-                "spent_usd": round(self.spent_usd, 6),
-                "cached_usd": round(self.cached_usd, 6),
-                "budget_usd": self.cap_usd,
-                "budget_exhausted": self.exhausted,
-                "requests": {
-                    "sent": self.sent,
-                    "cached": self.cached,
-                    "failed": self.failed,
-                    "not_sent_budget": self.refused,
-                    "unpriced": self.unpriced,
-                },
-                "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
-            }
+        return self.spend().summary(self.cap_usd)
 
 
 _shared_lock = threading.Lock()
-_budgets: dict[str, Budget] = {}
 _limits: dict[tuple, tuple[Slots, RateLimiter | None]] = {}
-
-
-def shared_budget(run_key: str, cap_usd: float | None) -> Budget:
-    """The one Budget of a run in this process, however many tasks and threads ask for it."""
-    with _shared_lock:
-        return _budgets.setdefault(run_key, Budget(cap_usd))
 
 
 def shared_limits(

@@ -1,5 +1,9 @@
-from synthfoundry.filters.correctness import correctness_filter
+import polars as pl
+
+from synthfoundry.filters import correctness
+from synthfoundry.filters.base import apply
 from synthfoundry.records import rows_frame
+from tests.filters.tools import tools
 
 
 def frame():
@@ -19,7 +23,7 @@ def frame():
 
 
 def test_keeps_verified_rows_and_ledgers_the_rest_with_reason_and_score():
-    result = correctness_filter(frame())
+    result = apply(correctness, frame(), correctness.Config(), tools())
     assert result.kept["id"].to_list() == ["right"]
     assert result.kept["decisions"][0].to_list() == [{"stage": "correctness", "score": 1.0}]
     reasons = dict(zip(result.dropped["id"], result.dropped["reason"]))
@@ -32,7 +36,28 @@ def test_keeps_verified_rows_and_ledgers_the_rest_with_reason_and_score():
     assert set(result.dropped["stage"]) == {"correctness"}
 
 
-def test_stage_name_and_threshold_are_the_callers():
-    result = correctness_filter(frame(), stage="synthesis", min_score=0.0)
+def test_threshold_is_the_configs():
+    result = apply(correctness, frame(), correctness.Config(min_score=0.0), tools())
     assert result.kept["id"].to_list() == ["right", "wrong", "silent"]
-    assert result.dropped["stage"].to_list() == ["synthesis"]
+
+
+def test_rows_without_ground_truth_are_ledgered_not_guessed():
+    rows = frame().with_columns(pl.lit(None, pl.String).alias("answer"))
+    result = apply(correctness, rows, correctness.Config(), tools())
+    assert result.kept.height == 0
+    assert set(result.dropped["reason"]) - {"no response to verify"} == {
+        "no ground truth to verify against (the row has no answer or verifier)"
+    }
+
+
+def test_one_per_prompt_keeps_the_first_verified_sample():
+    samples = rows_frame([
+        {"id": f"s{k}", "sample_of": "q1", "instruction": "1/2?", "response": response, "answer": "0.5",
+         "verifier": "math_verify"}
+        for k, response in enumerate(["The answer is 3", "The answer is 0.5", "The answer is 1/2"])
+    ] + [{"id": "q2", "instruction": "2/4?", "response": "The answer is 0.5", "answer": "0.5", "verifier": "math_verify"}])
+    result = apply(correctness, samples, correctness.Config(one_per_prompt=True), tools())
+    assert result.kept["id"].to_list() == ["s1", "q2"]
+    assert dict(zip(result.dropped["id"], result.dropped["reason"]))["s2"] == (
+        "another verified sample of this prompt is kept"
+    )

@@ -1,7 +1,10 @@
 import numpy as np
 import polars as pl
 
-from synthfoundry.filters.diversity import diversity_filter, greedy_novel
+from synthfoundry.filters import diversity
+from synthfoundry.filters.base import apply
+from synthfoundry.filters.diversity import greedy_novel
+from tests.filters.tools import tools
 
 
 def unit(*rows):
@@ -11,10 +14,6 @@ def unit(*rows):
 
 def frame(n):
     return pl.DataFrame({"id": [f"r{i}" for i in range(n)], "instruction": [f"text {i}" for i in range(n)]})
-
-
-def nothing_published(vectors):
-    return np.zeros(len(vectors), np.float32)
 
 
 def test_greedy_keeps_first_of_near_duplicates():
@@ -46,13 +45,24 @@ def test_threshold_is_strict_greater_than():
     assert greedy_novel(vectors, 0.59)[0].tolist() == [True, False]
 
 
+class FakePublished:
+    """Published rows as plain vectors (the store's own lookup is tested in tests/test_store.py)."""
+
+    def __init__(self, vectors):
+        self.vectors = vectors
+
+    def nearest_published(self, vectors):
+        return (vectors @ self.vectors.T).max(axis=1) if len(self.vectors) else np.zeros(len(vectors), np.float32)
+
+
+def with_vectors(rows, vectors):
+    return rows.with_columns(pl.Series("vector", vectors, dtype=pl.Array(pl.Float32, vectors.shape[1])))
+
+
 def test_filter_drops_rows_close_to_published_and_accounts_for_all():
     vectors = unit([1, 0, 0], [0, 1, 0], [0, 0.99, 0.1], [0, 0, 1])
-
-    def published(v):
-        return v @ unit([1, 0.05, 0])[0]
-
-    result = diversity_filter(frame(4), vectors, 0.9, published)
+    published = FakePublished(unit([1, 0.05, 0]))
+    result = apply(diversity, with_vectors(frame(4), vectors), diversity.Config(), tools(published=published))
     assert result.kept["id"].to_list() == ["r1", "r3"]
     reasons = dict(zip(result.dropped["id"], result.dropped["reason"]))
     assert "published row" in reasons["r0"]
@@ -63,5 +73,6 @@ def test_filter_drops_rows_close_to_published_and_accounts_for_all():
 
 
 def test_filter_on_empty_frame():
-    result = diversity_filter(frame(0), np.zeros((0, 3), np.float32), 0.9, nothing_published)
+    empty = with_vectors(frame(0), np.zeros((0, 3), np.float32))
+    result = apply(diversity, empty, diversity.Config(), tools(published=FakePublished(np.zeros((0, 3)))))
     assert result.counts == {"in": 0, "kept": 0, "dropped": 0}

@@ -5,8 +5,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from synthfoundry.config import parse_config
+from synthfoundry.filters import correctness
+from synthfoundry.filters.base import apply
 from synthfoundry.recipes import metamath as mm
 from synthfoundry.teachers.base import Completion, TeacherFailure
+from tests.filters.tools import tools
 from tests.helpers import assert_accounted, run_recipe
 
 JAMES = mm.Seed("s1", "James buys 5 packs of beef that are 4 pounds each. The price of beef is $5.50 per pound. "
@@ -89,7 +93,7 @@ def test_unusable_rewrites_say_why(output, why):
     assert derived.question is None and derived.why == why
 
 
-def test_solve_keeps_one_verified_path_per_question_and_ledgers_the_rest():
+def test_solve_answers_each_question_and_the_correctness_filter_keeps_one_verified_path():
     augmented = mm.Derived(JAMES, "answer_augmentation", "110", JAMES.question)
     rephrased = mm.Derived(JAMES, "rephrase", "110", "How much did James pay?", outputs=[completion("rewrite")])
     unbuilt = mm.Derived(JAMES, "fobar", "", why="no number that occurs once in the question to mask")
@@ -100,17 +104,21 @@ def test_solve_keeps_one_verified_path_per_question_and_ledgers_the_rest():
         TeacherFailure("APIConnectionError: refused"),
     ])
     config = mm.Config(samples_per_question=2)
-    result = mm.solve([augmented, rephrased, unbuilt], config, lambda rs: [next(answers) for _ in rs], random.Random(0))
+    solved = mm.solve([augmented, rephrased, unbuilt], config, lambda rs: [next(answers) for _ in rs], random.Random(0))
+    assert solved.counts == {"in": 5, "kept": 3, "dropped": 2}
+    assert solved.kept["sample_of"].n_unique() == 2  # the two samples of each question share their prompt
 
-    assert result.counts == {"in": 5, "kept": 1, "dropped": 4}
+    (step,) = [s for s in parse_config({"dataset": "d", "recipe": {"name": "metamath"}}).filters if s.name == "correctness"]
+    result = apply(correctness, solved.kept, step, tools())
+    assert result.counts == {"in": 3, "kept": 1, "dropped": 2}
     row = result.kept.to_dicts()[0]
     assert (row["instruction"], row["answer"], row["verifier"]) == (JAMES.question, "110", "math_verify")
     assert row["response"] == "20 pounds at $5.50 is $110.\nThe answer is: 110"
     assert row["seed_ids"] == ["s1"]
     assert json.loads(row["metadata"]) == {"operation": "answer_augmentation", "sample": 0}
-    assert row["decisions"] == [{"stage": "synthesis", "score": 1.0}]
-    assert sorted(result.dropped["reason"]) == [
-        "another verified reasoning path for this question is kept",
+    assert row["decisions"] == [{"stage": "correctness", "score": 1.0}]
+    assert sorted(solved.dropped["reason"].to_list() + result.dropped["reason"].to_list()) == [
+        "another verified sample of this prompt is kept",
         "answer does not verify: expected 110, got 12",
         "no number that occurs once in the question to mask",
         "teacher failed: APIConnectionError: refused",
@@ -135,8 +143,10 @@ def test_config_rejects_repeated_operations():
 def test_run_with_the_local_model_publishes_rows_with_ground_truth(tmp_path):
     # SmolLM2-135M almost never solves GSM8K: min_score 0 keeps its paths so the plumbing can be checked end to end.
     recipe = {"name": "metamath", "seed_questions": 1, "operations": ["answer_augmentation", "fobar"],
-              "samples_per_question": 1, "min_score": 0.0, "max_tokens": 64}
-    published = run_recipe(tmp_path, recipe, filters={"diversity": {"threshold": 0.99}})
+              "samples_per_question": 1, "max_tokens": 64}
+    filters = [{"name": "correctness", "min_score": 0.0, "one_per_prompt": True}, {"name": "diversity", "threshold": 0.99}]
+    published = run_recipe(tmp_path, recipe, filters=filters)
+    assert "correctness" in published.manifest["stages"]
     assert_accounted(published)
     assert published.data.height >= 1
     for row in published.data.to_dicts():
@@ -172,7 +182,7 @@ def test_rlvr_output_refuses_answer_augmentation():
 def test_rlvr_run_with_the_local_model_publishes_prompts_under_the_rlvr_contract(tmp_path):
     recipe = {"name": "metamath", "seed_questions": 2, "operations": ["fobar", "self_verification"],
               "output": "rlvr", "max_tokens": 64}
-    published = run_recipe(tmp_path, recipe, filters={"diversity": {"threshold": 0.99}})
+    published = run_recipe(tmp_path, recipe, filters=[{"name": "diversity", "threshold": 0.99}])
     assert_accounted(published)
     assert published.manifest["contract"]["suite"] == "rlvr"
     assert published.data.height >= 2 and published.data["response"].is_null().all()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from synthfoundry.config import TeacherConfig
+from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers.base import TeacherError
 from tasks.distillation import distill_batch, forecast_distillation
 from tests.fakes.provider_server import ProviderServer

@@ -1,6 +1,6 @@
 import pytest
 
-from synthfoundry.config import TeacherConfig
+from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.recipes import procedural
 from tasks.synthesis import synthesize
 

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from flows.generate import generate_dataset
-from synthfoundry.config import TeacherConfig
+from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers.base import ChatRequest, complete_all
 from tasks.teacher import teacher_from_config
 

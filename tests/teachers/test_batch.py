@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from synthfoundry.config import ConfigError, TeacherConfig, parse_config
+from synthfoundry.config import ConfigError, parse_config
+from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.distill import distill
 from synthfoundry.teachers import make_managed_teacher
 from synthfoundry.teachers.base import (

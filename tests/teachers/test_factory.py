@@ -10,7 +10,7 @@ import sys
 import httpx2
 import pytest
 
-from synthfoundry.config import TeacherConfig
+from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers import make_teacher, resolve_api_key
 from synthfoundry.teachers.anthropic_teacher import AnthropicTeacher
 from synthfoundry.teachers.base import ChatRequest, TeacherError
@@ -127,7 +127,7 @@ def test_heavy_libraries_load_only_when_used() -> None:
         "import synthfoundry.teachers.base\n"
         "heavy = {'openai', 'anthropic', 'llama_cpp', 'pydantic'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
-        "from synthfoundry.config import TeacherConfig\n"
+        "from synthfoundry.teachers.config import TeacherConfig\n"
         "from synthfoundry.teachers import make_teacher\n"
         "make_teacher(TeacherConfig(provider='local'))\n"
         "assert 'llama_cpp' not in sys.modules\n"

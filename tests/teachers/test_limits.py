@@ -9,7 +9,7 @@ import time
 import pytest
 
 from synthfoundry.teachers.base import Completion
-from synthfoundry.teachers.limits import Budget, RateLimiter, Slots, shared_budget, shared_limits
+from synthfoundry.teachers.limits import Budget, RateLimiter, SharedCap, Slots, shared_limits
 
 
 def test_slots_cap_concurrency_across_threads_and_loops() -> None:
@@ -96,9 +96,38 @@ def test_no_cap_counts_but_never_refuses() -> None:
     assert budget.summary()["requests"]["failed"] == 1 and budget.summary()["requests"]["unpriced"] == 1
 
 
-def test_shared_state_is_one_object_per_key() -> None:
-    assert shared_budget("run-1", 5.0) is shared_budget("run-1", 5.0)
-    assert shared_budget("run-1", 5.0) is not shared_budget("run-2", 5.0)
+def _spend_until_refused(path: str, run: str, start, results) -> None:
+    budget = Budget(1.0, SharedCap(path, run, 1.0))
+    start.wait()  # both processes spend at the same time
+    while budget.reserve(0.05):
+        time.sleep(0.001)  # a request in flight
+        budget.settle(0.05, completion(0.04))
+    results.put(budget.spend())
+
+
+def test_one_cap_holds_across_processes(tmp_path) -> None:
+    """Two processes of one run spend against one $1 cap: together they stay under it, and each reports its share."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    path = str(tmp_path / "budgets.sqlite")
+    start = context.Barrier(2)
+    workers = [context.Process(target=_spend_until_refused, args=(path, "run-1", start, results)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    spends = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    total = spends[0] + spends[1]
+    assert total.spent_usd <= 1.0
+    assert total.sent >= 24  # every reservation fits: 0.04 spent each, the 0.05 worst case reserved
+    assert all(spend.sent > 0 and spend.exhausted for spend in spends)
+    other_run = Budget(1.0, SharedCap(path, "run-2", 1.0))
+    assert other_run.reserve(0.5)  # another run's cap is its own
+
+
+def test_shared_limits_are_one_object_per_key() -> None:
     assert shared_limits(("openai", None, "m"), 4, None, None) is shared_limits(("openai", None, "m"), 4, None, None)
     slots, limiter = shared_limits(("openai", None, "m"), 4, 60, None)
     assert limiter is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from synthfoundry.config import TeacherConfig
+from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers import make_managed_teacher
 from synthfoundry.teachers.base import (
     BUDGET_EXHAUSTED,

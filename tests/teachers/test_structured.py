@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field
 
-from synthfoundry.config import TeacherConfig
+from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers import make_managed_teacher
 from synthfoundry.teachers.base import ChatRequest, Completion, TeacherFailure, complete_all
 from synthfoundry.teachers.local import LocalTeacher

@@ -32,6 +32,7 @@ VERSION = "1"
 KIND = "pretrain"
 DISTILL = True  # the prompt is the instruction; the teacher writes the text
 EMBED_COLUMN = "response"
+FILTERS = ({"name": "diversity"},)  # default filter steps, in order
 
 Format = Literal["textbook_unit", "blog_post", "story", "wikihow"]
 FORMATS: tuple[Format, ...] = ("textbook_unit", "blog_post", "story", "wikihow")

@@ -40,6 +40,7 @@ VERSION = "1"
 KIND = "sft"
 DISTILL = False  # the refined answer is the response
 EMBED_COLUMN = "instruction"
+FILTERS = ({"name": "diversity"},)  # default filter steps, in order
 EXTRACT = load_template(__package__, "extract")
 REFINE = load_template(__package__, "refine")
 TEMPLATE_HASH = combined_hash(EXTRACT, REFINE)

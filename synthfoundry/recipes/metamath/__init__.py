@@ -5,10 +5,10 @@ From a seed question with a known answer (GSM8K train, shipped):
   rephrase              the teacher rephrases the question; same answer
   self_verification     a number is masked with X, the teacher states the answer as a fact; the answer is X
   fobar                 the masked question + "If we know the answer ... is A, what is the value of X?"; the answer is X
-The teacher then answers every derived question `samples_per_question` times; a path is kept only if its final
-answer verifies against the ground truth (math-verify). KIND is "sft": the response is the verified reasoning, and
-since the sft contract wants unique instructions, one verified path is kept per question (the others go to the
-ledger). Every row carries `answer` and `verifier`, so it also serves as an RLVR prompt; with `output: rlvr` the
+The teacher then answers every derived question `samples_per_question` times (the samples of one question share
+`sample_of`); the `correctness` filter, first in the default list, keeps a path only if its final answer verifies
+against the ground truth (math-verify), one per question since the sft contract wants unique instructions.
+KIND is "sft": the response is the verified reasoning. Every row carries `answer` and `verifier`, so it also serves as an RLVR prompt; with `output: rlvr` the
 recipe stops after deriving questions and publishes them, with their ground truth, as an RLVR dataset.
 """
 
@@ -27,7 +27,6 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synthfoundry.distill import why_unusable
-from synthfoundry.filters.correctness import correctness_filter
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import first_line, teacher_columns, user_request
 from synthfoundry.recipes.templates import Template, combined_hash, load_template
@@ -41,6 +40,7 @@ VERSION = "1"
 KIND = "sft"
 DISTILL = False  # the recipe answers its questions itself, to verify each reasoning path
 EMBED_COLUMN = "instruction"
+FILTERS = ({"name": "correctness", "one_per_prompt": True}, {"name": "diversity"})  # default filter steps, in order
 REPHRASE = load_template(__package__, "rephrase")
 SELF_VERIFICATION = load_template(__package__, "self_verification")
 FOBAR = load_template(__package__, "fobar")
@@ -73,11 +73,6 @@ class Config(BaseModel):
     samples_per_question: int = Field(
         default=2, ge=1, description="reasoning paths sampled per derived question; the first that verifies is kept"
     )
-    min_score: float = Field(
-        default=1.0, ge=0, le=1,
-        description="keep a path whose verifier score is at least this; 1 = must reach the ground truth "
-        "(lower it only to exercise the pipeline with a weak model)",
-    )
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_tokens: int = Field(default=256, ge=16, description="tokens per rewrite and per reasoning path")
     output: Literal["sft", "rlvr"] = Field(
@@ -103,6 +98,11 @@ class Config(BaseModel):
     def kind(self) -> str:
         """The dataset kind, and so the default contract, follows the output."""
         return self.output
+
+    @property
+    def filters(self) -> tuple[dict, ...]:
+        """Questions alone (rlvr) have no reasoning to verify."""
+        return FILTERS if self.output == "sft" else ({"name": "diversity"},)
 
 
 class SeedError(ValueError):
@@ -226,7 +226,7 @@ def _rewritten(operation: str, output: Completion | TeacherFailure) -> tuple[str
 
 
 def solve(derived: list[Derived], config: Config, ask: Ask, rng: random.Random) -> StageResult:
-    """Answer each derived question `samples_per_question` times in one batch; keep one verified path per question."""
+    """Answer each derived question `samples_per_question` times in one batch; the correctness filter verifies them."""
     ready = [d for d in derived if d.question is not None]
     jobs = [(d, k) for d in ready for k in range(config.samples_per_question)]
     requests = [user_request(ANSWER.render(question=d.question), config.temperature, config.max_tokens, rng) for d, _ in jobs]
@@ -241,10 +241,7 @@ def solve(derived: list[Derived], config: Config, ask: Ask, rng: random.Random) 
             row |= {"response": output.text.strip(), **provenance}
         answered.append(row)
     reasons = [d.why for d in derived if d.question is None] + [why_unusable(o, drop_truncated=False) for o in outputs]
-    first = split(rows_frame(unbuilt + answered), "synthesis", pl.Series(reasons, dtype=pl.String))
-    checked = correctness_filter(first.kept, stage="synthesis", min_score=config.min_score)
-    unique = _one_per_question(checked.kept, "another verified reasoning path for this question is kept")
-    return StageResult("synthesis", unique.kept, pl.concat([first.dropped, checked.dropped, unique.dropped]))
+    return split(rows_frame(unbuilt + answered), "synthesis", pl.Series(reasons, dtype=pl.String))
 
 
 def questions_only(derived: list[Derived]) -> StageResult:
@@ -273,6 +270,7 @@ def _row(d: Derived, sample: int | None) -> dict:
         "answer": d.answer or None,
         "verifier": MATH_VERIFY,
         "metadata": json.dumps({"operation": d.operation, "sample": sample}),
+        "sample_of": content_id(NAME, VERSION, d.template_hash, d.seed.id, d.operation, d.question),
     }
 
 
@@ -287,5 +285,5 @@ def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log) -> StageR
         log(f"metamath: {result.counts['kept']} questions with ground truth kept, {result.counts['dropped']} dropped")
         return result
     result = solve(derived, config, ask, rng)
-    log(f"metamath: {result.counts['kept']} verified reasoning paths kept, {result.counts['dropped']} dropped")
+    log(f"metamath: {result.counts['kept']} reasoning paths to verify, {result.counts['dropped']} dropped")
     return result

@@ -38,6 +38,7 @@ VERSION = "1"
 KIND = "sft"
 DISTILL = True  # instructions only: the teacher answers them in the distillation stage
 EMBED_COLUMN = "instruction"
+FILTERS = ({"name": "diversity"},)  # default filter steps, in order
 TEMPLATE = load_template(__package__, "generate_instructions")
 TEMPLATE_HASH = TEMPLATE.hash
 CLASSIFY = load_template(__package__, "identify_classification")

@@ -32,6 +32,7 @@ VERSION = "1"
 KIND = "chat"
 DISTILL = False  # the recipe runs the whole conversation, assistant turns included
 EMBED_COLUMN = "instruction"
+FILTERS = ({"name": "diversity"},)  # default filter steps, in order
 OPENING = load_template(__package__, "opening_question")
 USER_TURN = load_template(__package__, "user_turn")
 TEMPLATE_HASH = combined_hash(OPENING, USER_TURN)

@@ -40,6 +40,7 @@ VERSION = "1"
 KIND = "pretrain"
 DISTILL = False  # the recipe rephrases, so it can ledger rephrasings too short to publish
 EMBED_COLUMN = "response"
+FILTERS = ({"name": "diversity"},)  # default filter steps, in order
 
 Style = Literal["wikipedia", "qa", "easy", "hard"]
 STYLES = {style: load_template(__package__, style) for style in ("wikipedia", "qa", "easy", "hard")}

@@ -1,0 +1,84 @@
+"""What a filter module provides. A filter judges a batch; the engine (`apply`) turns the verdicts into kept rows and
+ledger rows with `stages.split`, so `rows in = rows kept + rows in the ledger` holds for every filter by construction.
+
+A filter is a module with:
+  NAME            what users write in `filters: [{name: ...}]`; the stage name in the ledger and `decisions`
+  Config          its pydantic config, with `name: Literal[NAME]`; every threshold a field with a description
+  COMPARES_ROWS   True when a row's verdict depends on the other rows of the run (diversity, clusters): the engine
+                  then judges the run's rows in one call; otherwise batch by batch, in parallel
+  judge(frame, config, tools) -> Verdicts
+                  one drop reason (None = keep) and one score per row, in the frame's order; annotators
+                  (clusters, tags) return no reasons and add `columns`
+
+Everything a filter needs from outside (the teacher or a judge model, the embedder, what is already published)
+arrives in `Tools`, built by the task layer, as a recipe gets `ask`: filters never open clients themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel
+
+from synthfoundry.stages import Log, StageResult, split
+from synthfoundry.teachers.base import Ask
+from synthfoundry.teachers.config import TeacherConfig
+
+
+
+class Published(Protocol):
+    """What is already published in the dataset, for filters that compare new rows with old ones."""
+
+    def nearest_published(self, vectors: np.ndarray) -> np.ndarray:
+        """Each vector's highest cosine similarity to any published row (0 when nothing is published)."""
+        ...
+
+
+
+@dataclass(frozen=True)
+class Tools:
+    """Injected capabilities. `ask(teacher)` sends through the managed layer to that teacher (None: the run's
+    teacher); `embed` returns unit-normalised float32 vectors; `text_column` is the column the recipe's rows are
+    compared on ("instruction", or "response" for generated documents)."""
+
+    ask: Callable[[TeacherConfig | None], Ask]
+    embed: Callable[[list[str]], np.ndarray]
+    published: Published
+    text_column: str = "instruction"
+    log: Log = lambda message: None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """Per row of the judged frame: a drop reason or None, a score or None; plus columns to add to every row."""
+
+    reasons: Sequence[str | None]
+    scores: Sequence[float | None] | None = None
+    columns: dict[str, pl.Series] = field(default_factory=dict)
+
+
+class Filter(Protocol):
+    NAME: str
+    COMPARES_ROWS: bool
+    Config: type[BaseModel]
+
+    def judge(self, frame: pl.DataFrame, config: BaseModel, tools: Tools) -> Verdicts: ...
+
+
+def apply(step: Filter, frame: pl.DataFrame, config: BaseModel, tools: Tools) -> StageResult:
+    """Run one filter over a batch: its verdicts become kept rows (with the score in `decisions`) and ledger rows."""
+    verdicts = step.judge(frame, config, tools) if frame.height else Verdicts([])
+    if len(verdicts.reasons) != frame.height:
+        raise ValueError(f"filter {step.NAME} judged {len(verdicts.reasons)} of {frame.height} rows")
+    annotated = frame.with_columns(
+        [series.alias(name) for name, series in verdicts.columns.items()]
+    ) if verdicts.columns else frame
+    scores = None if verdicts.scores is None else pl.Series(list(verdicts.scores), dtype=pl.Float64)
+    return split(
+        annotated, step.NAME, pl.Series(list(verdicts.reasons), dtype=pl.String), scores, tools.text_column
+    )
