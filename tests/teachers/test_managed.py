@@ -135,7 +135,7 @@ def test_budget_holds_across_threads(server: ProviderServer, tmp_path: Path) -> 
         thread.start()
     for thread in threads:
         thread.join()
-    assert budget.spent_usd <= 0.001
+    assert budget.spend().spent_usd <= 0.001
     assert server.count == budget.summary()["requests"]["sent"] < 80
 
 
