@@ -6,14 +6,27 @@ policy's response without knowing which recipe made the row:
     from synthfoundry.verify import verify
     reward = verify(completion_text, row).score        # row: a published row as a dict
 
-Verifiers: "math_verify" (symbolic equivalence of the response's final answer with `answer`) and
-"reasoning_gym:<dataset>" (that generator's own `score_answer`, which may also read the row's `metadata`).
+Verifiers (the row's `verifier`):
+  math_verify              symbolic equivalence of the response's final answer with `answer` (math-verify)
+  reasoning_gym:<dataset>  that generator's own `score_answer`, which may also read the row's `metadata`
+  exact                    the final answer equals `answer` (surrounding whitespace aside)
+  normalised               equal after case folding, punctuation removal and whitespace collapsing
+  numeric[:<tolerance>]    the final number equals `answer`'s within the tolerance (relative or absolute; 1e-6)
+  choice                   the chosen option letter ("(B)", "Answer: B", "b)", a lone "B") is `answer`'s
+  regex:<pattern>          the last match of the pattern (its first group, if it has one) equals `answer`
+
+The final answer is the last `<answer>...</answer>` block when there is one (reasoning-gym's convention), else the
+whole response; `numeric` and `choice` look after the last "answer" or "####" marker first. Each verifier also
+extracts answers on their own and tells whether two agree, which is what majority voting over samples needs.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import threading
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,6 +34,11 @@ from typing import Any
 
 MATH_VERIFY = "math_verify"
 REASONING_GYM = "reasoning_gym:"
+KNOWN = "math_verify, reasoning_gym:<dataset>, exact, normalised, numeric[:<tolerance>], choice, regex:<pattern>"
+
+
+class VerifierError(ValueError):
+    """A verifier name that does not exist, a malformed argument, or a ground truth the verifier cannot read."""
 
 
 @dataclass(frozen=True)
@@ -29,42 +47,129 @@ class Verdict:
     extracted: str | None  # the final answer read from the response; None when there was none
 
 
+class Verifier:
+    """How one kind of answer is read and compared. Subclasses define `extract` and `agree`."""
+
+    def extract(self, response: str) -> Any | None:
+        """The response's final answer, parsed; None when it has none."""
+        raise NotImplementedError
+
+    def agree(self, first: Any, second: Any) -> bool:
+        """Two extracted answers are the same answer."""
+        raise NotImplementedError
+
+    def gold(self, answer: str) -> Any:
+        found = self.extract(answer)
+        if found is None:
+            raise VerifierError(f"the ground truth {answer!r} is not an answer this verifier can read")
+        return found
+
+    def score(self, found: Any, row: Mapping[str, Any]) -> float:
+        return float(self.agree(self.gold(str(row["answer"])), found))
+
+    def show(self, found: Any) -> str:
+        return str(found)
+
+
 def verify(response: str, row: Mapping[str, Any]) -> Verdict:
-    """Score `response` against `row["answer"]` with `row["verifier"]`."""
-    verifier = row["verifier"] or ""
-    if verifier == MATH_VERIFY:
-        return _math_verify(response, row["answer"])
-    if verifier.startswith(REASONING_GYM):
-        return _reasoning_gym(verifier.removeprefix(REASONING_GYM), response, row)
-    raise ValueError(f"unknown verifier {verifier!r} (known: {MATH_VERIFY!r}, '{REASONING_GYM}<dataset>')")
-
-
-def _math_verify(response: str, answer: str) -> Verdict:
-    from math_verify import parse, verify as equivalent
-
-    # math-verify's timeout uses SIGALRM, which only the main thread may set; task threads run without it.
-    timeout = 5 if threading.current_thread() is threading.main_thread() else None
-    found = parse(response, parsing_timeout=timeout)
-    if not found:
+    """Score `response` against `row["answer"]` with `row["verifier"]`; VerifierError for an unusable verifier."""
+    checker = get_verifier(row["verifier"] or "")
+    found = checker.extract(response or "")
+    if found is None:
         return Verdict(0.0, None)
-    gold = parse(answer, parsing_timeout=timeout)
-    return Verdict(float(equivalent(gold, found, timeout_seconds=timeout)), str(found[-1]))
+    return Verdict(checker.score(found, row), checker.show(found))
 
 
-def _reasoning_gym(dataset: str, response: str, row: Mapping[str, Any]) -> Verdict:
-    """The answer is the last <answer>...</answer> block when there is one (reasoning-gym's convention), else
-    the whole response."""
-    from reasoning_gym.utils import extract_answer
+@lru_cache(maxsize=256)
+def get_verifier(spec: str) -> Verifier:
+    """The verifier a row's `verifier` names, built once per name."""
+    name, colon, argument = spec.partition(":")
+    if name == "reasoning_gym" and argument:
+        return ReasoningGym(argument)
+    if name == "regex" and argument:
+        try:
+            return Regex(re.compile(argument))
+        except re.error as error:
+            raise VerifierError(f"verifier {spec!r}: not a valid regular expression ({error})") from None
+    if name == "numeric":
+        try:
+            tolerance = float(argument) if colon else 1e-6
+        except ValueError:
+            raise VerifierError(f"verifier {spec!r}: the tolerance must be a number, e.g. numeric:1e-6") from None
+        if not tolerance >= 0:
+            raise VerifierError(f"verifier {spec!r}: the tolerance must be >= 0")
+        return Numeric(tolerance)
+    simple = {MATH_VERIFY: MathVerify, "exact": Exact, "normalised": Normalised, "choice": Choice}
+    if name in simple and not colon:
+        return simple[name]()
+    raise VerifierError(f"unknown verifier {spec!r} (known: {KNOWN})")
 
-    candidate = extract_answer(response)
-    candidate = response.strip() if candidate is None else candidate
-    metadata = row.get("metadata") or "{}"
-    entry = {
-        "question": row.get("instruction"),
-        "answer": row["answer"],
-        "metadata": json.loads(metadata) if isinstance(metadata, str) else metadata,
-    }
-    return Verdict(float(_generator(dataset).score_answer(candidate, entry)), candidate)
+
+_ANSWER_TAG = re.compile(r"<answer>\s?(.*?)\s?</answer>", re.DOTALL)
+_MARKER = re.compile(r"####|\banswer\b", re.IGNORECASE)
+
+
+def final_answer_text(response: str) -> str:
+    """The last <answer> block (reasoning-gym's convention), else the whole response."""
+    tagged = _ANSWER_TAG.findall(response)
+    return (tagged[-1] if tagged else response).strip()
+
+
+def _after_marker(text: str) -> str | None:
+    """What follows the last "answer" or "####" marker, where a final answer usually is."""
+    markers = list(_MARKER.finditer(text))
+    return text[markers[-1].end():] if markers else None
+
+
+def normalise(text: str) -> str:
+    """Case-folded, punctuation dropped, whitespace collapsed."""
+    text = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text.casefold())
+    return " ".join(text.split())
+
+
+class MathVerify(Verifier):
+    @staticmethod
+    def _timeout() -> int | None:
+        # math-verify's timeout uses SIGALRM, which only the main thread may set; task threads run without it.
+        return 5 if threading.current_thread() is threading.main_thread() else None
+
+    def extract(self, response: str) -> Any | None:
+        from math_verify import parse
+
+        return parse(response, parsing_timeout=self._timeout()) or None
+
+    def agree(self, first: Any, second: Any) -> bool:
+        from math_verify import verify as equivalent
+
+        return bool(equivalent(first, second, timeout_seconds=self._timeout()))
+
+    def gold(self, answer: str) -> Any:
+        from math_verify import parse
+
+        return parse(answer, parsing_timeout=self._timeout())
+
+    def show(self, found: Any) -> str:
+        return str(found[-1])
+
+
+@dataclass(frozen=True)
+class ReasoningGym(Verifier):
+    dataset: str
+
+    def extract(self, response: str) -> str | None:
+        return final_answer_text(response) or None
+
+    def agree(self, first: str, second: str) -> bool:
+        return normalise(first) == normalise(second)
+
+    def score(self, found: str, row: Mapping[str, Any]) -> float:
+        metadata = row.get("metadata") or "{}"
+        entry = {
+            "question": row.get("instruction"),
+            "answer": row["answer"],
+            "metadata": json.loads(metadata) if isinstance(metadata, str) else metadata,
+        }
+        return float(_generator(self.dataset).score_answer(found, entry))
 
 
 @lru_cache(maxsize=None)
@@ -73,3 +178,92 @@ def _generator(dataset: str) -> Any:
     import reasoning_gym
 
     return reasoning_gym.create_dataset(dataset, size=1, seed=0)
+
+
+class Exact(Verifier):
+    def extract(self, response: str) -> str | None:
+        return final_answer_text(response) or None
+
+    def agree(self, first: str, second: str) -> bool:
+        return first == second
+
+    def gold(self, answer: str) -> str:
+        return answer.strip()
+
+
+class Normalised(Verifier):
+    def extract(self, response: str) -> str | None:
+        return normalise(final_answer_text(response)) or None
+
+    def agree(self, first: str, second: str) -> bool:
+        return first == second
+
+
+_NUMBER = re.compile(
+    r"(?<![\w.])([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+)(?:\s*/\s*(\d+)(?![\d.]))?"
+)
+
+
+def _number(match: re.Match) -> float:
+    value = float(match.group(1).replace(",", ""))
+    return value / int(match.group(2)) if match.group(2) and int(match.group(2)) else value
+
+
+@dataclass(frozen=True)
+class Numeric(Verifier):
+    tolerance: float
+
+    def extract(self, response: str) -> float | None:
+        """The first number after the last answer marker, else the last number (thousands separators and
+        simple fractions understood)."""
+        text = final_answer_text(response)
+        after = _after_marker(text)
+        if after is not None and (first := _NUMBER.search(after)):
+            return _number(first)
+        found = list(_NUMBER.finditer(text))
+        return _number(found[-1]) if found else None
+
+    def agree(self, first: float, second: float) -> bool:
+        return math.isclose(first, second, rel_tol=self.tolerance, abs_tol=self.tolerance)
+
+    def show(self, found: float) -> str:
+        return f"{found:g}"
+
+
+_CHOICE = (
+    re.compile(r"(?i:answer)(?:\s+is)?\s*[:\-]?\s*\(?\b([A-J])\b"),  # "Answer: B", "the answer is (C)"
+    re.compile(r"(?<![\w(])\(?([A-Ja-j])\)"),  # "(B)", "b)"
+    re.compile(r"^\s*\(?([A-Ja-j])\)?\s*[.:]?\s*$"),  # a lone "B" or "b."
+)
+
+
+class Choice(Verifier):
+    def extract(self, response: str) -> str | None:
+        """The option letter, by the most explicit pattern that occurs; the last occurrence of it."""
+        text = final_answer_text(response)
+        for pattern in _CHOICE:
+            found = pattern.findall(text)
+            if found:
+                return found[-1].upper()
+        return None
+
+    def agree(self, first: str, second: str) -> bool:
+        return first == second
+
+
+@dataclass(frozen=True)
+class Regex(Verifier):
+    pattern: re.Pattern
+
+    def extract(self, response: str) -> str | None:
+        found = list(self.pattern.finditer(response))
+        if not found:
+            return None
+        last = found[-1]
+        return ((last.group(1) if self.pattern.groups else last.group(0)) or "").strip()
+
+    def agree(self, first: str, second: str) -> bool:
+        return first == second
+
+    def gold(self, answer: str) -> str:
+        return answer.strip()

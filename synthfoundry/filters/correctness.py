@@ -13,7 +13,7 @@ from pydantic import Field
 
 from synthfoundry.filters.base import Tools, Verdicts
 from synthfoundry.strict import Strict
-from synthfoundry.verify import verify
+from synthfoundry.verify import VerifierError, verify
 
 NAME = "correctness"
 COMPARES_ROWS = False
@@ -34,28 +34,28 @@ class Config(Strict):
 
 
 def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
-    reasons: list[str | None] = []
-    scores: list[float] = []
-    for row in frame.select("instruction", "response", "answer", "verifier", "metadata").iter_rows(named=True):
-        if not (row["response"] or "").strip():
-            reasons.append("no response to verify")
-            scores.append(0.0)
-            continue
-        if row["answer"] is None or row["verifier"] is None:
-            reasons.append("no ground truth to verify against (the row has no answer or verifier)")
-            scores.append(0.0)
-            continue
-        verdict = verify(row["response"], row)
-        scores.append(verdict.score)
-        if verdict.score >= config.min_score:
-            reasons.append(None)
-        elif verdict.extracted is None:
-            reasons.append(f"no final answer found in the response (expected {row['answer']})")
-        else:
-            reasons.append(f"answer does not verify: expected {row['answer']}, got {verdict.extracted}")
+    rows = frame.select("instruction", "response", "answer", "verifier", "metadata").iter_rows(named=True)
+    reasons, scores = zip(*(_check(row, config.min_score) for row in rows))
+    reasons = list(reasons)
     if config.one_per_prompt:
         reasons = _first_pass_per_prompt(frame, reasons)
-    return Verdicts(reasons, scores)
+    return Verdicts(reasons, list(scores))
+
+
+def _check(row: dict, min_score: float) -> tuple[str | None, float]:
+    if not (row["response"] or "").strip():
+        return "no response to verify", 0.0
+    if row["answer"] is None or row["verifier"] is None:
+        return "no ground truth to verify against (the row has no answer or verifier)", 0.0
+    try:
+        verdict = verify(row["response"], row)
+    except VerifierError as error:
+        return str(error), 0.0
+    if verdict.score >= min_score:
+        return None, verdict.score
+    if verdict.extracted is None:
+        return f"no final answer found in the response (expected {row['answer']})", verdict.score
+    return f"answer does not verify: expected {row['answer']}, got {verdict.extracted}", verdict.score
 
 
 def _first_pass_per_prompt(frame: pl.DataFrame, reasons: list[str | None]) -> list[str | None]:

@@ -61,3 +61,16 @@ def test_one_per_prompt_keeps_the_first_verified_sample():
     assert dict(zip(result.dropped["id"], result.dropped["reason"]))["s2"] == (
         "another verified sample of this prompt is kept"
     )
+
+
+def test_an_unknown_verifier_or_unreadable_ground_truth_is_a_ledger_reason():
+    rows = rows_frame([
+        {"id": "typo", "instruction": "q", "response": "42", "answer": "42", "verifier": "numerik"},
+        {"id": "gold", "instruction": "q", "response": "42", "answer": "many", "verifier": "numeric"},
+        {"id": "fine", "instruction": "q", "response": "The answer is (C)", "answer": "C", "verifier": "choice"},
+    ])
+    result = apply(correctness, rows, correctness.Config(), tools())
+    assert result.kept["id"].to_list() == ["fine"]
+    reasons = dict(zip(result.dropped["id"], result.dropped["reason"]))
+    assert reasons["typo"].startswith("unknown verifier 'numerik' (known: ")
+    assert reasons["gold"] == "the ground truth 'many' is not an answer this verifier can read"
