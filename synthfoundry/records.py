@@ -60,6 +60,8 @@ PUBLISHED_SCHEMA = {
     "run_id": pl.String,
     "created_at": pl.Datetime("us", "UTC"),
     "decisions": pl.List(DECISION),
+    "agreement": pl.Float64,  # majority_vote: share of the prompt's samples reaching its majority answer
+    "pass_rate": pl.Float64,  # pass_rate: share of the policy's samples the row's verifier accepts
 }
 
 
