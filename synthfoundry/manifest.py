@@ -7,6 +7,7 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from synthfoundry import __version__
@@ -64,7 +65,36 @@ def build_manifest(
             "stages": {stage.stage: stage.spend.summary()["spent_usd"] for stage in stages if stage.spend.requests},
         },
         "contract": contract,
+        "scores": {stage.stage: d for stage in stages if (d := score_distribution(stage)) is not None},
+        "ledger_reasons": {stage.stage: r for stage in stages if (r := reason_kinds(stage.dropped))},
     }
+
+
+def score_distribution(stage: StageResult, bins: int = 10) -> dict | None:
+    """A filter's scores over every row it judged (kept and dropped): per value when there are few distinct ones
+    (pass rates, agreement, judge ratings), else `bins` equal-width bins. None for a stage that scores nothing."""
+    kept = pl.Series("score", [], dtype=pl.Float64)
+    if "decisions" in stage.kept.columns and stage.kept.height:
+        last = stage.kept.select(pl.col("decisions").list.last().alias("d")).unnest("d")
+        kept = last.filter(pl.col("stage") == stage.stage)["score"]
+    values = pl.concat([kept, stage.dropped["score"]]).drop_nulls().to_numpy()
+    if not len(values):
+        return None
+    distinct, counts = np.unique(values, return_counts=True)
+    if len(distinct) <= 2 * bins:
+        histogram = {f"{value:g}": int(count) for value, count in zip(distinct, counts)}
+    else:
+        counts, edges = np.histogram(values, bins=bins)
+        histogram = {f"{lo:.3g}-{hi:.3g}": int(c) for lo, hi, c in zip(edges[:-1], edges[1:], counts)}
+    summary = {"rows": len(values), "mean": round(float(values.mean()), 4)}
+    return {**summary, "min": float(values.min()), "max": float(values.max()), "histogram": histogram}
+
+
+def reason_kinds(ledger: pl.DataFrame, top: int = 10) -> dict[str, int]:
+    """How many ledger rows share each kind of reason, the text before the first ": " ("gsm8k: item 12 ..."
+    counts under "gsm8k"); reasons without one are not counted. The `top` most frequent."""
+    kinds = ledger["reason"].str.extract(r"^([^:]+): ", 1).drop_nulls().value_counts(sort=True)
+    return dict(kinds.head(top).iter_rows())
 
 
 def main_teacher(rows: pl.DataFrame) -> dict | None:
