@@ -1,0 +1,148 @@
+import json
+import os
+import random
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from synthfoundry.benchmarks import Benchmark, BenchmarkError, index, shipped_gsm8k
+from synthfoundry.config import parse_config
+from synthfoundry.filters import decontamination
+from synthfoundry.filters.base import apply
+from synthfoundry.manifest import reason_kinds
+from synthfoundry.records import rows_frame
+from tests.filters.tools import tools
+
+TRAIN = Path(__file__).resolve().parents[2] / "synthfoundry" / "seeds" / "gsm8k" / "train.jsonl"
+
+
+def questions(path, count=None, seed=0):
+    items = [json.loads(line)["question"] for line in Path(path).read_text().splitlines()]
+    lines = list(enumerate(items, start=1))
+    return random.Random(seed).sample(lines, count) if count else lines
+
+
+def check(texts, field="instruction", **settings):
+    rows = rows_frame([{"id": str(i), "instruction": "Solve it.", field: text} for i, text in enumerate(texts)])
+    return apply(decontamination, rows, decontamination.Config(**settings), tools())
+
+
+def flagged_items(result):
+    """Row id -> the benchmark line its reason names."""
+    return {row: int(re.search(r"test\.jsonl:(\d+)", reason).group(1))
+            for row, reason in zip(result.dropped["id"], result.dropped["reason"])}
+
+
+def renumber(text, rng):
+    return re.sub(r"\d+", lambda m: str(rng.randrange(2, 999)), text)
+
+
+def test_flags_gsm8k_test_questions_and_lightly_edited_copies():
+    rng = random.Random(1)
+    sample = questions(shipped_gsm8k(), 40)
+    edits = {
+        "verbatim": lambda q: q,
+        "numbers changed": lambda q: renumber(q, rng),
+        "case and punctuation": lambda q: re.sub(r"[.,?!$']", " ", q.upper()),
+        "sentence prepended": lambda q: "Here is a fun word problem for you to solve. " + q,
+    }
+    for edit, change in edits.items():
+        result = check([change(q) for _, q in sample])
+        assert result.kept.height == 0, edit
+        assert flagged_items(result) == {str(i): line for i, (line, _) in enumerate(sample)}, edit
+    reason = check([sample[0][1]]).dropped["reason"][0]
+    assert re.fullmatch(r'gsm8k: instruction shares (\d+) of \1 13-grams with test\.jsonl:\d+, e\.g\. "[a-z# ]+"', reason)
+
+
+def test_gsm8k_train_and_unrelated_maths_questions_are_not_flagged():
+    train = questions(TRAIN)
+    result = check([q for _, q in train])
+    false_positives = result.dropped.height
+    print(f"GSM8K train questions flagged against GSM8K test: {false_positives} of {len(train)}")
+    # The few flagged are GSM8K's own near-copies across the split (same template, names and numbers changed).
+    assert false_positives <= 10
+    arithmetic = [f"What is {a} + {b} * {a - b}? Show your working and give the final number." for a, b in
+                  zip(range(100, 200), range(7, 107))]
+    assert check(arithmetic).dropped.height == 0
+
+
+def test_checks_the_configured_fields():
+    copy = questions(shipped_gsm8k())[5][1]
+    assert check([copy], field="response").dropped["reason"][0].startswith("gsm8k: response shares")
+    assert check([copy], field="response", fields=("instruction",)).kept.height == 1
+    assert check([copy], field="input").dropped.height == 1
+
+
+def test_min_overlap_as_a_count_or_a_share():
+    question = questions(shipped_gsm8k())[0][1]  # 40-odd 13-grams
+    half = " ".join(question.split()[: len(question.split()) // 2]) + " and then something else entirely happens"
+    assert check([half], min_overlap=5).dropped.height == 1
+    assert check([half], min_overlap=0.9).kept.height == 1
+    assert check([half], min_overlap=0.2).dropped.height == 1
+    assert check([half], ngram=40).kept.height == 1
+
+
+def test_user_benchmarks_from_parquet_and_jsonl_globs(tmp_path):
+    pl.DataFrame({"uid": ["q-1", "q-2"], "prompt": [
+        "Name three rivers that flow through more than four different countries in Europe and say where they start.",
+        "Write a limerick about a cat who learns to play the violin in an old and very quiet library.",
+    ]}).write_parquet(tmp_path / "mine.parquet")
+    (tmp_path / "parts").mkdir()
+    for part, text in enumerate(["Explain why the sky looks blue during the day but red and orange at sunset, simply."]):
+        (tmp_path / "parts" / f"{part}.jsonl").write_text(json.dumps({"text": text}) + "\n")
+    benchmarks = [
+        {"name": "mine", "path": str(tmp_path / "mine.parquet"), "columns": ["prompt"], "id_column": "uid"},
+        {"name": "sky", "path": str(tmp_path / "parts" / "*.jsonl"), "columns": ["text"]},
+    ]
+    config = parse_config({"dataset": "d", "recipe": {"name": "self_instruct"},
+                           "filters": [{"name": "decontamination", "benchmarks": benchmarks}]}).filters[0]
+    rows = rows_frame([
+        {"id": "a", "instruction": "Write a limerick about a cat who learns to play the violin in an old and very "
+                                   "quiet library, please."},
+        {"id": "b", "instruction": "Hi", "response": "Explain why the sky looks blue during the day but red and "
+                                                     "orange at sunset, simply. Because of scattering."},
+        {"id": "c", "instruction": questions(shipped_gsm8k())[0][1]},  # GSM8K is not among this config's sets
+    ])
+    result = apply(decontamination, rows, config, tools())
+    reasons = dict(zip(result.dropped["id"], result.dropped["reason"]))
+    assert reasons["a"].startswith("mine: instruction shares 7 of 8 13-grams with q-2")
+    assert reasons["b"].startswith("sky: response shares 4 of 7 13-grams with 0.jsonl:1")
+    assert result.kept["id"].to_list() == ["c"]
+    assert reason_kinds(result.dropped) == {"mine": 1, "sky": 1}
+
+
+def test_unreadable_benchmarks_are_clear_errors(tmp_path):
+    with pytest.raises(BenchmarkError, match=r"benchmark 'gone': no file at '.*nothing\*\.jsonl'"):
+        index(Benchmark(name="gone", path=str(tmp_path / "nothing*.jsonl"), columns=["q"]), 13)
+    (tmp_path / "b.jsonl").write_text(json.dumps({"question": "x"}) + "\n")
+    with pytest.raises(BenchmarkError, match=r"b.jsonl has no column 'prompt' \(its columns: question\)"):
+        index(Benchmark(name="b", path=str(tmp_path / "b.jsonl"), columns=["prompt"]), 13)
+
+
+def test_the_index_is_built_once_per_file_version(tmp_path):
+    path = tmp_path / "b.jsonl"
+    path.write_text(json.dumps({"q": "one two three four"}) + "\n")
+    benchmark = Benchmark(name="b", path=str(path), columns=["q"])
+    first = index(benchmark, 3)
+    assert index(benchmark, 3) is first
+    path.write_text(json.dumps({"q": "five six seven eight nine"}) + "\n")
+    os.utime(path, ns=(first_mtime := path.stat().st_mtime_ns, first_mtime + 10**9))
+    rebuilt = index(benchmark, 3)
+    assert rebuilt is not first and len(rebuilt.ngrams.hashes) == 3
+
+
+def test_embedding_similarity_catches_a_paraphrase_ngrams_miss(tmp_path):
+    """A few GSM8K test items as a user benchmark, so the test embeds 3 texts, not 1319."""
+    path = tmp_path / "few.jsonl"
+    path.write_text("".join(json.dumps({"question": q}) + "\n" for _, q in questions(shipped_gsm8k())[:3]))
+    few = {"benchmarks": [Benchmark(name="few", path=str(path), columns=["question"])]}
+    paraphrase = ("Every day Janet's ducks produce sixteen eggs; three are her breakfast and four go into muffins "
+                  "for friends. At two dollars per egg she sells what remains. What does she earn daily?")
+    unrelated = "Write a short poem about the ocean at night."
+    assert check([paraphrase, unrelated], **few).kept.height == 2
+    result = check([paraphrase, unrelated], embedding_threshold=0.8, **few)
+    assert result.kept["id"].to_list() == ["1"]
+    assert re.fullmatch(r"few: instruction is close to few\.jsonl:1 \(cosine 0\.\d{3} >= 0\.8\)",
+                        result.dropped["reason"][0])
