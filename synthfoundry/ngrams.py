@@ -22,8 +22,7 @@ def words(texts: pl.Series) -> pl.Series:
     return (
         texts.cast(pl.String).fill_null("").str.to_lowercase()
         .str.replace_all(NUMBER, " ", literal=True)
-        .str.replace_all(r"\d+(?:[.,]\d+)*", NUMBER)
-        .str.replace_all(r"#(?:[^\p{L}#]*#)+", NUMBER)
+        .str.replace_all(r"\d+(?:[.,]\d+)*(?:[^\p{L}\d]*\d+(?:[.,]\d+)*)*", NUMBER)
         .str.extract_all(r"\p{L}+|#")
     )
 
@@ -63,16 +62,21 @@ class NgramIndex:
     n: int
     hashes: np.ndarray  # sorted unique uint64
     owners: np.ndarray  # int64
+    seen: np.ndarray  # bool, by the low bits of a hash: could it be in the index? (most lookups stop here)
 
     @classmethod
     def build(cls, texts: pl.Series, n: int) -> NgramIndex:
         grams = ngrams(texts, n)
         hashes, first = np.unique(grams.hashes, return_index=True)
-        return cls(n, hashes, grams.text[first])
+        seen = np.zeros(max(1 << 16, 1 << int(16 * len(hashes)).bit_length()), dtype=bool)  # >= 16 slots a hash
+        seen[hashes & np.uint64(len(seen) - 1)] = True
+        return cls(n, hashes, grams.text[first], seen)
 
     def owner(self, hashes: np.ndarray) -> np.ndarray:
         """The indexed text each hash occurs in; -1 where it occurs in none."""
-        if not len(self.hashes):
-            return np.full(len(hashes), -1, dtype=np.int64)
-        at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
-        return np.where(self.hashes[at] == hashes, self.owners[at], -1)
+        owners = np.full(len(hashes), -1, dtype=np.int64)
+        maybe = np.flatnonzero(self.seen[hashes & np.uint64(len(self.seen) - 1)])
+        at = np.minimum(np.searchsorted(self.hashes, hashes[maybe]), len(self.hashes) - 1)
+        found = self.hashes[at] == hashes[maybe]
+        owners[maybe[found]] = self.owners[at[found]]
+        return owners

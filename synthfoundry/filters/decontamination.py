@@ -17,7 +17,7 @@ from pydantic import Field
 
 from synthfoundry.benchmarks import GSM8K_TEST, Benchmark, BenchmarkIndex, index, vectors
 from synthfoundry.filters.base import Tools, Verdicts
-from synthfoundry.ngrams import ngrams, show
+from synthfoundry.ngrams import Ngrams, ngrams, show
 from synthfoundry.strict import Strict
 
 NAME = "decontamination"
@@ -51,10 +51,10 @@ class Config(Strict):
 def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
     reasons: list[str | None] = [None] * frame.height
     scores = np.zeros(frame.height)
+    texts = pl.concat([frame[field].cast(pl.String) for field in config.fields])  # field-major: text = f * rows + row
+    grams = ngrams(texts, config.ngram)  # once per batch, for every benchmark
     for benchmark in config.benchmarks:
-        bench = index(benchmark, config.ngram)
-        for field in config.fields:
-            _ngram_hits(frame[field], field, bench, config, reasons, scores)
+        _ngram_hits(grams, len(texts), index(benchmark, config.ngram), config, reasons, scores)
     if config.embedding_threshold is not None:
         for benchmark in config.benchmarks:
             for field in config.fields:
@@ -63,29 +63,28 @@ def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
 
 
 def _ngram_hits(
-    texts: pl.Series, field: str, bench: BenchmarkIndex, config: Config, reasons: list, scores: np.ndarray
+    grams: Ngrams, texts: int, bench: BenchmarkIndex, config: Config, reasons: list, scores: np.ndarray
 ) -> None:
-    n = config.ngram
-    grams = ngrams(texts, n)
+    n, rows = config.ngram, len(reasons)
     owners = bench.ngrams.owner(grams.hashes)
     hit = owners >= 0
-    shared = np.bincount(grams.text[hit], minlength=len(texts))
-    total = np.bincount(grams.text, minlength=len(texts))
-    share = np.divide(shared, total, out=np.zeros(len(texts)), where=total > 0)
-    np.maximum(scores, share, out=scores)
+    shared = np.bincount(grams.text[hit], minlength=texts)
+    total = np.bincount(grams.text, minlength=texts)
+    share = np.divide(shared, total, out=np.zeros(texts), where=total > 0)
+    np.maximum(scores, share.reshape(-1, rows).max(axis=0), out=scores)
     limit = config.min_overlap
     contaminated = (shared >= limit) if limit >= 1 else (share >= limit) & (shared > 0)
     hits = np.flatnonzero(hit)
     texts_hit, first = np.unique(grams.text[hits], return_index=True)  # n-grams are in text, then word order
     first_hit = dict(zip(texts_hit.tolist(), hits[first].tolist()))
-    for row in np.flatnonzero(contaminated):
+    for text in np.flatnonzero(contaminated):
+        field, row = divmod(int(text), rows)
         if reasons[row] is not None:
             continue
-        at = first_hit[row]
-        item = bench.items.labels[owners[at]]
+        at = first_hit[text]
         reasons[row] = (
-            f"{bench.benchmark.name}: {field} shares {shared[row]} of {total[row]} {n}-grams with {item}, "
-            f"e.g. \"{show(grams, row, grams.start[at], n)}\""
+            f"{bench.benchmark.name}: {config.fields[field]} shares {shared[text]} of {total[text]} {n}-grams with "
+            f"{bench.items.labels[owners[at]]}, e.g. \"{show(grams, text, grams.start[at], n)}\""
         )
 
 
