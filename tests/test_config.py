@@ -90,3 +90,14 @@ def test_missing_file_and_non_mapping(tmp_path):
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_config(tmp_path / "list.yaml")
+
+
+def test_maths_and_instruction_recipes_decontaminate_by_default():
+    def names(recipe):
+        return [step.name for step in parse_config({"dataset": "d", "recipe": recipe}).filters]
+
+    assert names({"name": "metamath"}) == ["correctness", "decontamination", "diversity"]
+    assert names({"name": "metamath", "output": "rlvr", "operations": ["rephrase"]}) == ["decontamination", "diversity"]
+    assert names(PROCEDURAL) == ["decontamination", "diversity"]
+    for recipe in ("self_instruct", "evol_instruct", "backtranslation", "mammoth2", "ultrachat"):
+        assert names({"name": recipe})[0] == "decontamination", recipe

@@ -54,7 +54,7 @@ def test_openai_compatible_teacher_publishes_versions_without_near_duplicates(tm
     assert similarity.max() <= 0.9
     row = added.row(0, named=True)
     assert row["teacher_model"] == "fake-teacher" and row["recipe"] == "self_instruct" and len(row["seed_ids"]) == 6
-    assert [d["stage"] for d in row["decisions"]] == ["synthesis", "diversity"]
+    assert [d["stage"] for d in row["decisions"]] == ["synthesis", "decontamination", "diversity"]
     # requests went out with the configured sampling parameters
     answer = next(r["body"] for r in fake_openai.requests if r["body"]["messages"][0]["content"] == row["instruction"])
     assert answer["model"] == "fake-teacher" and answer["max_tokens"] == 64

@@ -37,7 +37,7 @@ VERSION = "1"
 KIND = "sft"
 DISTILL = False  # the passage is the response
 EMBED_COLUMN = "instruction"
-FILTERS = ({"name": "diversity"},)  # default filter steps, in order
+FILTERS = ({"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
 INSTRUCTION = load_template(__package__, "instruction")
 # Self-curation: the paper's rubric, verbatim, as the system turn; the pair and a short reminder as the user turn
 # (small models follow a rubric placed there better than one placed after a long passage).

@@ -36,7 +36,7 @@ VERSION = "1"
 KIND = "sft"
 DISTILL = True  # evolved instructions only: the teacher answers them in the distillation stage
 EMBED_COLUMN = "instruction"
-FILTERS = ({"name": "diversity"},)  # default filter steps, in order
+FILTERS = ({"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
 
 Operation = Literal["add_constraints", "deepen", "concretize", "increase_reasoning", "complicate_input", "in_breadth"]
 IN_DEPTH_OPERATIONS = ("add_constraints", "deepen", "concretize", "increase_reasoning", "complicate_input")

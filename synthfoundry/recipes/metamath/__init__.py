@@ -40,7 +40,9 @@ VERSION = "1"
 KIND = "sft"
 DISTILL = False  # the recipe answers its questions itself, to verify each reasoning path
 EMBED_COLUMN = "instruction"
-FILTERS = ({"name": "correctness", "one_per_prompt": True}, {"name": "diversity"})  # default filter steps, in order
+FILTERS = (
+    {"name": "correctness", "one_per_prompt": True}, {"name": "decontamination"}, {"name": "diversity"}
+)  # default filter steps, in order
 REPHRASE = load_template(__package__, "rephrase")
 SELF_VERIFICATION = load_template(__package__, "self_verification")
 FOBAR = load_template(__package__, "fobar")
@@ -102,7 +104,7 @@ class Config(BaseModel):
     @property
     def filters(self) -> tuple[dict, ...]:
         """Questions alone (rlvr) have no reasoning to verify."""
-        return FILTERS if self.output == "sft" else ({"name": "diversity"},)
+        return FILTERS if self.output == "sft" else FILTERS[1:]
 
 
 class SeedError(ValueError):

@@ -25,7 +25,7 @@ VERSION = "1"
 KIND = "rlvr"
 DISTILL = False  # no responses: the RL trainer generates them
 EMBED_COLUMN = "instruction"
-FILTERS = ({"name": "diversity", "threshold": 0.99},)  # default filter steps, in order
+FILTERS = ({"name": "decontamination"}, {"name": "diversity", "threshold": 0.99})  # default filter steps, in order
 REASONING_GYM_VERSION = version("reasoning-gym")
 
 
