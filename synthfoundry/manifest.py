@@ -7,6 +7,7 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from synthfoundry import __version__
@@ -33,6 +34,34 @@ def stage_counts(stages: list[StageResult]) -> dict[str, dict[str, int]]:
     return {result.stage: result.counts for result in stages}
 
 
+def score_distribution(stages: list[StageResult], buckets: int = 10) -> dict[str, dict[str, dict[str, int]]]:
+    """Per stage that scores rows, how many kept and dropped rows had each score: by value when the scores are
+    whole numbers (a judge's 1-6), else in `buckets` equal-width ranges shared by both sides (a cosine)."""
+    distribution = {}
+    for stage in stages:
+        kept = _stage_scores(stage)
+        dropped = stage.dropped["score"].drop_nulls().to_numpy()
+        both = np.concatenate([kept, dropped])
+        if not len(both):
+            continue
+        if np.all(both == np.round(both)) and len(np.unique(both)) <= 2 * buckets:
+            count = lambda side: {f"{v:g}": int(n) for v, n in zip(*np.unique(side, return_counts=True))}
+        else:
+            edges = np.histogram_bin_edges(both, bins=buckets)
+            labels = [f"{lo:.3g}-{hi:.3g}" for lo, hi in zip(edges, edges[1:])]
+            count = lambda side: {k: int(n) for k, n in zip(labels, np.histogram(side, edges)[0]) if n}
+        distribution[stage.stage] = {"kept": count(kept), "dropped": count(dropped)}
+    return distribution
+
+
+def _stage_scores(stage: StageResult) -> np.ndarray:
+    """The kept rows' scores from this stage, as recorded in their `decisions`."""
+    if "decisions" not in stage.kept.columns:
+        return np.array([])
+    entries = stage.kept["decisions"].explode().drop_nulls()
+    return entries.filter(entries.struct.field("stage") == stage.stage).struct.field("score").drop_nulls().to_numpy()
+
+
 def build_manifest(
     config: RunConfig,
     run_id: str,
@@ -53,6 +82,7 @@ def build_manifest(
         "seed": seed,
         "teacher": main_teacher(kept),
         "stages": stage_counts(stages),
+        "scores": score_distribution(stages),
         "tokens": {
             "prompt": int(kept["prompt_tokens"].sum()),
             "completion": int(kept["completion_tokens"].sum()),

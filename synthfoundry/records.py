@@ -60,6 +60,11 @@ PUBLISHED_SCHEMA = {
     "run_id": pl.String,
     "created_at": pl.Datetime("us", "UTC"),
     "decisions": pl.List(DECISION),
+    # Preference datasets (the preference_pairs step): `response` is the chosen answer, `rejected` the other side.
+    "rejected": pl.String,
+    "chosen_score": pl.Float64,
+    "rejected_score": pl.Float64,
+    "margin": pl.Float64,
 }
 
 

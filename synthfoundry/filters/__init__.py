@@ -5,10 +5,12 @@ To add a filter: write its module (see `base.py`), then list it in FILTERS; its 
 
 from __future__ import annotations
 
-from synthfoundry.filters import correctness, diversity
+from synthfoundry.filters import correctness, diversity, preference_pairs, quality_judge
 from synthfoundry.filters.base import Filter
 
-FILTERS: dict[str, Filter] = {module.NAME: module for module in (correctness, diversity)}
+FILTERS: dict[str, Filter] = {
+    module.NAME: module for module in (correctness, quality_judge, preference_pairs, diversity)
+}
 
 
 def get_filter(name: str) -> Filter:
