@@ -2,7 +2,8 @@
 
 Rubrics are versioned YAML templates in `rubrics/` (or a user's own file of the same shape): LIMA's 1-6
 helpfulness rubric as the lecture shows it, UltraFeedback's four aspects (1-5 each, one request per aspect, the
-row's score is their mean), DEITA's quality and complexity scores. Every request goes through `tools.ask(judge)`,
+row's score is their mean), DEITA's quality and complexity scores, and `brief` (LIMA's scale answered in a few
+tokens, for small local judges). Every request goes through `tools.ask(judge)`,
 the managed teacher layer (cache, limits, budget, batch mode): a re-run re-sends nothing.
 
 Input columns: `instruction`, `input`, `response`, `metadata`. The score is in `decisions` (stage quality_judge);
@@ -32,7 +33,7 @@ from synthfoundry.teachers.config import TeacherConfig
 
 NAME = "quality_judge"
 COMPARES_ROWS = False
-SHIPPED = ("lima", "ultrafeedback", "deita_quality", "deita_complexity")
+SHIPPED = ("lima", "ultrafeedback", "deita_quality", "deita_complexity", "brief")
 # What a rubric's template may refer to; {submission} is LIMA's word for the response.
 PLACEHOLDERS = {"task", "instruction", "input", "response", "submission"}
 _RUBRIC_KEYS = {"name", "version", "scale", "default_min_score", "aspects"}
@@ -103,8 +104,10 @@ class Config(Strict):
     """Score each row with a judge model on a rubric; drop rows below `min_score`."""
 
     name: Literal["quality_judge"] = "quality_judge"
-    rubric: Literal["lima", "ultrafeedback", "deita_quality", "deita_complexity"] | None = Field(
-        default=None, description="a shipped rubric; default lima (1-6 helpfulness) unless rubric_file is given"
+    rubric: Literal["lima", "ultrafeedback", "deita_quality", "deita_complexity", "brief"] | None = Field(
+        default=None,
+        description="a shipped rubric; default lima (1-6 helpfulness) unless rubric_file is given; brief: the 1-6 "
+        "scale in a few tokens, for small local judges",
     )
     rubric_file: Path | None = Field(
         default=None,
@@ -114,7 +117,7 @@ class Config(Strict):
     min_score: float | None = Field(
         default=None,
         description="keep rows scoring at least this (the mean over the rubric's aspects); default: the rubric's "
-        "default_min_score (lima 4 of 6, ultrafeedback 3.5 of 5, deita_quality 3 of 6, deita_complexity 2 of 6)",
+        "default_min_score (lima 4 of 6, ultrafeedback 3.5 of 5, deita_quality 3 of 6, deita_complexity 2 of 6, brief 3 of 6)",
     )
     judge: TeacherConfig | None = Field(
         default=None, description="the judge model (provider, model, base_url, limits, mode); default: the run's teacher"

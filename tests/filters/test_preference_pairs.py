@@ -76,3 +76,27 @@ def test_a_run_making_pairs_defaults_to_the_preference_contract():
     assert parse_config({**BASE, "contract": "mine.yaml", "filters": pairs.model_dump()["filters"]}).contract_suite == (
         "mine.yaml"
     )
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_flow_publishes_a_preference_dataset_that_passes_its_contract(tmp_path, fake_openai):
+    from tests.helpers import assert_accounted, run_recipe
+
+    recipe = {"name": "self_instruct", "target_instructions": 6, "prompts_per_round": 3, "max_rounds": 6,
+              "instances": False}
+    teacher = {"provider": "openai", "model": "fake-teacher", "base_url": fake_openai.base_url, "n": 2}
+    filters = [{"name": "quality_judge", "min_score": 1}, {"name": "preference_pairs"}, {"name": "diversity"}]
+    published = run_recipe(tmp_path, recipe, teacher, filters=filters)
+
+    assert_accounted(published)
+    assert published.manifest["contract"]["suite"] == "preference" and published.manifest["contract"]["success"]
+    pairs = published.data
+    assert pairs.height >= 1 and (pairs["response"] != pairs["rejected"]).all()
+    assert (pairs["margin"] >= 1).all() and (pairs["chosen_score"] - pairs["rejected_score"] == pairs["margin"]).all()
+    ledger = published.ledger.filter(pl.col("stage") == "preference_pairs")
+    assert ledger.filter(pl.col("reason").str.starts_with("used as the rejected side of pair")).height == pairs.height
+    judged = [r for r in fake_openai.requests if "[Submission]:" in r["body"]["messages"][0]["content"]]
+    assert len(judged) == published.manifest["stages"]["quality_judge"]["in"]  # one LIMA request per sample
+    scores = published.manifest["scores"]["quality_judge"]
+    assert sum(scores["kept"].values()) == published.manifest["stages"]["quality_judge"]["kept"]
+    assert set(scores["kept"]) <= {"4", "5", "6"}  # what the fake judge gives

@@ -170,6 +170,7 @@ def test_every_shipped_rubric_loads_with_its_scale():
         "ultrafeedback": (1, 5, 3.5, ["instruction_following", "helpfulness", "honesty", "truthfulness"]),
         "deita_quality": (1, 6, 3, ["quality"]),
         "deita_complexity": (1, 6, 2, ["complexity"]),
+        "brief": (1, 6, 3, ["helpfulness"]),
     }
 
 
