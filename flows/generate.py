@@ -58,7 +58,7 @@ def generate_dataset(config_path: str) -> str:
     rows = to_published(rows.with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(datetime.now(timezone.utc)).alias("created_at")
     ))
-    contract = check_contract(rows.drop("vector"), config.contract or getattr(config.recipe, "kind", recipe.KIND))
+    contract = check_contract(rows.drop("vector"), config.contract_suite)
     ledger = pl.concat([stage.dropped for stage in stages]).with_columns(pl.lit(run_id).alias("run_id"))
     manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), forecast_usd)
     if not contract.success:

@@ -80,6 +80,35 @@ class RunConfig(Strict):
             raise ValueError(f"lists {', '.join(twice)} more than once; give each filter one entry")
         return value
 
+    @field_validator("filters")
+    @classmethod
+    def _inputs_come_first(cls, value: list | None) -> list | None:
+        """A step that reads another step's scores must come after it."""
+        names = [step.name for step in value or []]
+        for index, name in enumerate(names):
+            needs = getattr(FILTERS[name], "NEEDS", None)
+            if needs and needs not in names[:index]:
+                raise ValueError(
+                    f"filters[{index}] ({name}) ranks rows by the {needs} step's score: list {needs} before it"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _pairs_need_samples(self) -> RunConfig:
+        if any(step.name == "preference_pairs" for step in self.filters or ()) and self.teacher.n < 2:
+            raise ValueError("preference_pairs pairs samples of one prompt: set teacher.n to 2 or more")
+        return self
+
+    @property
+    def contract_suite(self) -> str:
+        """The suite checked before publishing: the configured one, else `preference` for a run that makes
+        preference pairs, else the recipe's kind (sft, chat, rlvr, pretrain)."""
+        if self.contract:
+            return self.contract
+        if any(step.name == "preference_pairs" for step in self.filters or ()):
+            return "preference"
+        return getattr(self.recipe, "kind", RECIPES[self.recipe.name].KIND)
+
     @field_validator("dataset")
     @classmethod
     def _dataset_name(cls, value: str) -> str:

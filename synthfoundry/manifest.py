@@ -34,6 +34,34 @@ def stage_counts(stages: list[StageResult]) -> dict[str, dict[str, int]]:
     return {result.stage: result.counts for result in stages}
 
 
+def score_distribution(stages: list[StageResult], buckets: int = 10) -> dict[str, dict[str, dict[str, int]]]:
+    """Per stage that scores rows, how many kept and dropped rows had each score: by value when the scores are
+    whole numbers (a judge's 1-6), else in `buckets` equal-width ranges shared by both sides (a cosine)."""
+    distribution = {}
+    for stage in stages:
+        kept = _stage_scores(stage)
+        dropped = stage.dropped["score"].drop_nulls().to_numpy()
+        both = np.concatenate([kept, dropped])
+        if not len(both):
+            continue
+        if np.all(both == np.round(both)) and len(np.unique(both)) <= 2 * buckets:
+            count = lambda side: {f"{v:g}": int(n) for v, n in zip(*np.unique(side, return_counts=True))}
+        else:
+            edges = np.histogram_bin_edges(both, bins=buckets)
+            labels = [f"{lo:.3g}-{hi:.3g}" for lo, hi in zip(edges, edges[1:])]
+            count = lambda side: {k: int(n) for k, n in zip(labels, np.histogram(side, edges)[0]) if n}
+        distribution[stage.stage] = {"kept": count(kept), "dropped": count(dropped)}
+    return distribution
+
+
+def _stage_scores(stage: StageResult) -> np.ndarray:
+    """The kept rows' scores from this stage, as recorded in their `decisions`."""
+    if "decisions" not in stage.kept.columns:
+        return np.array([])
+    entries = stage.kept["decisions"].explode().drop_nulls()
+    return entries.filter(entries.struct.field("stage") == stage.stage).struct.field("score").drop_nulls().to_numpy()
+
+
 def build_manifest(
     config: RunConfig,
     run_id: str,
@@ -54,6 +82,7 @@ def build_manifest(
         "seed": seed,
         "teacher": main_teacher(kept),
         "stages": stage_counts(stages),
+        "scores": score_distribution(stages),
         "tokens": {
             "prompt": int(kept["prompt_tokens"].sum()),
             "completion": int(kept["completion_tokens"].sum()),
@@ -65,29 +94,8 @@ def build_manifest(
             "stages": {stage.stage: stage.spend.summary()["spent_usd"] for stage in stages if stage.spend.requests},
         },
         "contract": contract,
-        "scores": {stage.stage: d for stage in stages if (d := score_distribution(stage)) is not None},
         "ledger_reasons": {stage.stage: r for stage in stages if (r := reason_kinds(stage.dropped))},
     }
-
-
-def score_distribution(stage: StageResult, bins: int = 10) -> dict | None:
-    """A filter's scores over every row it judged (kept and dropped): per value when there are few distinct ones
-    (pass rates, agreement, judge ratings), else `bins` equal-width bins. None for a stage that scores nothing."""
-    kept = pl.Series("score", [], dtype=pl.Float64)
-    if "decisions" in stage.kept.columns and stage.kept.height:
-        last = stage.kept.select(pl.col("decisions").list.last().alias("d")).unnest("d")
-        kept = last.filter(pl.col("stage") == stage.stage)["score"]
-    values = pl.concat([kept, stage.dropped["score"]]).drop_nulls().to_numpy()
-    if not len(values):
-        return None
-    distinct, counts = np.unique(values, return_counts=True)
-    if len(distinct) <= 2 * bins:
-        histogram = {f"{value:g}": int(count) for value, count in zip(distinct, counts)}
-    else:
-        counts, edges = np.histogram(values, bins=bins)
-        histogram = {f"{lo:.3g}-{hi:.3g}": int(c) for lo, hi, c in zip(edges[:-1], edges[1:], counts)}
-    summary = {"rows": len(values), "mean": round(float(values.mean()), 4)}
-    return {**summary, "min": float(values.min()), "max": float(values.max()), "histogram": histogram}
 
 
 def reason_kinds(ledger: pl.DataFrame, top: int = 10) -> dict[str, int]:

@@ -62,6 +62,11 @@ PUBLISHED_SCHEMA = {
     "decisions": pl.List(DECISION),
     "agreement": pl.Float64,  # majority_vote: share of the prompt's samples reaching its majority answer
     "pass_rate": pl.Float64,  # pass_rate: share of the policy's samples the row's verifier accepts
+    # Preference datasets (the preference_pairs step): `response` is the chosen answer, `rejected` the other side.
+    "rejected": pl.String,
+    "chosen_score": pl.Float64,
+    "rejected_score": pl.Float64,
+    "margin": pl.Float64,
 }
 
 

@@ -44,14 +44,17 @@ def read_published(data: Path) -> Published:
 
 
 def assert_accounted(published: Published) -> None:
-    """rows in = rows kept + rows in the ledger, at every stage, and each stage feeds the next."""
+    """rows in = rows kept + rows in the ledger, at every stage, and each stage feeds the next (distillation
+    answers each prompt teacher.n times)."""
     stages = published.manifest["stages"]
     for name, counts in stages.items():
         assert counts["in"] == counts["kept"] + counts["dropped"], name
         assert published.ledger.filter(pl.col("stage") == name).height == counts["dropped"], name
     order = list(stages)
+    samples = published.manifest["config"]["teacher"]["n"]
     for before, after in zip(order, order[1:]):
-        assert stages[after]["in"] == stages[before]["kept"], (before, after)
+        fan_out = samples if after == "distillation" else 1
+        assert stages[after]["in"] == stages[before]["kept"] * fan_out, (before, after)
     assert published.manifest["rows"]["added"] == stages[order[-1]]["kept"]
     assert published.manifest["rows"]["total"] == published.data.height
 

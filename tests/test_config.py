@@ -100,4 +100,4 @@ def test_maths_and_instruction_recipes_decontaminate_by_default():
     assert names({"name": "metamath", "output": "rlvr", "operations": ["rephrase"]}) == ["decontamination", "diversity"]
     assert names(PROCEDURAL) == ["decontamination", "diversity"]
     for recipe in ("self_instruct", "evol_instruct", "backtranslation", "mammoth2", "ultrachat"):
-        assert names({"name": recipe})[0] == "decontamination", recipe
+        assert "decontamination" in names({"name": recipe}), recipe

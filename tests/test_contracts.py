@@ -180,3 +180,56 @@ def test_suite_path_resolves_names_and_passes_paths_through(tmp_path: Path) -> N
     assert suite_path("rlvr", root=tmp_path) == tmp_path / "rlvr.yaml"
     with pytest.raises(ContractError, match=r"no contract suite 'stf'.*available: .*sft"):
         suite_path("stf")
+
+
+def preference_rows(n: int = 3) -> pl.DataFrame:
+    """A valid published preference frame: one pair per prompt, chosen (the response) beats rejected."""
+    return sft_rows(n).with_columns(
+        pl.format("A worse answer {}.", pl.int_range(pl.len())).alias("rejected"),
+        pl.lit(5.0).alias("chosen_score"),
+        pl.lit(2.0).alias("rejected_score"),
+        pl.lit(3.0).alias("margin"),
+    )
+
+
+BROKEN_PAIRS = {
+    "rejected-is-chosen": (
+        lambda f: f.with_columns(pl.when(pl.col("id") == "row-1").then("response").otherwise("rejected").alias("rejected")),
+        "expect_column_values_to_be_null(column='id'",
+        "1 of 3 rows; e.g. 'row-1'",
+    ),
+    "no-margin": (
+        lambda f: f.with_columns(pl.lit(0.0).alias("margin"), pl.col("chosen_score").alias("rejected_score")),
+        "expect_column_values_to_be_between(column='margin'",
+        "3 of 3 rows",
+    ),
+    "rejected-scores-higher": (
+        lambda f: f.with_columns(pl.lit(6.0).alias("rejected_score")),
+        "expect_column_pair_values_a_to_be_greater_than_b(column_A='chosen_score'",
+        "3 of 3 rows",
+    ),
+    "missing-score": (
+        lambda f: f.with_columns(pl.lit(None, pl.Float64).alias("chosen_score")),
+        "expect_column_values_to_not_be_null(column='chosen_score')",
+        "3 of 3 rows",
+    ),
+    "two-pairs-for-one-prompt": (
+        lambda f: f.with_columns(pl.lit("Write a haiku.").alias("instruction")),
+        "expect_compound_columns_to_be_unique(column_list=['instruction', 'input'])",
+        "3 of 3 rows",
+    ),
+}
+
+
+def test_preference_suite_passes_valid_pairs() -> None:
+    result = validate(preference_rows(), load_suite(suite_path("preference")))
+    assert result.success, result.summary()
+
+
+@pytest.mark.parametrize(("break_it", "expectation", "evidence"), BROKEN_PAIRS.values(), ids=BROKEN_PAIRS.keys())
+def test_preference_suite_names_each_broken_pair(
+    break_it: Callable[[pl.DataFrame], pl.DataFrame], expectation: str, evidence: str
+) -> None:
+    result = validate(break_it(preference_rows()), load_suite(suite_path("preference")))
+    failed_line = next((line for line in result.summary().splitlines() if expectation in line), None)
+    assert failed_line is not None and evidence in failed_line, result.summary()

@@ -5,10 +5,17 @@ To add a filter: write its module (see `base.py`), then list it in FILTERS; its 
 
 from __future__ import annotations
 
-from synthfoundry.filters import correctness, decontamination, diversity, majority_vote, pass_rate
+from synthfoundry.filters import (
+    correctness, decontamination, diversity, majority_vote, pass_rate, preference_pairs, quality_judge,
+)
 from synthfoundry.filters.base import Filter
 
-FILTERS: dict[str, Filter] = {module.NAME: module for module in (correctness, majority_vote, pass_rate, decontamination, diversity)}
+FILTERS: dict[str, Filter] = {
+    module.NAME: module
+    for module in (
+        correctness, majority_vote, pass_rate, quality_judge, preference_pairs, decontamination, diversity,
+    )
+}
 
 
 def get_filter(name: str) -> Filter:

@@ -1,7 +1,8 @@
 """Answers that make the fake provider a usable teacher for flow tests.
 
 Generation prompts (Self-Instruct's "Task N:" lists) get numbered, mutually dissimilar instructions built from
-the seed tasks' vocabulary; every other prompt gets a short answer. The same request always gets the same text.
+the seed tasks' vocabulary; quality-judge prompts (LIMA's rubric) get a LIMA-shaped verdict, 4 to 6 by the
+submission's text; every other prompt gets a short answer. The same request always gets the same text.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ VOCABULARY = sorted({w for t in load_seed_tasks() for w in re.findall(r"[a-z]{5,
 def self_instruct_reply(body: dict) -> str:
     prompt = body["messages"][-1]["content"]
     rng = random.Random(json.dumps(body, sort_keys=True))
+    if "[Submission]:" in prompt:
+        submission = prompt.split("[Submission]:")[1].split("***")[0]
+        score = 4 + sum(map(ord, submission)) % 3
+        return f"The submission addresses the task.\n{score}\n{score}"
     if prompt.rstrip().endswith(":") and "Task 1:" in prompt:
         first = int(re.findall(r"Task (\d+):\s*$", prompt)[0])
         lines = [" ".join(["Explain", *rng.sample(VOCABULARY, 6)]) + "."]

@@ -54,7 +54,7 @@ def test_openai_compatible_teacher_publishes_versions_without_near_duplicates(tm
     assert similarity.max() <= 0.9
     row = added.row(0, named=True)
     assert row["teacher_model"] == "fake-teacher" and row["recipe"] == "self_instruct" and len(row["seed_ids"]) == 6
-    assert [d["stage"] for d in row["decisions"]] == ["synthesis", "decontamination", "diversity"]
+    assert [d["stage"] for d in row["decisions"]] == ["synthesis", "quality_judge", "decontamination", "diversity"]
     # requests went out with the configured sampling parameters
     answer = next(r["body"] for r in fake_openai.requests if r["body"]["messages"][0]["content"] == row["instruction"])
     assert answer["model"] == "fake-teacher" and answer["max_tokens"] == 64
@@ -104,12 +104,14 @@ def test_run_where_nothing_survives_publishes_nothing_and_says_so(tmp_path, fake
 def test_local_model_end_to_end(tmp_path):
     """The packaged SmolLM2 GGUF as teacher: slow-ish (tens of seconds), but the real offline path."""
     teacher = {"provider": "local", "max_tokens": 96, "drop_truncated": False}
-    config = write_config(tmp_path, 3, teacher)
+    quickstart = yaml.safe_load((Path(__file__).parents[2] / "deployments/configs/quickstart.yaml").read_text())
+    config = write_config(tmp_path, 3, teacher, filters=quickstart["filters"])  # the local model judges, too
     data = Path(generate_dataset(config))
     frame = pl.read_parquet(data)
     manifest = json.loads((data.parent / "manifest.json").read_text())
     assert frame.height >= 1
     assert manifest["teacher"]["provider"] == "local"
+    assert sum(manifest["scores"]["quality_judge"]["kept"].values()) == frame.height  # every kept row was scored
     assert (frame["response"].str.len_chars() > 0).all()
     assert_accounted(read_published(data))
     vectors = embed(frame["instruction"].to_list())
