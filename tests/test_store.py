@@ -277,3 +277,77 @@ def test_tags_rollback_and_diff(tmp_path):
     v4 = store.publish(rows(["c", "d"], seed=1), LEDGER, manifest("r4"))
     assert sorted(store.read(4)["id"].to_list()) == ["a", "b", "c", "d"] and v4.manifest()["rows"]["total"] == 4
     assert store.check() == []
+
+
+def test_any_version_loads_with_the_datasets_package(tmp_path):
+    import datasets
+
+    store = DatasetStore(tmp_path, "ds")
+    store.publish(rows(["a", "b"]), LEDGER, manifest("r1"))
+    store.publish(rows(["c"], seed=1), LEDGER, manifest("r2"))
+    loaded = datasets.load_dataset("parquet", data_files=store.data_files(2), split="train",
+                                   cache_dir=str(tmp_path / "hf-cache"))
+    assert loaded["id"] == ["a", "b", "c"] and loaded.column_names == store.read(2).columns
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """A real S3-compatible server (moto) on 127.0.0.1; the store finds it through the standard AWS variables."""
+    import socket
+
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    s3fs.S3FileSystem(skip_instance_cache=True).mkdir("published")
+    yield "s3://published"
+    server.stop()
+    for name, value in saved.items():
+        os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
+
+
+def test_object_store_root_publishes_reads_tags_and_rolls_back(s3):
+    store = DatasetStore(f"{s3}/roundtrip", "ds")
+    store.publish(rows(["a", "b"]), LEDGER, manifest("r1"))
+    store.publish(rows(["c"], seed=1), LEDGER, manifest("r2"), near_duplicate_threshold=0.9)
+    assert [v.tag for v in store.versions()] == ["v1", "v2"]
+    assert store.read()["id"].to_list() == ["a", "b", "c"] and store.read(1).height == 2
+    assert all(path.startswith("s3://published/roundtrip/exports/ds/") for path in store.data_files())
+    assert store.ids(["a", "z"]) == {"a"} and store.ledger(2).height == 1
+    assert store.nearest_published(np.stack(rows(["a"])["vector"].to_numpy())) == pytest.approx([1.0], abs=1e-5)
+    store.tag("best", 1)
+    assert store.rollback(1, "undo").tag == "v3" and store.read(3).equals(store.read(1))
+    assert store.tags() == {"v1": 1, "v2": 2, "v3": 3, "best": 1, "latest": 3} and store.check() == []
+
+
+def test_object_store_publishers_are_kept_apart_by_the_lease_lock(s3, tmp_path):
+    """Two processes publish the same rows to s3:// at once: one version, no duplicates, the other one told why."""
+    batch = tmp_path / "batch.parquet"
+    rows([f"r{i}" for i in range(20)], seed=4).write_parquet(batch)
+    root = f"{s3}/concurrent"
+    children = [publish_in_child(root, f"run-{n}", batch, wait=False) for n in range(2)]
+    outputs = sorted(child.communicate(timeout=180)[0].strip() for child in children)
+    assert outputs[0].startswith("PublishError nothing left to publish: all 20 rows") and outputs[1] == "v1"
+    store = DatasetStore(root, "ds")
+    assert [v.tag for v in store.versions()] == ["v1"] and store.read()["id"].n_unique() == 20
+    assert not store.fs.exists(f"{store.exports}/_publish.lock")  # released
+
+
+def test_object_store_lock_of_a_dead_publisher_is_taken_over_after_its_lease(s3):
+    import time
+
+    store = DatasetStore(f"{s3}/stale", "ds")
+    lock = f"{store.exports}/_publish.lock"
+    store.fs.pipe_file(lock, json.dumps({"owner": "dead:1", "expires": time.time() + 1.5}).encode())
+    start = time.monotonic()
+    store.publish(rows(["a"]), LEDGER, manifest("r1"))
+    assert time.monotonic() - start >= 1.0  # it waited for the lease to run out, then took the lock over
+    assert store.read()["id"].to_list() == ["a"] and not store.fs.exists(lock)
