@@ -57,7 +57,7 @@ class PublishError(RuntimeError):
 class PublishedVersion:
     dataset: str
     number: int
-    lance_version: int
+    lance_version: int  # the table version it committed; LanceDB tag vN names it (or, after a repair, its copy)
     path: str  # the version's folder: exports/<dataset>/vN
     record: dict = field(repr=False, compare=False)
 
@@ -381,15 +381,23 @@ class DatasetStore:
                 found.append(f"LanceDB tag {version.tag}: missing for a committed version")
                 if fix:
                     table.tags.create(version.tag, version.lance_version)
-        owned = versions[-1].record["rows"]["total"] if versions else 0
-        extra = table.count_rows() - owned
-        if extra:
-            found.append(f"LanceDB table: {extra:+d} rows against {versions[-1].tag if versions else 'no version'}")
-            if fix and versions:
-                table.restore(versions[-1].lance_version)
-            elif fix:
+        if not versions:
+            found.append(f"LanceDB table: {table.count_rows()} rows and no committed version")
+            if fix:
                 self._db().drop_table(self.dataset)
-        if fix and found:
+            return self._logged(found, fix)
+        latest = versions[-1]
+        committed_at = tags[latest.tag]["version"] if latest.tag in tags else latest.lance_version
+        if table.version != committed_at:
+            rows = table.count_rows() - latest.record["rows"]["total"]
+            found.append(f"LanceDB table: head is version {table.version} ({rows:+d} rows), not {latest.tag}'s")
+            if fix:  # back to the latest version's rows; its tag follows to the restored (identical) version
+                table.restore(committed_at)
+                table.tags.update(latest.tag, table.version)
+        return self._logged(found, fix)
+
+    def _logged(self, found: list[str], fixed: bool) -> list[str]:
+        if fixed and found:
             log.warning("repaired %s: %s", self.dataset, "; ".join(found))
         return found
 
@@ -419,7 +427,7 @@ class DatasetStore:
         if latest is None:
             return None
         table = self._table()
-        table.checkout(latest.lance_version)
+        table.checkout(latest.tag)
         return table
 
     def _write_parquet(self, path: str, frame: pl.DataFrame) -> None:

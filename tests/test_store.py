@@ -351,3 +351,16 @@ def test_object_store_lock_of_a_dead_publisher_is_taken_over_after_its_lease(s3)
     store.publish(rows(["a"]), LEDGER, manifest("r1"))
     assert time.monotonic() - start >= 1.0  # it waited for the lease to run out, then took the lock over
     assert store.read()["id"].to_list() == ["a"] and not store.fs.exists(lock)
+
+
+def test_a_rollback_killed_after_its_restore_is_undone_even_when_row_counts_match(tmp_path):
+    store = DatasetStore(tmp_path, "ds")
+    store.publish(rows(["a", "b"]), LEDGER, manifest("r1"))
+    store.publish(rows(["c"], seed=1), LEDGER, manifest("r2"))
+    store.rollback(1, "undo")
+    store.publish(rows(["d"], seed=2), LEDGER, manifest("r4"))  # v4 = a, b, d: as many rows as v2
+    store._table().restore(store.versions()[1].lance_version)  # what a rollback to v2 killed before its tag leaves
+    assert store.check() and store.repair()
+    assert sorted(table_ids(tmp_path)) == ["a", "b", "d"] and store.check() == []
+    assert sorted(store.publish(rows(["e"], seed=3), LEDGER, manifest("r5")).data_files) == sorted(store.data_files(5))
+    assert sorted(table_ids(tmp_path, version="v5")) == sorted(store.read(5)["id"].to_list()) == ["a", "b", "d", "e"]
