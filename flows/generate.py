@@ -63,7 +63,8 @@ def generate_dataset(config_path: str) -> str:
     manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), forecast_usd)
     if not contract.success:
         refuse_publication(store, ledger, manifest, contract)
-    version = publish_version(store, rows, ledger, manifest, config.filters.diversity.threshold)
+    threshold = next((step.threshold for step in config.filters if step.name == "diversity"), None)
+    version = publish_version(store, rows, ledger, manifest, threshold)
     print(dataset_card(version.manifest(), store.root))
     return version.path
 
