@@ -76,12 +76,12 @@ class PublishedVersion:
 
 
 class DatasetStore:
-    def __init__(self, root, dataset: str, ann_min_rows: int = ANN_MIN_ROWS) -> None:
+    def __init__(self, root, dataset: str, ann_min_rows: int = ANN_MIN_ROWS, ann_nprobes: int = ANN_NPROBES) -> None:
         import fsspec
 
         self.root = str(root).rstrip("/")
         self.dataset = dataset
-        self.ann_min_rows = ann_min_rows
+        self.ann_min_rows, self.ann_nprobes = ann_min_rows, ann_nprobes
         self.fs, root_path = fsspec.core.url_to_fs(self.root, use_listings_cache=False)
         self.local = self.fs.protocol in ("file", "local") or "file" in self.fs.protocol
         self._root = root_path if self.local else self.fs.unstrip_protocol(root_path)
@@ -156,7 +156,8 @@ class DatasetStore:
     def nearest_published(self, vectors: np.ndarray) -> np.ndarray:
         """Each vector's highest cosine similarity to any row of the latest version (0 if none).
 
-        Exact while the table is small; an IVF_FLAT index with exact distances once it holds ANN_MIN_ROWS rows.
+        Exact while the table is small; from `ann_min_rows` rows an IVF_FLAT index, exact distances within the
+        `ann_nprobes` partitions nearest to each vector (bench/lookup.py measures recall and speed).
         """
         table = self._published_table()
         if table is None or len(vectors) == 0:
@@ -165,7 +166,7 @@ class DatasetStore:
         hits = (
             table.search(list(vectors) if len(vectors) > 1 else vectors[0], vector_column_name="vector")
             .distance_type("cosine")
-            .nprobes(ANN_NPROBES)
+            .nprobes(self.ann_nprobes)
             .limit(1)
             .select(["_distance"])
             .to_arrow()
@@ -487,7 +488,7 @@ def _ledger_rows(dropped: pl.DataFrame, ledger: pl.DataFrame) -> pl.DataFrame:
 
 def _maintain_indexes(table, ann_min_rows: int) -> dict | None:
     """Rebuild the id index (for `ids()`) and, from `ann_min_rows` rows, the IVF_FLAT vector index: exact distances
-    within the ANN_NPROBES probed partitions of ~sqrt(rows) vectors each.
+    within the probed partitions of ~sqrt(rows) vectors each.
 
     Rebuilt rather than extended, measured with LanceDB 0.40: after `optimize` (compaction + index merge) IVF_FLAT
     searches were 10x slower, rows left unindexed cost > 100 ms per query, and compaction rewrites every fragment
@@ -501,7 +502,7 @@ def _maintain_indexes(table, ann_min_rows: int) -> dict | None:
         return None
     partitions = max(16, round(rows**0.5))
     table.create_index("vector", config=IvfFlat(distance_type="cosine", num_partitions=partitions), replace=True)
-    return {"type": "IVF_FLAT", "partitions": partitions, "nprobes": ANN_NPROBES}
+    return {"type": "IVF_FLAT", "partitions": partitions}
 
 
 def _fault(step: str, kill_after: str | None) -> None:
