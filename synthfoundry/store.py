@@ -67,9 +67,13 @@ class PublishedVersion:
 
     @property
     def data_files(self) -> list[str]:
-        """The Parquet files that together hold the dataset as of this version."""
+        """The Parquet files that together hold the dataset as of this version (before shards: one full snapshot)."""
         exports = self.path.rsplit("/", 1)[0]
-        return [f"{exports}/{shard}" for shard in self.record["shards"]]
+        return [f"{exports}/{shard}" for shard in self.shards]
+
+    @property
+    def shards(self) -> list[str]:
+        return self.record.get("shards", [f"{self.tag}/data.parquet"])
 
     def manifest(self) -> dict:
         return json.loads(json.dumps(self.record))
@@ -83,7 +87,7 @@ class DatasetStore:
         self.dataset = dataset
         self.ann_min_rows, self.ann_nprobes = ann_min_rows, ann_nprobes
         self.fs, root_path = fsspec.core.url_to_fs(self.root, use_listings_cache=False)
-        self.local = self.fs.protocol in ("file", "local") or "file" in self.fs.protocol
+        self.local = "file" in self.fs.protocol
         self._root = root_path if self.local else self.fs.unstrip_protocol(root_path)
         self.exports = f"{self._root}/exports/{dataset}"
 
@@ -270,7 +274,7 @@ class DatasetStore:
             "version": tag,
             "parent": previous.tag if previous else None,
             "rows": {"added": rows.height, "removed": 0, "total": total},
-            "shards": (previous.record["shards"] if previous else []) + shards,
+            "shards": (previous.shards if previous else []) + shards,
             "vector_index": index,
         }
         return self._commit(table, tag, record, kill_after)
@@ -310,7 +314,7 @@ class DatasetStore:
                     "stages": {},
                     "rows": {"added": changes["added"]["count"], "removed": changes["removed"]["count"],
                              "total": target.record["rows"]["total"]},
-                    "shards": target.record["shards"],
+                    "shards": target.shards,
                     "vector_index": target.record.get("vector_index"),
                 }
                 return self._commit(table, tag, record, None)
@@ -334,10 +338,10 @@ class DatasetStore:
     def untag(self, name: str) -> None:
         if _VERSION.match(name) or name == "latest":
             raise ValueError(f"tag {name!r} is kept by the store and cannot be removed")
-        tags = self._table().tags if self.versions() else None
-        if tags is None or name not in tags.list():
+        table = self._table()
+        if table is None or name not in table.tags.list():
             raise LookupError(f"dataset {self.dataset!r} has no tag {name!r}")
-        tags.delete(name)
+        table.tags.delete(name)
 
     def check(self) -> list[str]:
         """What an interrupted publish left behind (nothing is changed)."""

@@ -364,3 +364,18 @@ def test_a_rollback_killed_after_its_restore_is_undone_even_when_row_counts_matc
     assert sorted(table_ids(tmp_path)) == ["a", "b", "d"] and store.check() == []
     assert sorted(store.publish(rows(["e"], seed=3), LEDGER, manifest("r5")).data_files) == sorted(store.data_files(5))
     assert sorted(table_ids(tmp_path, version="v5")) == sorted(store.read(5)["id"].to_list()) == ["a", "b", "d", "e"]
+
+
+def test_versions_of_the_earlier_single_snapshot_layout_stay_readable_and_extendable(tmp_path):
+    store = DatasetStore(tmp_path, "ds")
+    store.publish(rows(["a", "b"]), LEDGER, manifest("r1"))
+    v1 = Path(store.exports) / "v1"  # rewrite v1 as the earlier layout had it: v1/data.parquet, no shards
+    (v1 / "data" / "part-00000.parquet").rename(v1 / "data.parquet")
+    (v1 / "data").rmdir()
+    record = json.loads((v1 / "manifest.json").read_text())
+    del record["shards"]
+    (v1 / "manifest.json").write_text(json.dumps(record))
+    assert store.read(1)["id"].to_list() == ["a", "b"]
+    store.publish(rows(["c"], seed=1), LEDGER, manifest("r2"))
+    assert store.read(2)["id"].to_list() == ["a", "b", "c"]
+    assert store.latest().manifest()["shards"] == ["v1/data.parquet", "v2/data/part-00000.parquet"]
