@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 _VERSION = re.compile(r"^v(\d+)$")
 _TAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 SHARD_ROWS = 500_000  # rows per Parquet shard
-ANN_MIN_ROWS = 50_000  # below this the lookup is an exact scan; from here an IVF_FLAT index (see bench/lookup.py)
+ANN_MIN_ROWS = 20_000  # below this the lookup is an exact scan (~2 ms per row at 10 k); from here IVF_FLAT
 ANN_NPROBES = 24
 PUBLISH_STEPS = ("shards", "append", "index", "tag", "commit")
 
