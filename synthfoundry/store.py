@@ -226,8 +226,8 @@ class DatasetStore:
                 if check.kept.height == 0:
                     report = self.write_run_report(ledger, manifest)
                     raise PublishError(
-                        f"nothing left to publish: all {rows.height} rows were published meanwhile by "
-                        f"{previous.tag if previous else '?'}; the run's ledger and manifest: {report}"
+                        f"nothing left to publish: all {rows.height} rows were published meanwhile (latest "
+                        f"{previous.tag if previous else 'none'}); the run's ledger and manifest: {report}"
                     )
                 return self._publish(previous, tag, check.kept, ledger, manifest, kill_after)
             except Exception as error:
