@@ -30,9 +30,9 @@ def main() -> None:
         print("run  rows  seconds  rows/min  completion tokens")
         for run in (1, 2):
             start = time.perf_counter()
-            data = Path(generate_dataset(str(path)))
+            version = Path(generate_dataset(str(path)))
             seconds = time.perf_counter() - start
-            manifest = json.loads((data.parent / "manifest.json").read_text())
+            manifest = json.loads((version / "manifest.json").read_text())
             rows = manifest["rows"]["added"]
             print(f"{run:>3}  {rows:>4}  {seconds:>7.1f}  {rows / seconds * 60:>8.1f}  {manifest['tokens']['completion']:>17}")
 

@@ -33,7 +33,7 @@ def batches(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
 
 @flow(name="generate-dataset", log_prints=True)
 def generate_dataset(config_path: str) -> str:
-    """Make and publish the next version of the dataset a run config describes; returns the version's data path."""
+    """Make and publish the next version of the dataset a run config describes; returns the version's folder."""
     config = load_config(config_path)
     run_id = str(flow_run.id or f"local-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
     seed = config.seed if config.seed is not None else random.randrange(2**31)
@@ -63,9 +63,10 @@ def generate_dataset(config_path: str) -> str:
     manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), forecast_usd)
     if not contract.success:
         refuse_publication(store, ledger, manifest, contract)
-    version = publish_version(store, rows, ledger, manifest)
-    print(dataset_card(version.manifest(), version.data_path))
-    return str(version.data_path)
+    threshold = next((step.threshold for step in config.filters if step.name == "diversity"), None)
+    version = publish_version(store, rows, ledger, manifest, threshold)
+    print(dataset_card(version.manifest(), store.root))
+    return version.path
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ def _teacher_line(teacher: dict | None) -> str:
     return f"- teacher: {teacher.get('provider')} / {teacher.get('model')}"
 
 
-def dataset_card(manifest: dict, data_path: Path) -> str:
+def dataset_card(manifest: dict, root: str) -> str:
     """Markdown summary for the Prefect UI and the terminal."""
     lines = [
         f"# {manifest['dataset']} {manifest['version']}",
@@ -147,11 +147,11 @@ def dataset_card(manifest: dict, data_path: Path) -> str:
         "|---|---:|---:|---:|",
         *(f"| {name} | {c['in']} | {c['kept']} | {c['dropped']} |" for name, c in manifest["stages"].items()),
         "",
-        f"Data: `{data_path}`",
+        f"Data: `{root}/exports/{manifest['dataset']}/{manifest['version']}/` (Parquet shards listed in the manifest)",
         "",
         "```python",
-        "import polars as pl",
-        f"df = pl.read_parquet({str(data_path)!r})",
+        "from synthfoundry.store import DatasetStore",
+        f"df = DatasetStore({root!r}, {manifest['dataset']!r}).read({int(manifest['version'][1:])})",
         "```",
     ]
     return "\n".join(lines)

@@ -34,12 +34,13 @@ def run_recipe(tmp_path: Path, recipe: dict, teacher: dict | None = None, seed: 
     return read_published(Path(generate_dataset(str(path))))
 
 
-def read_published(data: Path) -> Published:
-    """A published version's data, manifest and ledger, from its data.parquet path."""
+def read_published(folder: Path) -> Published:
+    """A published version's data, manifest and ledger, from its folder (exports/<dataset>/vN)."""
+    manifest = json.loads((folder / "manifest.json").read_text())
     return Published(
-        pl.read_parquet(data),
-        json.loads((data.parent / "manifest.json").read_text()),
-        pl.read_parquet(data.parent / "rejections.parquet"),
+        pl.read_parquet([folder.parent / shard for shard in manifest["shards"]]),
+        manifest,
+        pl.read_parquet(folder / "rejections.parquet"),
     )
 
 

