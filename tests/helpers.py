@@ -71,3 +71,71 @@ def sample_corpus(folder: Path, *names: str) -> Path:
         shutil.copy(Path(sample_documents_path()) / name, folder / name)
     (folder / "broken.html").write_bytes(b"\xff\xfe not utf-8")
     return folder
+
+
+_WORDS = (
+    "prime gradient river poem budget orbit sonnet ledger protein tensor glacier recipe violin theorem "
+    "harvest circuit parable enzyme compiler monsoon mosaic quartz sparrow tariff"
+).split()
+
+
+def published_rows(count: int, seed: int = 0, run_id: str = "run-1", dims: int = 384, **columns) -> pl.DataFrame:
+    """`count` rows shaped like a published version's (every PUBLISHED_SCHEMA column, a diversity score in
+    `decisions`, random unit `vector`s); keyword arguments add or replace columns with per-row lists."""
+    from datetime import datetime, timezone
+
+    import numpy as np
+
+    from synthfoundry.records import content_id, rows_frame, with_decision
+
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(_WORDS, size=(count, 3))
+    rows = rows_frame([
+        {
+            "id": content_id(seed, index),
+            "recipe": "self_instruct",
+            "recipe_version": "1",
+            "template_hash": "t" * 16,
+            "seed_ids": [f"seed-{index % 7}"],
+            "instruction": f"Write about {a} and {b} ({seed}.{index})",
+            "input": "" if index % 2 else f"context {c}",
+            "response": f"The {a} meets the {c}; " * (1 + index % 4),
+            "reasoning": f"think about {b}" if index % 3 == 0 else None,
+            "teacher_provider": "local",
+            "teacher_model": "SmolLM2-135M-Instruct",
+            "teacher_params": "{}",
+            "prompt_tokens": 20 + index,
+            "completion_tokens": 10 + index % 5,
+            "finish_reason": "stop",
+            "cost_usd": 0.0,
+        }
+        for index, (a, b, c) in enumerate(picks)
+    ])
+    rows = with_decision(rows, "diversity", pl.Series(rng.uniform(0.2, 0.8, count)))
+    vectors = rng.normal(size=(count, dims)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return rows.with_columns(
+        pl.lit(run_id).alias("run_id"),
+        pl.lit(datetime(2026, 12, 1, tzinfo=timezone.utc)).alias("created_at"),
+        pl.Series("vector", vectors, dtype=pl.Array(pl.Float32, dims)),
+        *(pl.Series(name, values) for name, values in columns.items()),
+    )
+
+
+def publish_rows(root: Path, dataset: str, rows: pl.DataFrame, ledger: pl.DataFrame | None = None, suite: str = "sft"):
+    """Publish `rows` as the next version with the real DatasetStore and a manifest made by `build_manifest`."""
+    from synthfoundry.config import parse_config
+    from synthfoundry.manifest import build_manifest
+    from synthfoundry.stages import LEDGER_SCHEMA, StageResult
+    from synthfoundry.store import DatasetStore
+
+    ledger = ledger if ledger is not None else pl.DataFrame(schema=LEDGER_SCHEMA)
+    run_id = rows["run_id"][0]
+    config = parse_config({"dataset": dataset, "recipe": {"name": "self_instruct"}, "publish": {"root": str(root)}})
+    stage_names = list(dict.fromkeys(["synthesis", "distillation", *ledger["stage"].to_list(), "diversity"]))
+    stages = [StageResult(name, rows, ledger.filter(pl.col("stage") == name)) for name in stage_names]
+    contract = {"suite": suite, "success": True, "evaluated": 7, "rows": rows.height, "failures": []}
+    teacher = {"provider": "local", "model": "SmolLM2-135M-Instruct"}
+    cost = {"spent_usd": 0.0, "cached_usd": 0.0, "requests": {"sent": rows.height, "cached": 2}}
+    manifest = build_manifest(config, run_id, 1, stages, contract, teacher, cost)
+    return DatasetStore(root, dataset).publish(rows, ledger.with_columns(pl.lit(run_id).alias("run_id")), manifest)

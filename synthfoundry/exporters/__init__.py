@@ -1,0 +1,12 @@
+"""Exporters: a published version written in the layout a trainer loads.
+
+Each format is a module with `NAME` and `export(rows, manifest, out, options) -> written files`; adding a format is
+its module plus one line here.
+"""
+
+from synthfoundry.exporters import dpo, hf, jsonl, trl, verl
+from synthfoundry.exporters.base import ExportError, ExportOptions
+
+EXPORTERS = {module.NAME: module.export for module in (hf, trl, dpo, verl, jsonl)}
+
+__all__ = ["EXPORTERS", "ExportError", "ExportOptions"]

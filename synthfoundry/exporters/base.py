@@ -1,0 +1,72 @@
+"""What every exporter shares: its options, its error, and how a reasoning trace rides along in a chat turn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from synthfoundry.records import to_chat_messages
+
+THINK_OPEN, THINK_CLOSE = "<think>\n", "\n</think>\n\n"
+
+
+class ExportError(ValueError):
+    """The version cannot be exported in that format; the message says what is missing and what to use instead."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    reasoning: Literal["keep", "drop"] = "keep"  # keep: traces in the assistant turn (chat formats) or column
+    file_format: Literal["jsonl", "parquet"] = "jsonl"  # trl and dpo: the file trainers load
+    split: str = "train"
+    shard_rows: int = 100_000  # hf: rows per Parquet shard
+    license: str = "unknown"  # hf: the card's licence (a Hub licence id)
+    card: str | None = None  # hf: markdown body of README.md (default: a summary of the manifest)
+
+
+def plain_columns(rows: pl.DataFrame, options: ExportOptions) -> pl.DataFrame:
+    """Every column but the embedding, and without `reasoning` when traces are dropped."""
+    dropped = {"vector"} | ({"reasoning"} if options.reasoning == "drop" else set())
+    return rows.drop([name for name in rows.columns if name in dropped])
+
+
+def with_reasoning(content: pl.Expr, reasoning: pl.Expr) -> pl.Expr:
+    """`<think>trace</think>` before the answer, the convention of DeepSeek-R1 / Qwen3 chat templates."""
+    return (
+        pl.when(reasoning.fill_null("") != "")
+        .then(pl.concat_str([pl.lit(THINK_OPEN), reasoning, pl.lit(THINK_CLOSE), content]))
+        .otherwise(content)
+    )
+
+
+def chat_messages(rows: pl.DataFrame, options: ExportOptions) -> pl.DataFrame:
+    """`id` + `messages`; with `reasoning: keep` the final assistant turn starts with the row's trace."""
+    chat = to_chat_messages(rows)
+    if options.reasoning == "drop" or "reasoning" not in rows.columns:
+        return chat
+    messages = pl.col("messages")
+    last = messages.list.last()
+    traced = pl.struct(
+        last.struct.field("role").alias("role"),
+        pl.when(last.struct.field("role") == "assistant")
+        .then(with_reasoning(last.struct.field("content"), pl.col("reasoning")))
+        .otherwise(last.struct.field("content"))
+        .alias("content"),
+    )
+    return (
+        chat.with_columns(rows["reasoning"])
+        .with_columns(messages.list.head(messages.list.len() - 1).list.concat(pl.concat_list(traced)).alias("messages"))
+        .drop("reasoning")
+    )
+
+
+def write_table(frame: pl.DataFrame, path: Path, file_format: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if file_format == "parquet":
+        frame.write_parquet(path)
+    else:
+        frame.write_ndjson(path)
+    return path

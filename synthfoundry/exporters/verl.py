@@ -1,0 +1,68 @@
+"""verl / OpenRLHF RLVR prompts: chat-form `prompt`, `data_source`, `ability`, `reward_model.ground_truth` and
+`extra_info` (with the row's verifier), as Parquet. `compute_score` is a verl custom reward function that scores a
+rollout with the row's own verifier:
+`custom_reward_function.path=<site-packages>/synthfoundry/exporters/verl.py custom_reward_function.name=compute_score`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from synthfoundry.exporters.base import ExportError, ExportOptions, write_table
+from synthfoundry.records import to_chat_messages
+from synthfoundry.verify import MATH_VERIFY
+
+NAME = "verl"
+
+
+def export(rows: pl.DataFrame, manifest: dict, out: Path, options: ExportOptions) -> list[Path]:
+    for column in ("answer", "verifier"):
+        unset = rows.height if column not in rows.columns else rows[column].null_count()
+        if unset:
+            raise ExportError(
+                f"{manifest['dataset']} {manifest['version']}: {unset} of {rows.height} rows have no {column!r}; "
+                "RLVR trainers need a ground truth and a verifier per prompt (publish an rlvr dataset, e.g. the "
+                "procedural or metamath output: rlvr recipes), or export this version with --format trl"
+            )
+    conversation = pl.col("_conversation")  # the prompt is the conversation up to the answer the policy writes
+    prompt = (
+        pl.when(conversation.list.last().struct.field("role") == "assistant")
+        .then(conversation.list.head(conversation.list.len() - 1))
+        .otherwise(conversation)
+    )
+    extra = [
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("index"),
+        pl.col("id"),
+        pl.lit(options.split).alias("split"),
+        pl.col("verifier"),
+        pl.col("recipe").cast(pl.String),
+        pl.col("instruction").alias("question"),
+        pl.col("metadata").cast(pl.String),
+        pl.col("response").cast(pl.String).alias("reference"),
+    ]
+    if options.reasoning == "keep" and "reasoning" in rows.columns:
+        extra.append(pl.col("reasoning"))
+    table = rows.with_columns(_conversation=to_chat_messages(rows)["messages"]).select(
+        pl.lit(f"synthfoundry/{manifest['dataset']}").alias("data_source"),
+        prompt.alias("prompt"),
+        pl.when(pl.col("verifier") == MATH_VERIFY).then(pl.lit("math")).otherwise(pl.col("verifier")).alias("ability"),
+        pl.struct(pl.lit("rule").alias("style"), pl.col("answer").alias("ground_truth")).alias("reward_model"),
+        pl.struct(extra).alias("extra_info"),
+    )
+    return [write_table(table, out / f"{options.split}.parquet", "parquet")]
+
+
+def compute_score(data_source: str, solution_str: str, ground_truth: str, extra_info: dict | None = None) -> float:
+    """verl's reward-function signature; the verifier, question and metadata come from `extra_info`."""
+    from synthfoundry.verify import verify
+
+    info = extra_info or {}
+    row = {
+        "answer": ground_truth,
+        "verifier": info.get("verifier") or MATH_VERIFY,
+        "instruction": info.get("question"),
+        "metadata": info.get("metadata"),
+    }
+    return verify(solution_str, row).score
