@@ -126,6 +126,7 @@ def publish_rows(root: Path, dataset: str, rows: pl.DataFrame, ledger: pl.DataFr
     """Publish `rows` as the next version with the real DatasetStore and a manifest made by `build_manifest`."""
     from synthfoundry.config import parse_config
     from synthfoundry.manifest import build_manifest
+    from synthfoundry.spend import Spend
     from synthfoundry.stages import LEDGER_SCHEMA, StageResult
     from synthfoundry.store import DatasetStore
 
@@ -133,9 +134,11 @@ def publish_rows(root: Path, dataset: str, rows: pl.DataFrame, ledger: pl.DataFr
     run_id = rows["run_id"][0]
     config = parse_config({"dataset": dataset, "recipe": {"name": "self_instruct"}, "publish": {"root": str(root)}})
     stage_names = list(dict.fromkeys(["synthesis", "distillation", *ledger["stage"].to_list(), "diversity"]))
-    stages = [StageResult(name, rows, ledger.filter(pl.col("stage") == name)) for name in stage_names]
+    spend = Spend(spent_usd=0.0125, sent=rows.height, cached=2, prompt_tokens=900, completion_tokens=400)
+    stages = [
+        StageResult(name, rows, ledger.filter(pl.col("stage") == name), spend if name == "distillation" else Spend())
+        for name in stage_names
+    ]
     contract = {"suite": suite, "success": True, "evaluated": 7, "rows": rows.height, "failures": []}
-    teacher = {"provider": "local", "model": "SmolLM2-135M-Instruct"}
-    cost = {"spent_usd": 0.0, "cached_usd": 0.0, "requests": {"sent": rows.height, "cached": 2}}
-    manifest = build_manifest(config, run_id, 1, stages, contract, teacher, cost)
+    manifest = build_manifest(config, run_id, 1, stages, contract, forecast_usd=0.02)
     return DatasetStore(root, dataset).publish(rows, ledger.with_columns(pl.lit(run_id).alias("run_id")), manifest)
