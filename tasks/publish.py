@@ -1,13 +1,16 @@
-"""Publish task: the next immutable version, with its dataset card as a Prefect artifact."""
+"""Publish task: the next immutable version, then its dataset card and evaluation report, beside the manifest and as
+Prefect markdown and table artifacts."""
 
 from __future__ import annotations
 
+import base64
+
 import polars as pl
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from synthfoundry import report
 from synthfoundry.store import DatasetStore, PublishedVersion
-from synthfoundry.manifest import dataset_card
 
 
 @task
@@ -24,9 +27,27 @@ def publish_version(
         get_run_logger().info(f"run {manifest['run_id']} already published {done.tag}")
         return done
     version = store.publish(rows, ledger, manifest, near_duplicate_threshold)
+    try:
+        publish_card(store, version)
+    except Exception as error:  # the version is committed: a card that failed is re-made with `synthfoundry card`
+        get_run_logger().warning(
+            "%s %s is published but its card failed (%s); make it with `synthfoundry card %s --version %d --root %s`",
+            store.dataset, version.tag, error, store.dataset, version.number, store.root,
+        )
+    return version
+
+
+def publish_card(store: DatasetStore, version: PublishedVersion) -> None:
+    figures = report.evaluate_version(store, version.number)
+    images = report.plots(figures)
+    report.write_card(store, figures, images)
+    key = f"dataset-card-{store.dataset}".lower().replace("_", "-")
+    inline = {name: f"data:image/png;base64,{base64.b64encode(png).decode()}" for name, png in images.items()}
     create_markdown_artifact(
-        key=f"dataset-card-{store.dataset}".lower().replace("_", "-"),
-        markdown=dataset_card(version.manifest(), store.root),
+        key=key,
+        markdown=report.card_markdown(figures, inline, store.data_files(version.number)),
         description=f"{store.dataset} {version.tag}",
     )
-    return version
+    for name, table in report.tables(figures).items():
+        if table:
+            create_table_artifact(key=f"{key}-{name}", table=table, description=f"{store.dataset} {version.tag}: {name}")

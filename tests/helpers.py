@@ -124,13 +124,21 @@ def published_rows(count: int, seed: int = 0, run_id: str = "run-1", dims: int =
 
 def publish_rows(root: Path, dataset: str, rows: pl.DataFrame, ledger: pl.DataFrame | None = None, suite: str = "sft"):
     """Publish `rows` as the next version with the real DatasetStore and a manifest made by `build_manifest`."""
-    from synthfoundry.config import parse_config
-    from synthfoundry.manifest import build_manifest
-    from synthfoundry.spend import Spend
-    from synthfoundry.stages import LEDGER_SCHEMA, StageResult
+    from synthfoundry.stages import LEDGER_SCHEMA
     from synthfoundry.store import DatasetStore
 
     ledger = ledger if ledger is not None else pl.DataFrame(schema=LEDGER_SCHEMA)
+    manifest = manifest_for(root, dataset, rows, ledger, suite)
+    return DatasetStore(root, dataset).publish(rows, ledger.with_columns(pl.lit(manifest["run_id"]).alias("run_id")), manifest)
+
+
+def manifest_for(root: Path, dataset: str, rows: pl.DataFrame, ledger: pl.DataFrame, suite: str = "sft") -> dict:
+    """A run's manifest as `build_manifest` makes it: a self_instruct config, the ledger's stages, some spend."""
+    from synthfoundry.config import parse_config
+    from synthfoundry.manifest import build_manifest
+    from synthfoundry.spend import Spend
+    from synthfoundry.stages import StageResult
+
     run_id = rows["run_id"][0]
     config = parse_config({"dataset": dataset, "recipe": {"name": "self_instruct"}, "publish": {"root": str(root)}})
     stage_names = list(dict.fromkeys(["synthesis", "distillation", *ledger["stage"].to_list(), "diversity"]))
@@ -140,5 +148,4 @@ def publish_rows(root: Path, dataset: str, rows: pl.DataFrame, ledger: pl.DataFr
         for name in stage_names
     ]
     contract = {"suite": suite, "success": True, "evaluated": 7, "rows": rows.height, "failures": []}
-    manifest = build_manifest(config, run_id, 1, stages, contract, forecast_usd=0.02)
-    return DatasetStore(root, dataset).publish(rows, ledger.with_columns(pl.lit(run_id).alias("run_id")), manifest)
+    return build_manifest(config, run_id, 1, stages, contract, forecast_usd=0.02)
