@@ -91,25 +91,24 @@ def _stages(stages: dict) -> list[dict]:
     ]
 
 
-def rejection_counts(ledger: pl.DataFrame) -> list[dict]:
+def rejection_counts(ledger: pl.DataFrame, examples: int = 1, top: int = TOP_REASONS) -> list[dict]:
     """Ledger rows per stage and kind of reason (numbers masked, so "cosine 0.93 > 0.9" and "cosine 0.95 > 0.9"
-    are one kind), most frequent first, each with one real reason and text as an example."""
+    are one kind), most frequent first, each with up to `examples` real reasons and texts."""
     if ledger.is_empty():
         return []
     kinds = (
         ledger.with_columns(pl.col("reason").fill_null("").str.replace_all(_NUMBER.pattern, "#").alias("kind"))
         .group_by("stage", "kind", maintain_order=True)
-        .agg(pl.len().alias("rows"), pl.col("reason").first().alias("example"), pl.col("text").first().alias("text"))
+        .agg(pl.len().alias("rows"), pl.struct("reason", "text").head(examples).alias("examples"))
         .sort(["stage", "rows"], descending=[False, True])
     )
     out = []
     for (stage,), group in kinds.group_by("stage", maintain_order=True):
-        top = group.head(TOP_REASONS).to_dicts()
-        rest = group.slice(TOP_REASONS)
+        out.extend(group.head(top).to_dicts())
+        rest = group.slice(top)
         if rest.height:
-            top.append({"stage": stage, "kind": f"({rest.height} other reasons)", "rows": int(rest["rows"].sum()),
-                        "example": rest["example"][0], "text": rest["text"][0]})
-        out.extend(top)
+            out.append({"stage": stage, "kind": f"({rest.height} other reasons)", "rows": int(rest["rows"].sum()),
+                        "examples": rest["examples"][0].to_list()})
     return out
 
 
@@ -246,7 +245,10 @@ def tables(figures: dict) -> dict[str, list[dict]]:
     """The card's tables as rows, for Prefect table artifacts (and `--json`)."""
     return {
         "stages": figures["stages"],
-        "rejections": [{k: r[k] for k in ("stage", "kind", "rows", "example")} for r in figures["rejections"]],
+        "rejections": [
+            {"stage": r["stage"], "kind": r["kind"], "rows": r["rows"], "example": r["examples"][0]["reason"]}
+            for r in figures["rejections"]
+        ],
         "scores": [{"stage": s, **_summary(d)} for s, d in figures["scores"].items()],
         "lengths": [{"field": name, **_summary(d)} for name, d in figures["lengths"].items() if d],
         "contamination": [{"benchmark": b, "hits": n} for b, n in figures["contamination"].items()],

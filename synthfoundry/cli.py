@@ -1,0 +1,349 @@
+"""`synthfoundry`: run, check and inspect published datasets, and export them for trainers.
+
+Shape: `synthfoundry COMMAND DATASET --root ROOT ...`; the latest version unless `--version N`. Exit codes: 0 ok,
+1 a user error (one line on stderr, no traceback), 2 a usage error. `--json` prints one JSON document for scripts.
+Heavy libraries are imported inside the commands, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+app = typer.Typer(
+    name="synthfoundry",
+    help="Make, inspect and export versioned synthetic datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+Dataset = Annotated[str, typer.Argument(help="dataset name, as in the run config's `dataset`")]
+Root = Annotated[str, typer.Option("--root", help="publish root: a folder or an object-store URI (s3://...)")]
+Version = Annotated[int | None, typer.Option("--version", help="version number N (vN); default: the latest")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+ROOT = "synthfoundry-data"
+
+
+class UserError(Exception):
+    """A problem the user can fix; shown as one line."""
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from synthfoundry.store import PublishError
+
+    return (UserError, LookupError, ValueError, OSError, PublishError)
+
+
+def command(function):
+    """Register a command whose user errors become one line on stderr and exit code 1."""
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except _user_errors() as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+
+    return app.command()(run)
+
+
+def _store(root: str, dataset: str):
+    from synthfoundry.store import DatasetStore
+
+    store = DatasetStore(root, dataset)
+    if not store.versions():
+        raise UserError(f"dataset {dataset!r} has no published version under {root} (is --root right?)")
+    return store
+
+
+def _version(store, number: int | None):
+    versions = store.versions()
+    if number is None:
+        return versions[-1]
+    for version in versions:
+        if version.number == number:
+            return version
+    raise UserError(f"dataset {store.dataset!r} has no version v{number}; it has {', '.join(v.tag for v in versions)}")
+
+
+def _print(payload, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str) if as_json else text)
+
+
+def _table(rows: list[dict]) -> str:
+    """Rows as aligned columns for the terminal."""
+    if not rows:
+        return "(none)"
+    header = list(rows[0])
+    cells = [[str("" if row.get(k) is None else row.get(k)) for k in header] for row in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+# --- running -----------------------------------------------------------------------------------------------------
+
+
+@command
+def run(config: Annotated[Path, typer.Argument(help="run config (YAML)")], as_json: Json = False) -> None:
+    """Run the generate-dataset flow on CONFIG and publish the next version."""
+    from synthfoundry.config import load_config
+
+    load_config(config)  # a bad config is one clear line before Prefect starts
+    from flows.generate import generate_dataset
+    from tasks.contracts import ContractFailed
+
+    try:
+        path = generate_dataset(str(config))
+    except ContractFailed as error:
+        raise UserError(str(error)) from None
+    _print({"published": path}, as_json, f"published: {path}")
+
+
+@command
+def validate(config: Annotated[Path, typer.Argument(help="run config (YAML)")], as_json: Json = False) -> None:
+    """Pre-flight CONFIG without sending a request: config, seeds and documents, keys, contract, root, budget."""
+    from dataclasses import asdict
+
+    from synthfoundry.preflight import preflight
+
+    checks = preflight(config)
+    text = "\n".join(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}" for c in checks)
+    _print([asdict(c) for c in checks], as_json, text)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+# --- versions ----------------------------------------------------------------------------------------------------
+
+
+@command
+def versions(dataset: Dataset, root: Root = ROOT, as_json: Json = False) -> None:
+    """List the published versions, oldest first, with their tags."""
+    store = _store(root, dataset)
+    tags: dict[int, list[str]] = {}
+    for name, number in store.tags().items():
+        if name != f"v{number}":
+            tags.setdefault(number, []).append(name)
+    rows = []
+    for version in store.versions():
+        manifest = version.manifest()
+        rows.append({
+            "version": version.tag,
+            "created_at": manifest.get("created_at"),
+            "added": manifest["rows"].get("added"),
+            "total": manifest["rows"].get("total"),
+            "tags": ",".join(sorted(tags.get(version.number, []))),
+            "run_id": manifest.get("run_id"),
+        })
+    _print(rows, as_json, _table(rows))
+
+
+@command
+def show(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: Json = False) -> None:
+    """A version's manifest: rows, stage counts, contract, cost, lineage and data files."""
+    store = _store(root, dataset)
+    chosen = _version(store, version)
+    manifest = chosen.manifest()
+    files = store.data_files(chosen.number)
+    if as_json:
+        _print({**manifest, "data_files": files}, True, "")
+        return
+    contract, cost = manifest.get("contract") or {}, manifest.get("cost") or {}
+    requests = cost.get("requests", {})
+    stages = [{"stage": name, **counts} for name, counts in manifest.get("stages", {}).items()]
+    lines = [
+        f"{dataset} {chosen.tag}  (parent {manifest.get('parent') or '-'}, created {manifest.get('created_at')})",
+        f"rows: {manifest['rows'].get('added')} added, {manifest['rows'].get('total')} in total",
+        f"contract: {contract.get('suite', '-')} {'passed' if contract.get('success') else 'FAILED' if contract else ''}",
+        f"cost: ${cost.get('spent_usd') or 0:.4f} spent, {requests.get('sent', 0)} requests sent, "
+        f"{requests.get('cached', 0)} cached (${cost.get('cached_usd') or 0:.4f} saved)",
+        f"code: {manifest.get('code_version')}  run: {manifest.get('run_id')}",
+        "",
+        _table(stages),
+        "",
+        "data files:",
+        *(f"  {path}" for path in files),
+    ]
+    typer.echo("\n".join(lines))
+
+
+@command
+def diff(
+    dataset: Dataset,
+    a: Annotated[int, typer.Argument(help="first version number")],
+    b: Annotated[int, typer.Argument(help="second version number")],
+    root: Root = ROOT,
+    as_json: Json = False,
+) -> None:
+    """What changed from version A to version B: rows added and removed, cost and stage counts."""
+    store = _store(root, dataset)
+    _version(store, a), _version(store, b)
+    changes = store.diff(a, b)
+    lines = [
+        f"{changes['a']} -> {changes['b']}: {changes['rows']['a']} -> {changes['rows']['b']} rows",
+        f"added {changes['added']['count']}, removed {changes['removed']['count']}",
+        f"cost: ${changes['cost_usd']['a']:.4f} -> ${changes['cost_usd']['b']:.4f}",
+    ]
+    _print(changes, as_json, "\n".join(lines))
+
+
+@command
+def tag(
+    dataset: Dataset,
+    name: Annotated[str, typer.Argument(help="tag name, e.g. nightly-2026-12-01 or best")],
+    version: Version = None,
+    delete: Annotated[bool, typer.Option("--delete", help="remove the tag instead")] = False,
+    root: Root = ROOT,
+    as_json: Json = False,
+) -> None:
+    """Point tag NAME at a version (moving it if it exists), or remove it with --delete."""
+    store = _store(root, dataset)
+    if delete:
+        store.untag(name)
+        _print({"deleted": name}, as_json, f"deleted tag {name}")
+        return
+    chosen = _version(store, version)
+    store.tag(name, chosen.number)
+    _print({"tag": name, "version": chosen.tag}, as_json, f"{name} -> {chosen.tag}")
+
+
+@command
+def rollback(
+    dataset: Dataset,
+    to: Annotated[int, typer.Option("--to", help="the earlier version whose rows the new version repeats")],
+    root: Root = ROOT,
+    as_json: Json = False,
+) -> None:
+    """Publish a new latest version equal to version TO (history is never rewritten)."""
+    import uuid
+
+    store = _store(root, dataset)
+    target = _version(store, to)
+    published = store.rollback(target.number, run_id=f"rollback-{uuid.uuid4().hex[:12]}")
+    _print({"version": published.tag, "rollback_of": target.tag}, as_json,
+           f"published {published.tag} = {target.tag}")
+
+
+# --- inspecting --------------------------------------------------------------------------------------------------
+
+
+@command
+def ledger(
+    dataset: Dataset,
+    root: Root = ROOT,
+    version: Version = None,
+    stage: Annotated[str | None, typer.Option("--stage", help="only this stage")] = None,
+    examples: Annotated[int, typer.Option("--examples", min=0, help="example rows per reason")] = 2,
+    as_json: Json = False,
+) -> None:
+    """Why rows were dropped: by stage and kind of reason, with examples."""
+    import polars as pl
+
+    from synthfoundry.report import rejection_counts
+
+    store = _store(root, dataset)
+    chosen = _version(store, version)
+    rejected = store.ledger(chosen.number)
+    if stage is not None:
+        stages = sorted(set(rejected["stage"].to_list()))
+        if stage not in stages:
+            raise UserError(f"{chosen.tag}'s ledger has no stage {stage!r}; it has {', '.join(stages) or 'none'}")
+        rejected = rejected.filter(pl.col("stage") == stage)
+    kinds = rejection_counts(rejected, examples=examples, top=50)
+    lines = [f"{dataset} {chosen.tag}: {rejected.height} rows dropped"]
+    for current in dict.fromkeys(k["stage"] for k in kinds):
+        of_stage = [k for k in kinds if k["stage"] == current]
+        lines += ["", f"{current}: {sum(k['rows'] for k in of_stage)}"]
+        for kind in of_stage:
+            lines.append(f"  {kind['rows']:>6}  {kind['kind']}")
+            lines += [f"          - {e['reason']} | {(e['text'] or '')[:100]!r}" for e in kind["examples"][:examples]]
+    _print(kinds, as_json, "\n".join(lines))
+
+
+@command
+def card(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: Json = False) -> None:
+    """Evaluate a version and write its card (card.md, plots/, evaluation.json beside the manifest)."""
+    from synthfoundry import report
+
+    store = _store(root, dataset)
+    chosen = _version(store, version)
+    figures = report.evaluate_version(store, chosen.number)
+    images = report.plots(figures)
+    written = report.write_card(store, figures, images)
+    if as_json:
+        _print({"files": written, "evaluation": figures}, True, "")
+        return
+    plot_files = {name: f"plots/{name}.png" for name in images}
+    typer.echo(report.card_markdown(figures, plot_files, store.data_files(chosen.number)))
+    typer.echo(f"\nwritten: {next(p for p in written if p.endswith(report.CARD))}", err=True)
+
+
+@command
+def export(
+    dataset: Dataset,
+    export_format: Annotated[str, typer.Option("--format", help="hf | trl | dpo | verl | jsonl")],
+    out: Annotated[Path, typer.Option("--out", help="output folder")],
+    root: Root = ROOT,
+    version: Version = None,
+    reasoning: Annotated[Literal["keep", "drop"], typer.Option("--reasoning", help="keep or drop traces")] = "keep",
+    file_format: Annotated[
+        Literal["jsonl", "parquet"], typer.Option("--file-format", help="trl and dpo: the file written")
+    ] = "jsonl",
+    licence: Annotated[str, typer.Option("--license", help="hf: the card's licence id (Hub ids)")] = "unknown",
+    as_json: Json = False,
+) -> None:
+    """Write a version in the layout a trainer loads."""
+    from synthfoundry.exporters import EXPORTERS, ExportOptions
+
+    if export_format not in EXPORTERS:
+        raise typer.BadParameter(f"{export_format!r} is not one of {', '.join(EXPORTERS)}", param_hint="--format")
+    store = _store(root, dataset)
+    chosen = _version(store, version)
+    card = _hf_card(store, chosen.number, out) if export_format == "hf" else None
+    options = ExportOptions(reasoning=reasoning, file_format=file_format, license=licence, card=card)
+    rows = store.read(chosen.number)
+    written = EXPORTERS[export_format](rows, chosen.manifest(), out, options)
+    _print({"version": chosen.tag, "rows": rows.height, "files": [str(p) for p in written]}, as_json,
+           f"{dataset} {chosen.tag}: {rows.height} rows -> " + ", ".join(str(p) for p in written))
+
+
+def _hf_card(store, number: int, out: Path) -> str:
+    """The version's card for the export's README.md, its plots copied under out/plots."""
+    from synthfoundry import report
+
+    figures = report.evaluate_version(store, number)
+    images = report.plots(figures)
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    for name, image in images.items():
+        (out / "plots" / f"{name}.png").write_bytes(image)
+    return report.card_markdown(figures, {name: f"plots/{name}.png" for name in images})
+
+
+@command
+def check(dataset: Dataset, root: Root = ROOT, as_json: Json = False) -> None:
+    """Find what an interrupted publish left behind (changes nothing); exit 1 if anything needs `repair`."""
+    from synthfoundry.store import DatasetStore
+
+    problems = DatasetStore(root, dataset).check()
+    _print(problems, as_json, "\n".join(problems) or f"{dataset}: nothing to repair")
+    if problems:
+        raise typer.Exit(1)
+
+
+@command
+def repair(dataset: Dataset, root: Root = ROOT, as_json: Json = False) -> None:
+    """Roll back whatever an interrupted publish left behind."""
+    from synthfoundry.store import DatasetStore
+
+    fixed = DatasetStore(root, dataset).repair()
+    _print(fixed, as_json, "\n".join(f"fixed: {item}" for item in fixed) or f"{dataset}: nothing to repair")
+
