@@ -20,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: rendering it with rich costs 0.4 s of imports on every call
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -94,7 +95,7 @@ def _table(rows: list[dict]) -> str:
 
 @command
 def run(config: Annotated[Path, typer.Argument(help="run config (YAML)")], as_json: Json = False) -> None:
-    """Run the generate-dataset flow on CONFIG and publish the next version."""
+    """Run CONFIG through the flow and publish the next version."""
     from synthfoundry.config import load_config
 
     load_config(config)  # a bad config is one clear line before Prefect starts
@@ -110,7 +111,10 @@ def run(config: Annotated[Path, typer.Argument(help="run config (YAML)")], as_js
 
 @command
 def validate(config: Annotated[Path, typer.Argument(help="run config (YAML)")], as_json: Json = False) -> None:
-    """Pre-flight CONFIG without sending a request: config, seeds and documents, keys, contract, root, budget."""
+    """Check CONFIG before paying for anything: no request is sent.
+
+    Config, seeds and documents readable, keys present, contract found, publish root writable, budget vs price.
+    """
     from dataclasses import asdict
 
     from synthfoundry.preflight import preflight
@@ -149,7 +153,7 @@ def versions(dataset: Dataset, root: Root = ROOT, as_json: Json = False) -> None
 
 @command
 def show(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: Json = False) -> None:
-    """A version's manifest: rows, stage counts, contract, cost, lineage and data files."""
+    """Show a version: rows, stage counts, contract, cost, data files."""
     store = _store(root, dataset)
     chosen = _version(store, version)
     manifest = chosen.manifest()
@@ -184,7 +188,7 @@ def diff(
     root: Root = ROOT,
     as_json: Json = False,
 ) -> None:
-    """What changed from version A to version B: rows added and removed, cost and stage counts."""
+    """Compare versions A and B: rows added and removed, cost, stages."""
     store = _store(root, dataset)
     _version(store, a), _version(store, b)
     changes = store.diff(a, b)
@@ -205,7 +209,7 @@ def tag(
     root: Root = ROOT,
     as_json: Json = False,
 ) -> None:
-    """Point tag NAME at a version (moving it if it exists), or remove it with --delete."""
+    """Point tag NAME at a version (or remove it with --delete)."""
     store = _store(root, dataset)
     if delete:
         store.untag(name)
@@ -223,7 +227,7 @@ def rollback(
     root: Root = ROOT,
     as_json: Json = False,
 ) -> None:
-    """Publish a new latest version equal to version TO (history is never rewritten)."""
+    """Publish a new version equal to version TO; history stays."""
     import uuid
 
     store = _store(root, dataset)
@@ -271,7 +275,10 @@ def ledger(
 
 @command
 def card(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: Json = False) -> None:
-    """Evaluate a version and write its card (card.md, plots/, evaluation.json beside the manifest)."""
+    """Evaluate a version and write its card beside the manifest.
+
+    card.md, plots/*.png and evaluation.json; the card is printed too.
+    """
     from synthfoundry import report
 
     store = _store(root, dataset)
@@ -330,7 +337,10 @@ def _hf_card(store, number: int, out: Path) -> str:
 
 @command
 def check(dataset: Dataset, root: Root = ROOT, as_json: Json = False) -> None:
-    """Find what an interrupted publish left behind (changes nothing); exit 1 if anything needs `repair`."""
+    """Find what an interrupted publish left (exit 1 if any).
+
+    Changes nothing; `repair` fixes it.
+    """
     from synthfoundry.store import DatasetStore
 
     problems = DatasetStore(root, dataset).check()
