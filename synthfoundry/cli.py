@@ -283,9 +283,9 @@ def card(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: 
 
     store = _store(root, dataset)
     chosen = _version(store, version)
-    figures = report.evaluate_version(store, chosen.number)
+    figures = report.evaluate_version(store, chosen)
     images = report.plots(figures)
-    written = report.write_card(store, figures, images)
+    written = report.write_card(store, chosen, figures, images)
     if as_json:
         _print({"files": written, "evaluation": figures}, True, "")
         return
@@ -315,7 +315,7 @@ def export(
         raise typer.BadParameter(f"{export_format!r} is not one of {', '.join(EXPORTERS)}", param_hint="--format")
     store = _store(root, dataset)
     chosen = _version(store, version)
-    card = _hf_card(store, chosen.number, out) if export_format == "hf" else None
+    card = _hf_card(store, chosen, out) if export_format == "hf" else None
     options = ExportOptions(reasoning=reasoning, file_format=file_format, license=licence, card=card)
     rows = store.read(chosen.number)
     written = EXPORTERS[export_format](rows, chosen.manifest(), out, options)
@@ -323,11 +323,11 @@ def export(
            f"{dataset} {chosen.tag}: {rows.height} rows -> " + ", ".join(str(p) for p in written))
 
 
-def _hf_card(store, number: int, out: Path) -> str:
-    """The version's card for the export's README.md, its plots copied under out/plots."""
+def _hf_card(store, version, out: Path) -> str:
+    """The version's card for the export's README.md, its plots written under out/plots."""
     from synthfoundry import report
 
-    figures = report.evaluate_version(store, number)
+    figures = report.evaluate_version(store, version)
     images = report.plots(figures)
     (out / "plots").mkdir(parents=True, exist_ok=True)
     for name, image in images.items():

@@ -425,11 +425,10 @@ def plots(figures: dict) -> dict[str, bytes]:
 CARD, EVALUATION, PLOTS = "card.md", "evaluation.json", "plots"
 
 
-def sample_vectors(store, number: int, size: int = SAMPLE, seed: int = 0) -> np.ndarray | None:
+def sample_vectors(store, version, size: int = SAMPLE, seed: int = 0) -> np.ndarray | None:
     """Up to `size` embeddings of a version, drawn at random from its LanceDB tag (the vectors live only there)."""
     import lancedb
 
-    version = next(v for v in store.versions() if v.number == number)
     table = lancedb.connect(f"{store.root}/lancedb").open_table(store.dataset)
     table.checkout(version.lance_version)
     total = table.count_rows()
@@ -440,57 +439,40 @@ def sample_vectors(store, number: int, size: int = SAMPLE, seed: int = 0) -> np.
     return np.asarray(picked.to_pylist(), dtype=np.float32)
 
 
-def evaluate_version(store, number: int | None = None) -> dict:
-    """A version's figures, with the change from its parent (the parent's saved evaluation, else computed)."""
-    version = store.versions()[-1] if number is None else next(
-        (v for v in store.versions() if v.number == number), None
-    )
-    if version is None:
-        raise LookupError(f"dataset {store.dataset!r} has no version v{number}")
-    manifest = version.manifest()
-    previous = None
-    parent = manifest.get("parent")
-    if parent:
-        previous = _saved_evaluation(store, parent) or _evaluate(store, int(parent.lstrip("v")), manifest=None)
-    return _evaluate(store, version.number, manifest, previous)
+def evaluate_version(store, version) -> dict:
+    """A published version's figures, with the change from its parent (the parent's saved evaluation, else
+    computed now)."""
+    parent_tag = version.manifest().get("parent")
+    parent = next((v for v in store.versions() if v.tag == parent_tag), None) if parent_tag else None
+    previous = (_saved_evaluation(parent) or _figures(store, parent)) if parent else None
+    return _figures(store, version, previous)
 
 
-def _evaluate(store, number: int, manifest: dict | None, previous: dict | None = None) -> dict:
-    version = next(v for v in store.versions() if v.number == number)
-    return evaluate(
-        store.read(number), manifest or version.manifest(), store.ledger(number), sample_vectors(store, number),
-        previous,
-    )
+def _figures(store, version, previous: dict | None = None) -> dict:
+    number = version.number
+    return evaluate(store.read(number), version.manifest(), store.ledger(number), sample_vectors(store, version),
+                    previous)
 
 
-def _saved_evaluation(store, tag: str) -> dict | None:
+def _saved_evaluation(version) -> dict | None:
     import fsspec
 
-    path = f"{_folder(store, tag)}/{EVALUATION}"
-    fs, local = fsspec.core.url_to_fs(path)
-    return json.loads(fs.cat_file(local)) if fs.exists(local) else None
+    fs, path = fsspec.core.url_to_fs(f"{version.path}/{EVALUATION}")
+    return json.loads(fs.cat_file(path)) if fs.exists(path) else None
 
 
-def _folder(store, tag: str) -> str:
-    return next(v.path for v in store.versions() if v.tag == tag)
-
-
-def write_card(store, figures: dict, images: dict[str, bytes]) -> list[str]:
+def write_card(store, version, figures: dict, images: dict[str, bytes]) -> list[str]:
     """card.md, evaluation.json and the `plots` PNGs beside the version's manifest; returns the files written."""
     import fsspec
 
-    folder = _folder(store, figures["version"])
-    written = {f"{PLOTS}/{name}.png": image for name, image in images.items()}
-    card = card_markdown(figures, {name: f"{PLOTS}/{name}.png" for name in images}, store.data_files(
-        int(figures["version"].lstrip("v"))
-    ))
-    written[CARD] = card.encode()
-    written[EVALUATION] = json.dumps(figures, indent=2, default=str).encode()
-    paths = []
-    for name, data in written.items():
-        path = f"{folder}/{name}"
-        fs, local = fsspec.core.url_to_fs(path)
-        fs.makedirs(local.rsplit("/", 1)[0], exist_ok=True)
-        fs.pipe_file(local, data)
-        paths.append(path)
-    return paths
+    links = {name: f"{PLOTS}/{name}.png" for name in images}
+    files = {links[name]: image for name, image in images.items()}
+    files[CARD] = card_markdown(figures, links, store.data_files(version.number)).encode()
+    files[EVALUATION] = json.dumps(figures, indent=2, default=str).encode()
+    written = []
+    for name, data in files.items():
+        fs, path = fsspec.core.url_to_fs(f"{version.path}/{name}")
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        fs.pipe_file(path, data)
+        written.append(f"{version.path}/{name}")
+    return written

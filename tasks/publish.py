@@ -38,9 +38,9 @@ def publish_version(
 
 
 def publish_card(store: DatasetStore, version: PublishedVersion) -> None:
-    figures = report.evaluate_version(store, version.number)
+    figures = report.evaluate_version(store, version)
     images = report.plots(figures)
-    report.write_card(store, figures, images)
+    report.write_card(store, version, figures, images)
     key = f"dataset-card-{store.dataset}".lower().replace("_", "-")
     inline = {name: f"data:image/png;base64,{base64.b64encode(png).decode()}" for name, png in images.items()}
     create_markdown_artifact(

@@ -133,6 +133,13 @@ def test_card_writes_beside_the_manifest(root):
     assert open(f"{folder}/card.md").read().startswith("# quickstart v2")
 
 
+def test_card_of_a_rollback(root):
+    ok("rollback", "quickstart", "--to", 1, "--root", root)
+    figures = json.loads(ok("card", "quickstart", "--root", root, "--json").stdout)["evaluation"]
+    assert figures["lineage"]["rollback_of"] == "v1" and figures["rows"]["total"] == 20
+    assert figures["change"]["rows"] == {"previous": 30, "current": 20, "delta": -10}
+
+
 def test_check_and_repair(root):
     assert "nothing to repair" in ok("check", "quickstart", "--root", root).stdout
     assert json.loads(ok("repair", "quickstart", "--root", root, "--json").stdout) == []
@@ -170,6 +177,16 @@ def test_validate_names_every_problem_without_sending_a_request(tmp_path, monkey
 
     (tmp_path / "broken.yaml").write_text("dataset: [unclosed")
     assert "FAIL  config" in refused("validate", tmp_path / "broken.yaml").stdout
+
+
+def test_validate_reads_the_documents_a_recipe_names(tmp_path):
+    empty = tmp_path / "corpus"
+    empty.mkdir()
+    result = refused("validate", write_config(tmp_path, recipe={"name": "wrap", "documents": str(empty)}))
+    assert "FAIL  recipe.documents: " in result.stdout and "0 documents readable" in result.stdout
+    (empty / "a.txt").write_text("A document long enough to rephrase. " * 5)
+    assert "ok    recipe.documents: " in ok("validate", write_config(tmp_path, recipe={"name": "wrap",
+                                                                                   "documents": str(empty)})).stdout
 
 
 @pytest.mark.slow

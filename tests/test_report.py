@@ -59,7 +59,7 @@ def test_distinct_n_and_pairwise_distance_match_their_definitions():
 
 
 def test_evaluation_of_a_published_version(store):
-    figures = report.evaluate_version(store)
+    figures = report.evaluate_version(store, store.latest())
     assert figures["version"] == "v2" and figures["parent"] == "v1"
     assert figures["rows"]["total"] == 30 and figures["rows"]["added"] == 10
 
@@ -80,7 +80,7 @@ def test_evaluation_of_a_published_version(store):
     assert figures["diversity"]["sample"] == 30
 
     # the pairwise distance is over the version's own LanceDB vectors (random unit vectors: close to 1)
-    vectors = report.sample_vectors(store, 2)
+    vectors = report.sample_vectors(store, store.latest())
     assert vectors.shape == (30, 384)
     assert figures["diversity"]["mean_cosine_distance"] == report.mean_cosine_distance(vectors)
     assert 0.9 < figures["diversity"]["mean_cosine_distance"] < 1.1
@@ -95,9 +95,10 @@ def test_evaluation_of_a_published_version(store):
 
 
 def test_card_files_beside_the_manifest(store):
-    figures = report.evaluate_version(store, 2)
-    written = report.write_card(store, figures, report.plots(figures))
-    folder = store.versions()[-1].path
+    v2 = store.latest()
+    figures = report.evaluate_version(store, v2)
+    written = report.write_card(store, v2, figures, report.plots(figures))
+    folder = v2.path
     assert sorted(p.removeprefix(folder + "/") for p in written) == [
         "card.md", "evaluation.json", "plots/judge.png", "plots/lengths.png", "plots/scores.png", "plots/stages.png",
     ]
@@ -112,14 +113,15 @@ def test_card_files_beside_the_manifest(store):
     assert json.loads(open(f"{folder}/evaluation.json").read())["contamination"] == figures["contamination"]
 
 
-def test_a_saved_evaluation_is_what_the_next_version_compares_with(store, tmp_path):
-    first = report.evaluate_version(store, 1)
-    report.write_card(store, {**first, "diversity": {**first["diversity"], "distinct_1": 0.123}}, {})
-    assert report.evaluate_version(store, 2)["change"]["distinct_1"]["previous"] == 0.123
+def test_a_saved_evaluation_is_what_the_next_version_compares_with(store):
+    v1, v2 = store.versions()
+    first = report.evaluate_version(store, v1)
+    report.write_card(store, v1, {**first, "diversity": {**first["diversity"], "distinct_1": 0.123}}, {})
+    assert report.evaluate_version(store, v2)["change"]["distinct_1"]["previous"] == 0.123
 
 
 def test_tables_are_rows_for_artifacts(store):
-    figures = report.evaluate_version(store)
+    figures = report.evaluate_version(store, store.latest())
     rows = report.tables(figures)
     stages = {s["stage"]: s for s in rows["stages"]}
     assert stages["diversity"] == {"stage": "diversity", "in": 13, "kept": 10, "dropped": 3, "kept_share": 0.7692}
