@@ -158,9 +158,10 @@ def mean_cosine_distance(vectors: np.ndarray | None) -> float | None:
 
 def _clusters(rows: pl.DataFrame) -> dict | None:
     """How evenly rows spread over the `cluster` column an annotator added: 1.0 = all clusters equally used."""
-    if "cluster" not in rows.columns or rows.height == 0:
+    clusters = rows["cluster"].drop_nulls() if "cluster" in rows.columns else None
+    if clusters is None or clusters.is_empty():
         return None
-    sizes = rows["cluster"].value_counts()["count"].to_numpy()
+    sizes = clusters.value_counts()["count"].to_numpy()
     shares = sizes / sizes.sum()
     evenness = float(-(shares * np.log(shares)).sum() / math.log(len(sizes))) if len(sizes) > 1 else 0.0
     return {"distinct": len(sizes), "largest_share": round(float(shares.max()), 4), "evenness": round(evenness, 4)}

@@ -18,6 +18,9 @@ def test_hf_layout_loads_every_row_with_datasets(version, tmp_path):
     assert sorted(loaded["id"]) == sorted(rows["id"].to_list())
     assert "vector" not in loaded.column_names and "reasoning" in loaded.column_names
     assert loaded[0]["decisions"][0]["stage"] == "diversity"
+    shards = datasets.load_dataset("parquet", data_files=str(out / "data" / "train-*.parquet"), split="train",
+                                   cache_dir=str(tmp_path / "cache"))
+    assert shards.num_rows == rows.height
 
     card = (out / "README.md").read_text()
     header = yaml.safe_load(card.split("---")[1])
