@@ -95,10 +95,15 @@ def _table(rows: list[dict]) -> str:
 
 @command
 def run(config: Annotated[Path, typer.Argument(help="run config (YAML)")], as_json: Json = False) -> None:
-    """Run CONFIG through the flow and publish the next version."""
-    from synthfoundry.config import load_config
+    """Run CONFIG through the flow and publish the next version.
 
-    load_config(config)  # a bad config is one clear line before Prefect starts
+    The `validate` checks run first: a run that cannot succeed stops before Prefect starts or a request is sent.
+    """
+    from synthfoundry.preflight import preflight
+
+    failed = [c for c in preflight(config) if not c.ok]
+    if failed:
+        raise UserError("; ".join(f"{c.name}: {c.detail}" for c in failed) + f" (see `synthfoundry validate {config}`)")
     from flows.generate import generate_dataset
     from tasks.contracts import ContractFailed
 

@@ -189,6 +189,12 @@ def test_validate_reads_the_documents_a_recipe_names(tmp_path):
                                                                                    "documents": str(empty)})).stdout
 
 
+def test_run_stops_before_the_flow_when_a_check_fails(tmp_path):
+    result = refused("run", write_config(tmp_path, contract="no_such_suite"))
+    assert result.stderr.startswith("error: contract: ") and "synthfoundry validate" in result.stderr
+    assert not (tmp_path / "out" / "exports").exists()
+
+
 @pytest.mark.slow
 def test_run_then_export_for_an_rl_trainer(prefect_harness, tmp_path):
     config = yaml.safe_load(open("deployments/configs/procedural.yaml"))
