@@ -295,7 +295,7 @@ def card(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: 
         _print({"files": written, "evaluation": figures}, True, "")
         return
     plot_files = {name: f"plots/{name}.png" for name in images}
-    typer.echo(report.card_markdown(figures, plot_files, store.data_files(chosen.number)))
+    typer.echo(report.card_markdown(figures, plot_files, store.root))
     typer.echo(f"\nwritten: {next(p for p in written if p.endswith(report.CARD))}", err=True)
 
 

@@ -285,9 +285,9 @@ def _money(value: float | None) -> str:
     return "unknown" if value is None else f"${value:.4f}"
 
 
-def card_markdown(figures: dict, plot_files: dict[str, str] | None = None, data_files: list[str] | None = None) -> str:
-    """The dataset card: what a version holds, how it was made, how good it is, and how to load it.
-    `plot_files` maps plot names to paths relative to the card."""
+def card_markdown(figures: dict, plot_files: dict[str, str] | None = None, root: str | None = None) -> str:
+    """The dataset card: what a version holds, how it was made, how good it is, and (given the publish `root` as
+    the user named it) how to load it. `plot_files` maps plot names to paths relative to the card."""
     plot_files = plot_files or {}
     rows, cost, diversity = figures["rows"], figures["cost"], figures["diversity"]
     contract = figures["contract"]
@@ -344,12 +344,14 @@ def card_markdown(figures: dict, plot_files: dict[str, str] | None = None, data_
     if figures["change"]:
         changed = [{"metric": k, **v} for k, v in figures["change"].items() if k != "from"]
         lines += [f"## Change from {figures['change']['from']}", "", *_table(changed), ""]
-    if data_files:
-        lines += ["## Load it", "", "```python", "import polars as pl",
-                  f"df = pl.read_parquet({data_files!r})", "", "import datasets",
-                  f"ds = datasets.load_dataset('parquet', data_files={data_files!r}, split='train')", "```", "",
-                  f"Or export it for a trainer: `synthfoundry export {figures['dataset']} --version "
-                  f"{str(figures['version']).lstrip('v')} --format hf|trl|dpo|verl|jsonl --out DIR`.", ""]
+    if root is not None:
+        dataset, number = figures["dataset"], int(str(figures["version"]).lstrip("v"))
+        lines += ["## Load it", "", "```python", "from synthfoundry.store import DatasetStore",
+                  f"store = DatasetStore({root!r}, {dataset!r})",
+                  f"df = store.read({number})                    # polars", "import datasets",
+                  f"ds = datasets.load_dataset('parquet', data_files=store.data_files({number}), split='train')",
+                  "```", "", f"For a trainer: `synthfoundry export {dataset} --root {root} --version {number} "
+                  "--format hf|trl|dpo|verl|jsonl --out DIR`.", ""]
     return "\n".join(lines)
 
 
@@ -468,7 +470,7 @@ def write_card(store, version, figures: dict, images: dict[str, bytes]) -> list[
 
     links = {name: f"{PLOTS}/{name}.png" for name in images}
     files = {links[name]: image for name, image in images.items()}
-    files[CARD] = card_markdown(figures, links, store.data_files(version.number)).encode()
+    files[CARD] = card_markdown(figures, links, store.root).encode()
     files[EVALUATION] = json.dumps(figures, indent=2, default=str).encode()
     written = []
     for name, data in files.items():

@@ -45,7 +45,7 @@ def publish_card(store: DatasetStore, version: PublishedVersion) -> None:
     inline = {name: f"data:image/png;base64,{base64.b64encode(png).decode()}" for name, png in images.items()}
     create_markdown_artifact(
         key=key,
-        markdown=report.card_markdown(figures, inline, store.data_files(version.number)),
+        markdown=report.card_markdown(figures, inline, store.root),
         description=f"{store.dataset} {version.tag}",
     )
     for name, table in report.tables(figures).items():
