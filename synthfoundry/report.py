@@ -20,8 +20,7 @@ TOP_REASONS = 8  # ledger reasons shown per stage; the rest are summed
 BINS = 20
 JUDGE_STAGE = "quality_judge"
 DECONTAMINATION_STAGE = "decontamination"
-# A decontamination reason names its benchmark: "benchmark gsm8k-test: 13-gram overlap with item 812 ..."
-_BENCHMARK = re.compile(r"benchmark\s*[:=]?\s*['\"]?([^\s'\",;:()]+)", re.IGNORECASE)
+RATES = {"pass_rate": "policy pass rate", "agreement": "majority agreement"}  # per-row shares filters record
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
 _WORD = re.compile(r"\w+")
 
@@ -57,7 +56,7 @@ def evaluate(
             "clusters": _clusters(rows),
         },
         "scores": decision_scores(rows),
-        "pass_rate": _distribution(rows["pass_rate"]) if "pass_rate" in rows.columns else None,
+        "rates": {name: d for name in RATES if name in rows.columns and (d := _distribution(rows[name]))},
         "judge": judge_distribution(rows, ledger),
         "contamination": contamination_hits(ledger),
         "lengths": {
@@ -194,8 +193,11 @@ def judge_distribution(rows: pl.DataFrame, ledger: pl.DataFrame) -> dict | None:
 
 
 def contamination_hits(ledger: pl.DataFrame) -> dict[str, int]:
-    reasons = ledger.filter(pl.col("stage") == DECONTAMINATION_STAGE)["reason"].fill_null("").to_list()
-    return dict(Counter(match[1] if (match := _BENCHMARK.search(r)) else "(benchmark not named)" for r in reasons))
+    """Decontamination drops per benchmark: its reasons start with the benchmark's name ("gsm8k: ...")."""
+    from synthfoundry.manifest import reason_kinds
+
+    hits = ledger.filter(pl.col("stage") == DECONTAMINATION_STAGE)
+    return reason_kinds(hits, top=max(hits.height, 1))
 
 
 def _distribution(series: pl.Series) -> dict | None:
@@ -330,8 +332,9 @@ def card_markdown(figures: dict, plot_files: dict[str, str] | None = None, root:
         c = diversity["clusters"]
         lines.append(f"- clusters: {c['distinct']} used, largest {c['largest_share']:.1%} of rows, evenness {c['evenness']}")
     lines += ["", "## Scores and pass rates", "", *_table(tables(figures)["scores"]), ""]
-    if figures["pass_rate"]:
-        lines += [f"- policy pass rate: mean {figures['pass_rate']['mean']}, median {figures['pass_rate']['p50']}", ""]
+    for name, rate in figures["rates"].items():
+        lines += [f"- {RATES[name]} (`{name}`): mean {rate['mean']}, median {rate['p50']}, over {rate['rows']} rows"]
+    lines += [""] if figures["rates"] else []
     lines += plot("scores")
     if figures["judge"]:
         judge = figures["judge"]
@@ -400,7 +403,7 @@ def plots(figures: dict) -> dict[str, bytes]:
         axis.set_xlabel("rows")
         axis.legend(loc="upper left", bbox_to_anchor=(1, 1))
         save("stages", figure)
-    for name, distributions in (("lengths", figures["lengths"]), ("scores", figures["scores"])):
+    for name, distributions in (("lengths", figures["lengths"]), ("scores", {**figures["scores"], **figures["rates"]})):
         shown = {k: d for k, d in distributions.items() if d}
         if not shown:
             continue

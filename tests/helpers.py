@@ -80,13 +80,13 @@ _WORDS = (
 
 
 def published_rows(count: int, seed: int = 0, run_id: str = "run-1", dims: int = 384, **columns) -> pl.DataFrame:
-    """`count` rows shaped like a published version's (every PUBLISHED_SCHEMA column, a diversity score in
-    `decisions`, random unit `vector`s); keyword arguments add or replace columns with per-row lists."""
+    """`count` rows as the flow publishes them (`to_published`: every PUBLISHED_SCHEMA column, here a diversity
+    score in `decisions` and random unit `vector`s); keyword arguments add or replace columns with per-row lists."""
     from datetime import datetime, timezone
 
     import numpy as np
 
-    from synthfoundry.records import content_id, rows_frame, with_decision
+    from synthfoundry.records import content_id, rows_frame, to_published, with_decision
 
     rng = np.random.default_rng(seed)
     picks = rng.choice(_WORDS, size=(count, 3))
@@ -114,12 +114,12 @@ def published_rows(count: int, seed: int = 0, run_id: str = "run-1", dims: int =
     rows = with_decision(rows, "diversity", pl.Series(rng.uniform(0.2, 0.8, count)))
     vectors = rng.normal(size=(count, dims)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return rows.with_columns(
+    rows = to_published(rows.with_columns(
         pl.lit(run_id).alias("run_id"),
         pl.lit(datetime(2026, 12, 1, tzinfo=timezone.utc)).alias("created_at"),
         pl.Series("vector", vectors, dtype=pl.Array(pl.Float32, dims)),
-        *(pl.Series(name, values) for name, values in columns.items()),
-    )
+    ))
+    return rows.with_columns(pl.Series(name, values) for name, values in columns.items())
 
 
 def publish_rows(root: Path, dataset: str, rows: pl.DataFrame, ledger: pl.DataFrame | None = None, suite: str = "sft"):

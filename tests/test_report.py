@@ -26,20 +26,19 @@ LEDGER = ledger(
     ("quality_judge", "judge score 2 < 4", 2.0),
     ("quality_judge", "judge score 1 < 4", 1.0),
     ("quality_judge", "judge score unparseable", None),
-    ("decontamination", "benchmark gsm8k-test: 13-gram overlap with item 812", None),
-    ("decontamination", "benchmark gsm8k-test: 13-gram overlap with item 5", None),
-    ("decontamination", "benchmark math500: 13-gram overlap with item 3", None),
+    ("decontamination", 'gsm8k: instruction shares 13 of 20 13-grams with test.jsonl:812, e.g. "a b c"', 1.0),
+    ("decontamination", 'gsm8k: response shares 15 of 40 13-grams with test.jsonl:5, e.g. "d e f"', 1.0),
+    ("decontamination", "math500: instruction is close to item 3 (cosine 0.971 >= 0.95)", None),
 )
 
 
 @pytest.fixture
 def store(tmp_path):
     """v1 (20 rows) and v2 (+10 rows judged 4 or 5, with a ledger and a policy pass rate); both with clusters."""
-    first = published_rows(20, seed=1, run_id="run-1", cluster=[0, 1] * 10)
-    publish_rows(tmp_path, "ds", first.with_columns(pl.lit(None, pl.Float64).alias("pass_rate")))
+    publish_rows(tmp_path, "ds", published_rows(20, seed=1, run_id="run-1", cluster=[0, 1] * 10))
     second = published_rows(10, seed=2, run_id="run-2")
     second = with_decision(second, "quality_judge", pl.Series([4.0] * 6 + [5.0] * 4)).with_columns(
-        pl.Series("pass_rate", [0.25, 0.5] * 5), pl.Series("cluster", [0, 1] * 5)
+        pl.Series("pass_rate", [0.25, 0.5] * 5), pl.Series("agreement", [1.0] * 10), pl.Series("cluster", [0, 1] * 5)
     )
     publish_rows(tmp_path, "ds", second, LEDGER)
     return DatasetStore(tmp_path, "ds")
@@ -66,7 +65,7 @@ def test_evaluation_of_a_published_version(store):
     rejections = {(r["stage"], r["kind"]): r["rows"] for r in figures["rejections"]}
     assert rejections[("diversity", "cosine # > # to a row kept earlier")] == 2
     assert rejections[("diversity", "cosine # > # to a published row")] == 1
-    assert figures["contamination"] == {"gsm8k-test": 2, "math500": 1}
+    assert figures["contamination"] == {"gsm8k": 2, "math500": 1}
 
     judge = figures["judge"]
     assert judge["by_score"] == [
@@ -75,7 +74,8 @@ def test_evaluation_of_a_published_version(store):
     ]
     assert judge["mean_kept"] == 4.4 and judge["unscored"] == 1
     assert figures["scores"]["diversity"]["rows"] == 30 and figures["scores"]["quality_judge"]["rows"] == 10
-    assert figures["pass_rate"]["mean"] == 0.375
+    assert figures["rates"]["pass_rate"]["mean"] == 0.375 and figures["rates"]["pass_rate"]["rows"] == 10
+    assert figures["rates"]["agreement"]["mean"] == 1.0
     assert figures["diversity"]["clusters"] == {"distinct": 2, "largest_share": 0.5, "evenness": 1.0}
     assert figures["diversity"]["sample"] == 30
 
@@ -109,7 +109,8 @@ def test_card_files_beside_the_manifest(store):
     for heading in ("# ds v2", "## Pipeline", "## Why rows were dropped", "## Diversity", "## Contamination",
                     "## Lengths", "## Lineage", "## Change from v1", "## Load it"):
         assert heading in card
-    assert "![judge](plots/judge.png)" in card and "| gsm8k-test | 2 |" in card
+    assert "![judge](plots/judge.png)" in card and "| gsm8k | 2 |" in card
+    assert "- policy pass rate (`pass_rate`): mean 0.375" in card
     assert json.loads(open(f"{folder}/evaluation.json").read())["contamination"] == figures["contamination"]
 
 
