@@ -19,12 +19,12 @@ def _assistant(content: pl.Expr) -> pl.Expr:
 
 
 def export(rows: pl.DataFrame, manifest: dict, out: Path, options: ExportOptions) -> list[Path]:
-    missing = [name for name in PREFERENCE_COLUMNS if name not in rows.columns]
-    if missing:
+    unset = rows.height if "rejected" not in rows.columns else rows["rejected"].null_count()
+    if unset or any(name not in rows.columns for name in PREFERENCE_COLUMNS):
         raise ExportError(
-            f"{manifest['dataset']} {manifest['version']} is not a preference dataset (no {', '.join(missing)} "
-            "column): DPO needs chosen and rejected answers per prompt; publish one with n >= 2 samples and a judge, "
-            "or export this version with --format trl"
+            f"{manifest['dataset']} {manifest['version']} is not a preference dataset ({unset} of {rows.height} rows "
+            "have no rejected answer): DPO needs a chosen and a rejected answer per prompt; publish one with the "
+            "preference_pairs step (n >= 2 samples and a judge), or export this version with --format trl"
         )
     conversation = to_chat_messages(rows)["messages"]
     chosen = pl.col("response")

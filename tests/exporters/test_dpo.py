@@ -7,8 +7,11 @@ from tests.exporters.conftest import load
 
 def test_dpo_needs_a_preference_dataset(version, tmp_path):
     rows, manifest = version
-    with pytest.raises(ExportError, match=r"quickstart v1 is not a preference dataset .*--format trl"):
+    with pytest.raises(ExportError, match=r"quickstart v1 is not a preference dataset \(25 of 25 rows .*--format trl"):
         EXPORTERS["dpo"](rows, manifest, tmp_path / "out", ExportOptions())
+    some = rows.with_columns(pl.when(pl.int_range(pl.len()) < 5).then(pl.lit("no")).alias("rejected"))
+    with pytest.raises(ExportError, match=r"\(20 of 25 rows have no rejected answer\)"):
+        EXPORTERS["dpo"](some, manifest, tmp_path / "out", ExportOptions())
 
 
 def test_dpo_rows_are_conversational_prompt_chosen_rejected(version, tmp_path):
