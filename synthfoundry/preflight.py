@@ -74,11 +74,9 @@ def key_check(config: RunConfig, environ: Mapping[str, str]) -> Check:
 
 def contract_check(config: RunConfig) -> Check:
     from synthfoundry.contracts import ContractError, load_suite, suite_path
-    from synthfoundry.recipes import get_recipe
 
-    name = config.contract or getattr(config.recipe, "kind", get_recipe(config.recipe.name).KIND)
     try:
-        suite = load_suite(suite_path(name))
+        suite = load_suite(suite_path(config.contract_suite))
     except (ContractError, OSError) as error:
         return Check("contract", False, str(error))
     return Check("contract", True, f"suite {suite.name!r}: {len(suite.expectations)} expectations ({suite.source})")
