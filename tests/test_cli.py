@@ -208,3 +208,5 @@ def test_run_then_export_for_an_rl_trainer(prefect_harness, tmp_path):
                                    cache_dir=str(tmp_path / "cache"))
     assert loaded.num_rows == DatasetStore(tmp_path / "root", "procedural").read().height > 0
     assert loaded[0]["extra_info"]["verifier"] == "reasoning_gym:basic_arithmetic"
+    card = open(f"{DatasetStore(tmp_path / 'root', 'procedural').latest().path}/card.md").read()
+    assert card.startswith("# procedural v1") and "## Why rows were dropped" in card
