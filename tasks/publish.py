@@ -1,4 +1,5 @@
-"""Publish task: the next immutable version, with its dataset card as a Prefect artifact."""
+"""Publish task: the next immutable version, with its dataset card as a Prefect artifact and a `published` event
+(which the shipped automation answers by running the export deployment)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-from synthfoundry.store import DatasetStore, PublishedVersion
 from synthfoundry.manifest import dataset_card
+from synthfoundry.store import DatasetStore, PublishedVersion
+from tasks.events import emit_dataset_event
+from tasks.monitor import artifact_key
 
 
 @task
@@ -25,8 +28,12 @@ def publish_version(
         return done
     version = store.publish(rows, ledger, manifest, near_duplicate_threshold)
     create_markdown_artifact(
-        key=f"dataset-card-{store.dataset}".lower().replace("_", "-"),
+        key=artifact_key(store.dataset, "dataset-card"),
         markdown=dataset_card(version.manifest(), store.root),
         description=f"{store.dataset} {version.tag}",
     )
+    emit_dataset_event("published", store.dataset, {
+        "version": version.tag, "number": version.number, "rows_added": rows.height,
+        "root": str(store.root), "path": version.path, "run_id": manifest["run_id"],
+    })
     return version
