@@ -228,3 +228,30 @@ def test_budget_exhausted_warns_emits_and_fails_with_the_top_reasons(tmp_path, f
     assert len(events("synthfoundry.dataset.budget-exhausted", "capped")) == 1
     assert events("synthfoundry.dataset.contract-failed", "capped")[0].payload["rows"] == 0
     assert "capped-dataset-card" in artifact_keys(state.state_details.flow_run_id)
+
+
+@pytest.mark.slow
+def test_dask_cluster_of_processes_keeps_spend_and_the_cap_right(tmp_path, fake_openai):
+    """Distillation, embedding and filters on a local Dask cluster of two worker processes: the spend each stage
+    returns adds up to what the server saw, and the shared cap holds across the processes."""
+    budget = 0.0004  # synthesis spends about 0.0003: the cap is reached during distillation, on the cluster
+    teacher = {"provider": "openai", "model": "gpt-4o-mini", "base_url": fake_openai.base_url, "max_tokens": 64,
+               "budget_usd": budget}
+    recipe = {"name": "self_instruct", "target_instructions": 24, "prompts_per_round": 4, "max_rounds": 8,
+              "instances": False}
+    config = yaml.safe_load(open(write_config(tmp_path, 5, teacher, recipe=recipe)))
+    state = generate_dataset(
+        config={**config, "batch_size": 3, "runner": {"kind": "dask", "n_workers": 2}}, return_state=True
+    )
+
+    manifest = json.loads((Path(state.result()).parent / "manifest.json").read_text())
+    cost = manifest["cost"]
+    assert cost["requests"]["sent"] == fake_openai.count > 0
+    assert cost["spent_usd"] <= budget and cost["budget_exhausted"]
+    distillation = manifest["stages"]["distillation"]
+    assert distillation["in"] > 3 * 2  # several batches went to the cluster
+    assert 0 < distillation["kept"] < distillation["in"]
+    ledger = pl.read_parquet(Path(state.result()).parent / "rejections.parquet")
+    assert ledger.filter(pl.col("stage") == "distillation")["reason"].to_list() == ["budget exhausted"] * (
+        distillation["dropped"]
+    )
