@@ -48,7 +48,7 @@ def stage_seconds(flow_run_id) -> dict[str, float]:
 
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                                     task_run_filter=TaskRunFilter(), limit=10000)
+                                     task_run_filter=TaskRunFilter(), limit=200)
     spans: dict[str, list] = defaultdict(list)
     for run in runs:
         name = next((stage for prefix, stage in STAGES.items() if run.name.startswith(prefix)), None)
