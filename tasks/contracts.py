@@ -34,7 +34,8 @@ def check_contract(frame: pl.DataFrame, suite_name: str, dataset: str) -> Contra
 def nothing_new(rows: pl.DataFrame, ledger: pl.DataFrame, spend: Spend) -> bool:
     """No row survived because what the run made is already published (a re-run of a finished backfill shard),
     not because the budget ran out or the filters rejected everything."""
-    return rows.height == 0 and not spend.exhausted and ledger["reason"].str.contains("published").any()
+    already_published = ledger["reason"].str.contains("to a published row", literal=True).any()
+    return rows.height == 0 and not spend.exhausted and already_published
 
 
 @task
