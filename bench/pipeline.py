@@ -26,7 +26,8 @@ STAGES = {"synthesize": "synthesis", "forecast_distillation": "forecast", "disti
 
 def config(rows: int, base_url: str, in_flight: int, root: Path, runner: str) -> dict:
     per_seed = 16  # every cell of the 4 audiences x 4 formats grid
-    topics = [f"topic {i}: the {['history', 'physics', 'craft', 'economics'][i % 4]} of item {i}"
+    # distinct per runner, so the second run's requests are not answered by the first one's request cache
+    topics = [f"topic {i} ({runner}): the {['history', 'physics', 'craft', 'economics'][i % 4]} of item {i}"
               for i in range(-(-rows // per_seed))]
     return {
         "dataset": f"bench_{runner}",
