@@ -10,9 +10,9 @@ from synthfoundry.store import DatasetStore
 
 @flow(name="export-dataset", flow_run_name="export-{dataset}-v{version}")
 def export_dataset(dataset: str, version: int, root: str = "synthfoundry-data") -> str:
-    """Write version `version` of `dataset` as SFT chat messages (JSONL) beside its data; returns the file."""
+    """Write version `version` of `dataset` as SFT chat messages (JSONL) in its folder; returns the file."""
     store = DatasetStore(root, dataset)
-    path = store.exports / f"v{version}" / "messages.jsonl"
+    path = f"{store.exports}/v{version}/messages.jsonl"
     to_chat_messages(store.read(version)).write_ndjson(path)
     get_run_logger().info("exported %s v%d to %s", dataset, version, path)
-    return str(path)
+    return path

@@ -243,14 +243,14 @@ def test_dask_cluster_of_processes_keeps_spend_and_the_cap_right(tmp_path, fake_
         config={**config, "batch_size": 3, "runner": {"kind": "dask", "n_workers": 2}}, return_state=True
     )
 
-    manifest = json.loads((Path(state.result()).parent / "manifest.json").read_text())
+    manifest = json.loads((Path(state.result()) / "manifest.json").read_text())
     cost = manifest["cost"]
     assert cost["requests"]["sent"] == fake_openai.count > 0
     assert cost["spent_usd"] <= budget and cost["budget_exhausted"]
     distillation = manifest["stages"]["distillation"]
     assert distillation["in"] > 3 * 2  # several batches went to the cluster
     assert 0 < distillation["kept"] < distillation["in"]
-    ledger = pl.read_parquet(Path(state.result()).parent / "rejections.parquet")
+    ledger = pl.read_parquet(Path(state.result()) / "rejections.parquet")
     assert ledger.filter(pl.col("stage") == "distillation")["reason"].to_list() == ["budget exhausted"] * (
         distillation["dropped"]
     )
