@@ -30,7 +30,7 @@ def main() -> None:
         print("run  rows  seconds  rows/min  completion tokens")
         for run in (1, 2):
             start = time.perf_counter()
-            version = Path(generate_dataset(str(path)))
+            version = Path(generate_dataset(config_path=str(path)))
             seconds = time.perf_counter() - start
             manifest = json.loads((version / "manifest.json").read_text())
             rows = manifest["rows"]["added"]

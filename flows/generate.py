@@ -1,6 +1,7 @@
 """seeds -> query synthesis -> distillation -> embed -> filters (in the config's order) -> contract -> publish vN.
 
-Run it: `python -m flows.generate deployments/configs/quickstart.yaml`
+Run it: `python -m flows.generate deployments/configs/quickstart.yaml`, or from a deployment's run form, which
+shows the run config's fields (recipe, teacher, filters, budget) with their descriptions.
 """
 
 from __future__ import annotations
@@ -12,18 +13,20 @@ from datetime import datetime, timezone
 import polars as pl
 from prefect import flow, unmapped
 from prefect.runtime import flow_run
+from prefect.states import Completed, State
 
-from synthfoundry.config import load_config
+from synthfoundry.config import RunConfig
 from synthfoundry.filters import get_filter
 from synthfoundry.manifest import build_manifest, dataset_card
 from synthfoundry.recipes import get_recipe
 from synthfoundry.records import to_published
-from synthfoundry.stages import combine
 from synthfoundry.store import DatasetStore
-from tasks.contracts import check_contract, refuse_publication
+from tasks.contracts import check_contract, nothing_new, refuse_publication, skip_publication
 from tasks.distillation import distill_batch, forecast_distillation
 from tasks.filters import embed_rows, run_filter
+from tasks.monitor import RunMonitor, report_stages
 from tasks.publish import publish_version
+from tasks.runs import announce, config_from, run_name, show_project_logs, stage_runner
 from tasks.synthesis import synthesize
 
 
@@ -31,36 +34,56 @@ def batches(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
     return list(frame.iter_slices(size)) or [frame]
 
 
-@flow(name="generate-dataset", log_prints=True)
-def generate_dataset(config_path: str) -> str:
-    """Make and publish the next version of the dataset a run config describes; returns the version's folder."""
-    config = load_config(config_path)
+@flow(name="generate-dataset", flow_run_name=run_name, log_prints=True)
+def generate_dataset(config: RunConfig | None = None, config_path: str | None = None) -> str | State:
+    """Make and publish the next version of the dataset a run config describes; returns the version's folder.
+
+    Give the run config itself (`config`: the run form's fields) or the path of its YAML file on the worker.
+    """
+    show_project_logs()
+    config = config_from(config, config_path)
+    announce(config)
     run_id = str(flow_run.id or f"local-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
-    seed = config.seed if config.seed is not None else random.randrange(2**31)
     store = DatasetStore(config.publish.root, config.dataset)
+    latest = store.latest()
+    seed = config.seed_for(latest.number + 1 if latest else 1)
+    seed = random.randrange(2**31) if seed is None else seed
     recipe = get_recipe(config.recipe.name)
     teacher = config.teacher.with_cache_under(config.publish.root)
+    monitor = RunMonitor(config.dataset, teacher.budget_usd)
 
-    stages = [synthesize(config.recipe, teacher, seed)]
-    forecast_usd = None
-    if recipe.DISTILL:
-        forecast_usd = forecast_distillation(stages[-1].kept, teacher)["usd"]
-        stages.append(combine(distill_batch.map(batches(stages[-1].kept, config.batch_size), unmapped(teacher)).result()))
-    rows = embed_rows(stages[-1].kept, recipe.EMBED_COLUMN, config.embedding)
-    for step in config.filters:
-        judge = run_filter.with_options(task_run_name=f"filter-{step.name}")
-        tools = (unmapped(step), unmapped(teacher), unmapped(store), unmapped(config.embedding),
-                 unmapped(recipe.EMBED_COLUMN), unmapped(seed))
-        parts = [rows] if get_filter(step.name).COMPARES_ROWS else batches(rows, config.batch_size)
-        stages.append(combine(judge.map(parts, *tools).result()))
-        rows = stages[-1].kept
+    with stage_runner(config.runner) as runner:
+        stages = [monitor.record(synthesize(config.recipe, teacher, seed))]
+        forecast_usd = None
+        if recipe.DISTILL:
+            forecast_usd = forecast_distillation(stages[-1].kept, teacher)["usd"]
+            parts = batches(stages[-1].kept, config.batch_size)
+            stages.append(monitor.gather(
+                runner.map(distill_batch, {"batch": parts, "teacher_config": unmapped(teacher)}), "distillation"
+            ))
+        parts = batches(stages[-1].kept, config.batch_size)
+        rows = monitor.gather(runner.map(embed_rows, {
+            "frame": parts, "column": unmapped(recipe.EMBED_COLUMN), "config": unmapped(config.embedding),
+        }), "embedding").kept
+        for step in config.filters:
+            judge = run_filter.with_options(task_run_name=f"filter-{step.name}")
+            parts = [rows] if get_filter(step.name).COMPARES_ROWS else batches(rows, config.batch_size)
+            stages.append(monitor.gather(runner.map(judge, {
+                "frame": parts, "config": unmapped(step), "teacher_config": unmapped(teacher),
+                "store": unmapped(store), "embedding": unmapped(config.embedding),
+                "text_column": unmapped(recipe.EMBED_COLUMN), "seed": unmapped(seed),
+            }), step.name))
+            rows = stages[-1].kept
 
     rows = to_published(rows.with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(datetime.now(timezone.utc)).alias("created_at")
     ))
-    contract = check_contract(rows.drop("vector"), config.contract_suite)
+    report_stages(config.dataset, stages)
     ledger = pl.concat([stage.dropped for stage in stages]).with_columns(pl.lit(run_id).alias("run_id"))
+    contract = check_contract(rows.drop("vector"), config.contract_suite, config.dataset)
     manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), forecast_usd)
+    if nothing_new(rows, ledger, monitor.spend):
+        return Completed(message=skip_publication(store, ledger, manifest))
     if not contract.success:
         refuse_publication(store, ledger, manifest, contract)
     threshold = next((step.threshold for step in config.filters if step.name == "diversity"), None)
@@ -72,4 +95,4 @@ def generate_dataset(config_path: str) -> str:
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m flows.generate RUN_CONFIG.yaml")
-    generate_dataset(sys.argv[1])
+    generate_dataset(config_path=sys.argv[1])

@@ -5,9 +5,10 @@ Validation errors name the file, the field path and the problem, so a typo never
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
-from typing import Annotated, Union
+from typing import Annotated, Literal, Union
 
 import yaml
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
@@ -34,9 +35,26 @@ class PublishConfig(Strict):
     root: Path = Field(default=Path("synthfoundry-data"), description="where the LanceDB store and exports live")
 
 
-# One config model per recipe, and per filter, told apart by its `name`.
-RecipeConfig = Annotated[Union[tuple(recipe.Config for recipe in RECIPES.values())], Field(discriminator="name")]
-FilterConfig = Annotated[Union[tuple(step.Config for step in FILTERS.values())], Field(discriminator="name")]
+class RunnerConfig(Strict):
+    """Where the fanned-out stages (distillation, embedding, filters) run: the flow's threads, or a Dask cluster
+    (a local one of `n_workers` processes, or the scheduler at `address`, whose workers may be other machines)."""
+
+    kind: Literal["local", "dask"] = Field(default="local", description="local: the flow's threads; dask: a cluster")
+    address: str | None = Field(
+        default=None, description="dask: scheduler address, e.g. tcp://10.0.0.5:8786; default: start a local cluster"
+    )
+    n_workers: int = Field(default=2, ge=1, description="dask: worker processes of the local cluster")
+
+
+# One config model per recipe, and per filter, told apart by its `name` (and titled by it in the run form).
+RecipeConfig = Annotated[
+    Union[tuple(Annotated[recipe.Config, Field(title=name)] for name, recipe in RECIPES.items())],
+    Field(discriminator="name", description="what makes the candidate rows"),
+]
+FilterConfig = Annotated[
+    Union[tuple(Annotated[step.Config, Field(title=name)] for name, step in FILTERS.items())],
+    Field(discriminator="name"),
+]
 
 _FILTER_LIST = TypeAdapter(list[FilterConfig])
 
@@ -56,8 +74,21 @@ class RunConfig(Strict):
         default=None, description="suite name in data_contracts/ or a path; default: the recipe's kind (sft, ...)"
     )
     publish: PublishConfig = PublishConfig()
-    seed: int | None = Field(default=None, description="sampling seed; default: fresh each run (recorded)")
+    seed: int | None = Field(
+        default=None,
+        description="sampling seed: each version draws its own reproducible stream from it and its number; "
+        "default: fresh each run (recorded)",
+    )
     batch_size: int = Field(default=256, ge=1, description="rows per task")
+    runner: RunnerConfig = RunnerConfig()
+
+    def seed_for(self, version: int) -> int | None:
+        """The seed of the run that makes version `version`: new tasks for each version of a scheduled run, the
+        same ones when the run making that version is retried."""
+        if self.seed is None:
+            return None
+        digest = hashlib.sha256(f"{self.seed}:{version}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") >> 1
 
     @model_validator(mode="after")
     def _recipe_default_filters(self) -> RunConfig:

@@ -1,13 +1,19 @@
-"""Data-contract tasks: a failed contract stops the run before anything is published, and says why."""
+"""Data-contract tasks: a failed contract stops the run before anything is published, and says why; a run that
+found nothing new ends Completed, saying so. Either way the run's ledger and manifest are kept, and its card says
+what happened."""
 
 from __future__ import annotations
 
 import polars as pl
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from synthfoundry.contracts import ContractResult, load_suite, suite_path, validate
+from synthfoundry.spend import Spend
+from synthfoundry.stages import top_reasons
 from synthfoundry.store import DatasetStore
+from tasks.events import emit_dataset_event
+from tasks.monitor import artifact_key
 
 
 class ContractFailed(RuntimeError):
@@ -15,14 +21,35 @@ class ContractFailed(RuntimeError):
 
 
 @task
-def check_contract(frame: pl.DataFrame, suite_name: str) -> ContractResult:
+def check_contract(frame: pl.DataFrame, suite_name: str, dataset: str) -> ContractResult:
     result = validate(frame, load_suite(suite_path(suite_name)))
     create_markdown_artifact(
-        key="data-contract",
-        markdown=f"## Data contract `{result.suite}`\n\n```\n{result.summary()}\n```",
-        description="great-expectations validation of the candidate version",
+        key=artifact_key(dataset, "data-contract"),
+        markdown=f"## Data contract `{result.suite}` of `{dataset}`\n\n```\n{result.summary()}\n```",
+        description=f"{dataset}: great-expectations validation of the candidate version",
     )
     return result
+
+
+def nothing_new(rows: pl.DataFrame, ledger: pl.DataFrame, spend: Spend) -> bool:
+    """No row survived because what the run made is already published (a re-run of a finished backfill shard),
+    not because the budget ran out or the filters rejected everything."""
+    already_published = ledger["reason"].str.contains("to a published row", literal=True).any()
+    return rows.height == 0 and not spend.exhausted and already_published
+
+
+@task
+def skip_publication(store: DatasetStore, ledger: pl.DataFrame, manifest: dict) -> str:
+    """Keep the run's ledger and manifest and say there was nothing new: the run ends Completed."""
+    report = store.write_run_report(ledger, manifest)
+    latest = store.latest()
+    message = (
+        f"nothing new to publish: every row this run made is already in {store.dataset} "
+        f"{latest.tag if latest else ''} ({top_reasons(ledger)}); the run's ledger and manifest: {report}"
+    )
+    _card(store.dataset, f"# {store.dataset}: nothing new\n\n{message}", manifest)
+    get_run_logger().info(message)
+    return message
 
 
 @task
@@ -30,4 +57,26 @@ def refuse_publication(store: DatasetStore, ledger: pl.DataFrame, manifest: dict
     """Keep the run's ledger and manifest for inspection, then fail the run; published versions stay untouched."""
     report = store.write_run_report(ledger, manifest)
     hint = "No row survived the filters. " if result.rows == 0 else ""
-    raise ContractFailed(f"{result.summary()}\n{hint}Nothing was published; the run's ledger and manifest: {report}")
+    cost = manifest["cost"]
+    if cost["budget_exhausted"]:
+        hint += (f"The budget of ${cost['budget_usd']} ran out: {cost['requests']['not_sent_budget']} requests "
+                 "were not sent (raise teacher.budget_usd). ")
+    message = (
+        f"{result.summary()}\n{hint}Most dropped: {top_reasons(ledger)}.\n"
+        f"Nothing was published; the run's ledger and manifest: {report}"
+    )
+    _card(store.dataset, f"# {store.dataset}: contract `{result.suite}` FAILED\n\n```\n{message}\n```", manifest)
+    emit_dataset_event("contract-failed", store.dataset, {
+        "suite": result.suite, "rows": result.rows, "run_id": manifest["run_id"], "report": str(report),
+    })
+    raise ContractFailed(message)
+
+
+def _card(dataset: str, heading: str, manifest: dict) -> None:
+    """The dataset's card artifact for a run that published nothing (same key as a published version's card)."""
+    rows = "\n".join(f"| {name} | {c['in']} | {c['kept']} | {c['dropped']} |" for name, c in manifest["stages"].items())
+    create_markdown_artifact(
+        key=artifact_key(dataset, "dataset-card"),
+        markdown=f"{heading}\n\n| stage | in | kept | dropped |\n|---|---:|---:|---:|\n{rows}\n",
+        description=f"{dataset}: run {manifest['run_id']} published nothing",
+    )

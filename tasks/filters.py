@@ -12,18 +12,19 @@ from synthfoundry.config import EmbeddingConfig
 from synthfoundry.embeddings import embed
 from synthfoundry.filters import get_filter
 from synthfoundry.filters.base import Tools, apply
-from synthfoundry.stages import StageResult, with_spend
+from synthfoundry.stages import StageResult, empty_ledger, with_spend
 from synthfoundry.store import DatasetStore
 from synthfoundry.teachers.config import TeacherConfig
 from tasks.teacher import asker, stage_budget
 
 
 @task(retries=1)
-def embed_rows(frame: pl.DataFrame, column: str, config: EmbeddingConfig) -> pl.DataFrame:
-    """Each row's vector of `column`, computed once: filters compare on it and the store keeps it."""
+def embed_rows(frame: pl.DataFrame, column: str, config: EmbeddingConfig) -> StageResult:
+    """Each row's vector of `column`, computed once: filters compare on it and the store keeps it. A stage that
+    drops nothing, so it is gathered and reported like the others."""
     vectors = embed(frame[column].to_list(), config.model_path, config.batch_size)
-    dimensions = vectors.shape[1] if vectors.ndim == 2 else 0
-    return frame.with_columns(pl.Series("vector", vectors, dtype=pl.Array(pl.Float32, dimensions)))
+    embedded = frame.with_columns(pl.Series("vector", vectors, dtype=pl.Array(pl.Float32, vectors.shape[1])))
+    return StageResult("embedding", embedded, empty_ledger())
 
 
 @task(retries=1)

@@ -1,5 +1,6 @@
-"""Publish task: the next immutable version, then its dataset card and evaluation report, beside the manifest and as
-Prefect markdown and table artifacts."""
+"""Publish task: the next immutable version, then its dataset card and evaluation report (beside the manifest and
+as Prefect markdown and table artifacts) and a `published` event (which the shipped automation answers by running
+the export deployment)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from synthfoundry import report
 from synthfoundry.store import DatasetStore, PublishedVersion
+from tasks.events import emit_dataset_event
+from tasks.monitor import artifact_key
 
 
 @task
@@ -34,6 +37,10 @@ def publish_version(
             "%s %s is published but its card failed (%s); make it with `synthfoundry card %s --version %d --root %s`",
             store.dataset, version.tag, error, store.dataset, version.number, store.root,
         )
+    emit_dataset_event("published", store.dataset, {
+        "version": version.tag, "number": version.number, "rows_added": rows.height,
+        "root": str(store.root), "path": version.path, "run_id": manifest["run_id"],
+    })
     return version
 
 
@@ -41,7 +48,7 @@ def publish_card(store: DatasetStore, version: PublishedVersion) -> None:
     figures = report.evaluate_version(store, version)
     images = report.plots(figures)
     report.write_card(store, version, figures, images)
-    key = f"dataset-card-{store.dataset}".lower().replace("_", "-")
+    key = artifact_key(store.dataset, "dataset-card")
     inline = {name: f"data:image/png;base64,{base64.b64encode(png).decode()}" for name, png in images.items()}
     create_markdown_artifact(
         key=key,

@@ -31,7 +31,7 @@ def run_recipe(tmp_path: Path, recipe: dict, teacher: dict | None = None, seed: 
     }
     path = tmp_path / f"run-{seed}.yaml"
     path.write_text(yaml.safe_dump(config))
-    return read_published(Path(generate_dataset(str(path))))
+    return read_published(Path(generate_dataset(config_path=str(path))))
 
 
 def read_published(folder: Path) -> Published:

@@ -101,3 +101,10 @@ def test_maths_and_instruction_recipes_decontaminate_by_default():
     assert names(PROCEDURAL) == ["decontamination", "diversity"]
     for recipe in ("self_instruct", "evol_instruct", "backtranslation", "mammoth2", "ultrachat"):
         assert "decontamination" in names({"name": recipe}), recipe
+
+
+def test_each_version_of_a_seeded_run_gets_its_own_reproducible_seed():
+    config = parse_config({"dataset": "d", "seed": 1234, "recipe": PROCEDURAL})
+    seeds = [config.seed_for(version) for version in (1, 2, 3)]
+    assert len(set(seeds)) == 3 and seeds == [config.seed_for(version) for version in (1, 2, 3)]
+    assert config.model_copy(update={"seed": None}).seed_for(1) is None

