@@ -25,7 +25,7 @@ import polars as pl
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from synthfoundry.filters.rouge import RougePool
+from synthfoundry.similarity.rouge import RougePool
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import user_request
 from synthfoundry.recipes.templates import combined_hash, load_template
