@@ -1,6 +1,7 @@
 """Embedding diversity: drop a row too close to a row kept earlier in the run or to any published row.
 
-Input columns: `vector` (the embed step's unit vectors of the recipe's text column). Reasons name which side the
+Input columns: `vector` (the embed step's unit vectors of the recipe's text column), the text column (its numbers)
+and `sample_of` (samples of one prompt are never duplicates of each other). Reasons name which side the
 near-duplicate is on; the score is the highest cosine found.
 """
 
@@ -14,11 +15,16 @@ import polars as pl
 from pydantic import Field
 
 from synthfoundry.filters.base import Tools, Verdicts
+from synthfoundry.similarity.kmeans import kmeans, nearest_centroids
+from synthfoundry.similarity.numbers import number_codes
 from synthfoundry.strict import Strict
 
 NAME = "diversity"
 COMPARES_ROWS = True
 _BLOCK = 1024
+_EXACT_UP_TO = 20_000
+_ROWS_PER_CELL = 256
+_PROBES = 4
 
 
 class Config(Strict):
@@ -26,28 +32,82 @@ class Config(Strict):
 
     name: Literal["diversity"] = "diversity"
     threshold: float = Field(default=0.9, gt=0, le=1, description="cosine similarity above which a row is dropped")
+    number_aware: bool = Field(
+        default=True,
+        description="rows holding different numbers are never duplicates of each other in a run (maths variants "
+        "are different problems); 1,000 = 1000 and 3.50 = 3.5",
+    )
 
 
-def greedy_novel(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """In order, keep a row unless its cosine to an already-kept row exceeds `threshold`.
+def greedy_novel(
+    vectors: np.ndarray, threshold: float, numbers: np.ndarray | None = None, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """In order, keep a row unless its cosine to a comparable, already-kept row exceeds `threshold`.
 
-    Returns (kept mask, max cosine to an earlier kept row). Works block by block so memory stays
-    O(block x kept) instead of O(n^2).
+    Two rows are comparable unless their `numbers` codes differ (maths variants are different problems) or they
+    share a `groups` code (samples of one prompt). Returns (kept mask, score): a dropped row's highest cosine to a
+    kept row, a kept row's highest cosine to any comparable earlier row it was compared with.
+
+    Up to `_EXACT_UP_TO` rows every pair is compared; above, rows are compared within the k-means cells nearest
+    to them (an inverted file: `_PROBES` cells of ~`_ROWS_PER_CELL` rows each), so work grows as n x cell size
+    instead of n^2. Near-duplicates at cosine >= 0.9 share a cell or a probed neighbour cell (bench/diversity.py
+    measures the recall of the exact pairs).
     """
     n = len(vectors)
-    kept = np.zeros(n, dtype=bool)
     best = np.zeros(n, dtype=np.float32)
-    for start in range(0, n, _BLOCK):
-        block = vectors[start : start + _BLOCK]
-        earlier = vectors[:start][kept[:start]]
-        best_block = (block @ earlier.T).max(axis=1) if len(earlier) else np.zeros(len(block), np.float32)
-        within = block @ block.T
-        for i in range(len(block)):
-            previous = np.flatnonzero(kept[start : start + i])
-            score = max(best_block[i], within[i, previous].max()) if len(previous) else best_block[i]
-            best[start + i] = score
-            kept[start + i] = score <= threshold
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for members, queries in _cells(vectors):
+        for start in range(0, len(queries), _BLOCK):
+            rows = queries[start : start + _BLOCK]
+            columns = members[: np.searchsorted(members, rows[-1])]  # only earlier rows can be kept before
+            if not len(columns):
+                continue
+            similarity = vectors[rows] @ vectors[columns].T
+            comparable = columns[None, :] < rows[:, None]
+            if numbers is not None:
+                comparable &= numbers[rows, None] == numbers[None, columns]
+            if groups is not None:
+                comparable &= groups[rows, None] != groups[None, columns]
+            similarity[~comparable] = 0.0
+            best[rows] = np.maximum(best[rows], similarity.max(axis=1))
+            i, j = np.nonzero(similarity > threshold)
+            found.append((rows[i], columns[j], similarity[i, j]))
+    kept = np.ones(n, dtype=bool)
+    if found:
+        later, earlier, score = (np.concatenate(part) for part in zip(*found))
+        order = np.argsort(later, kind="stable")
+        later, earlier, score = later[order], earlier[order], score[order]
+        rows, starts = np.unique(later, return_index=True)
+        for row, neighbours, scores in zip(rows, np.split(earlier, starts[1:]), np.split(score, starts[1:])):
+            alive = kept[neighbours]
+            if alive.any():
+                kept[row] = False
+                best[row] = scores[alive].max()
     return kept, best
+
+
+def _cells(vectors: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(members, queries) per cell, both sorted row numbers: one cell of every row up to `_EXACT_UP_TO` rows,
+    else k-means cells where each row is a member of its nearest cell and queries its `_PROBES` nearest."""
+    n = len(vectors)
+    everyone = np.arange(n)
+    if n <= _EXACT_UP_TO:
+        return [(everyone, everyone)]
+    k = n // _ROWS_PER_CELL
+    sample = np.random.default_rng(0).choice(n, size=min(n, 32 * k), replace=False)
+    _, centroids = kmeans(vectors[sample], k, seed=0, iterations=10)
+    probes = nearest_centroids(vectors, centroids, _PROBES)
+    member_of = probes[:, 0]
+    by_probe = np.argsort(probes.ravel(), kind="stable")
+    probe_cells, probe_starts = np.unique(probes.ravel()[by_probe], return_index=True)
+    query_lists = dict(zip(probe_cells, np.split(by_probe // _PROBES, probe_starts[1:])))
+    by_member = np.argsort(member_of, kind="stable")
+    member_cells, member_starts = np.unique(member_of[by_member], return_index=True)
+    # stable sorts keep row numbers increasing inside every list
+    return [
+        (members, query_lists[cell])
+        for cell, members in zip(member_cells, np.split(by_member, member_starts[1:]))
+    ]
 
 
 def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
@@ -56,13 +116,24 @@ def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
     threshold = config.threshold
     published = tools.published.nearest_published(vectors)
     fresh = published <= threshold
-    kept_fresh, within = greedy_novel(vectors[fresh], threshold)
+    numbers = number_codes(frame[tools.text_column].fill_null("").to_list()) if config.number_aware else None
+    groups = prompt_groups(frame)
+    kept_fresh, within = greedy_novel(
+        vectors[fresh], threshold, None if numbers is None else numbers[fresh], groups[fresh]
+    )
     score = published.copy()
     score[fresh] = np.maximum(published[fresh], within)
     reason = np.full(len(frame), None, dtype=object)
     reason[~fresh] = [f"cosine {s:.3f} > {threshold} to a published row" for s in published[~fresh]]
     fresh_rows = np.flatnonzero(fresh)
+    same = " with the same numbers" if config.number_aware else ""
     reason[fresh_rows[~kept_fresh]] = [
-        f"cosine {s:.3f} > {threshold} to a row kept in this run" for s in within[~kept_fresh]
+        f"cosine {s:.3f} > {threshold} to a row kept in this run{same}" for s in within[~kept_fresh]
     ]
     return Verdicts(reason.tolist(), score.tolist())
+
+
+def prompt_groups(frame: pl.DataFrame) -> np.ndarray:
+    """One code per row, shared by the samples of one prompt (`sample_of`), unique for a row of its own."""
+    prompts = frame["sample_of"].fill_null(frame["id"]) if "sample_of" in frame.columns else frame["id"]
+    return np.unique(prompts.to_numpy().astype(str), return_inverse=True)[1]

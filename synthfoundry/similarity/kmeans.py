@@ -51,3 +51,15 @@ def _kmeans_plus_plus(vectors: np.ndarray, k: int, rng: np.random.Generator) -> 
         chosen.append(pick)
         np.minimum(distance, np.maximum(2.0 - 2.0 * (vectors @ vectors[pick]), 0.0), out=distance)
     return vectors[chosen].copy()
+
+
+def nearest_centroids(vectors: np.ndarray, centroids: np.ndarray, count: int) -> np.ndarray:
+    """Per row, the `count` most similar centroids, most similar first."""
+    count = min(count, len(centroids))
+    out = np.empty((len(vectors), count), dtype=np.int64)
+    for start in range(0, len(vectors), _CHUNK):
+        scores = vectors[start : start + _CHUNK] @ centroids.T
+        top = np.argpartition(-scores, count - 1, axis=1)[:, :count]
+        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+        out[start : start + _CHUNK] = np.take_along_axis(top, order, axis=1)
+    return out

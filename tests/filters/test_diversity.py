@@ -13,7 +13,7 @@ def unit(*rows):
 
 
 def frame(n):
-    return pl.DataFrame({"id": [f"r{i}" for i in range(n)], "instruction": [f"text {i}" for i in range(n)]})
+    return pl.DataFrame({"id": [f"r{i}" for i in range(n)], "instruction": [f"text {chr(97 + i)}" for i in range(n)]})
 
 
 def test_greedy_keeps_first_of_near_duplicates():
@@ -76,3 +76,57 @@ def test_filter_on_empty_frame():
     empty = with_vectors(frame(0), np.zeros((0, 3), np.float32))
     result = apply(diversity, empty, diversity.Config(), tools(published=FakePublished(np.zeros((0, 3)))))
     assert result.counts == {"in": 0, "kept": 0, "dropped": 0}
+
+
+def test_rows_with_different_numbers_are_never_duplicates():
+    # identical vectors: only the numbers tell the rows apart
+    vectors = unit([1, 0], [1, 0], [1, 0], [1, 0])
+    rows = pl.DataFrame({
+        "id": ["a", "b", "c", "d"],
+        "instruction": ["Tom has 3 apples and buys 5.", "Tom has 4 apples and buys 5.",
+                        "Tom has 3 apples and buys 5!", "Tom has 5 apples, buys 3."],
+    })
+    result = apply(diversity, with_vectors(rows, vectors), diversity.Config(), tools(published=FakePublished(np.zeros((0, 2)))))
+    assert result.kept["id"].to_list() == ["a", "b"]
+    assert "with the same numbers" in result.dropped["reason"][0]
+    plain = apply(diversity, with_vectors(rows, vectors), diversity.Config(number_aware=False),
+                  tools(published=FakePublished(np.zeros((0, 2)))))
+    assert plain.kept["id"].to_list() == ["a"]
+
+
+def test_number_formats_do_not_make_numbers_different():
+    from synthfoundry.similarity.numbers import number_codes, numbers_in
+
+    assert numbers_in("It costs $1,000.50 for 3 of them") == ("1000.5", "3")
+    codes = number_codes(["1,000 apples at 3.50", "1000 apples at 3.5", "1000 apples at 3.6", "no numbers", ""])
+    assert codes[0] == codes[1] != codes[2]
+    assert codes[3] == codes[4]
+
+
+def test_samples_of_one_prompt_are_not_duplicates_of_each_other():
+    vectors = unit([1, 0], [1, 0], [1, 0], [1, 0])
+    rows = pl.DataFrame({
+        "id": ["p1-a", "p1-b", "p2-a", "solo"],
+        "instruction": ["Write a haiku."] * 4,
+        "sample_of": ["p1", "p1", "p2", None],
+    })
+    result = apply(diversity, with_vectors(rows, vectors), diversity.Config(), tools(published=FakePublished(np.zeros((0, 2)))))
+    assert result.kept["id"].to_list() == ["p1-a", "p1-b"]
+    assert sorted(result.dropped["id"]) == ["p2-a", "solo"]
+
+
+def test_large_runs_use_k_means_cells_and_find_the_same_duplicates(monkeypatch):
+    rng = np.random.default_rng(0)
+    originals = unit(*rng.normal(size=(1500, 32)))
+    copies = unit(*(originals[:300] + rng.normal(scale=0.05, size=(300, 32))))
+    vectors = np.concatenate([originals, copies]).astype(np.float32)
+    exact_kept, exact_best = greedy_novel(vectors, 0.9)
+    monkeypatch.setattr(diversity, "_EXACT_UP_TO", 100)
+    monkeypatch.setattr(diversity, "_ROWS_PER_CELL", 60)
+    cells = diversity._cells(vectors)
+    assert len(cells) > 10 and sum(len(members) for members, _ in cells) == len(vectors)
+    kept, best = greedy_novel(vectors, 0.9)
+    # random vectors have no cluster structure (the index's worst case): still >= 98 % of the copies found
+    assert (~kept[1500:]).sum() >= 294 and (~exact_kept[1500:]).all()
+    assert (kept == exact_kept).mean() > 0.995
+    assert np.allclose(best[~kept], exact_best[~kept])
