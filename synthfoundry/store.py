@@ -180,6 +180,15 @@ class DatasetStore:
         best[query] = 1.0 - hits["_distance"].to_numpy()
         return best
 
+    def published_column(self, name: str) -> pl.Series:
+        """One column of the latest version, read alone from the shards that have it (texts for ROUGE-L,
+        signatures for MinHash); empty when nothing is published or no shard has the column."""
+        latest = self.latest()
+        shards = [f for f in latest.data_files if name in pl.scan_parquet(f).collect_schema()] if latest else []
+        if not shards:
+            return pl.Series(name, [])
+        return pl.concat([pl.read_parquet(f, columns=[name]).to_series() for f in shards])
+
     def ids(self, ids) -> set[str]:
         """Which of these ids the latest version already holds (a filter on the table's id index)."""
         table = self._published_table()

@@ -379,3 +379,12 @@ def test_versions_of_the_earlier_single_snapshot_layout_stay_readable_and_extend
     store.publish(rows(["c"], seed=1), LEDGER, manifest("r2"))
     assert store.read(2)["id"].to_list() == ["a", "b", "c"]
     assert store.latest().manifest()["shards"] == ["v1/data.parquet", "v2/data/part-00000.parquet"]
+
+
+def test_published_column_reads_one_column_of_the_latest_version(tmp_path):
+    store = DatasetStore(tmp_path, "ds")
+    assert store.published_column("instruction").to_list() == []
+    store.publish(rows(["a", "b"]), LEDGER, manifest("r1"))
+    store.publish(rows(["c"], seed=1), LEDGER, manifest("r2"))
+    assert sorted(store.published_column("instruction").to_list()) == ["do a", "do b", "do c"]
+    assert store.published_column("no_such_column").to_list() == []

@@ -37,6 +37,10 @@ class Published(Protocol):
         """Each vector's highest cosine similarity to any published row (0 when nothing is published)."""
         ...
 
+    def published_column(self, name: str) -> pl.Series:
+        """Every published row's value of a column, e.g. stored MinHash signatures (empty when none)."""
+        ...
+
 
 
 @dataclass(frozen=True)
