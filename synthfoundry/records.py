@@ -67,6 +67,8 @@ PUBLISHED_SCHEMA = {
     "chosen_score": pl.Float64,
     "rejected_score": pl.Float64,
     "margin": pl.Float64,
+    "cluster": pl.Int64,  # the clusters step's k-means cell (null: no clusters step in that run)
+    "minhash": pl.List(pl.UInt32),  # the minhash step's signature, reused by later runs (null: no minhash step)
 }
 
 
