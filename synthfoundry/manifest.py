@@ -12,6 +12,7 @@ import polars as pl
 
 from synthfoundry import __version__
 from synthfoundry.config import RunConfig
+from synthfoundry.filters.clusters import coverage
 from synthfoundry.spend import Spend
 from synthfoundry.stages import StageResult
 
@@ -95,6 +96,7 @@ def build_manifest(
         },
         "contract": contract,
         "ledger_reasons": {stage.stage: r for stage in stages if (r := reason_kinds(stage.dropped))},
+        "clusters": cluster_coverage(kept),
     }
 
 
@@ -103,6 +105,12 @@ def reason_kinds(ledger: pl.DataFrame, top: int = 10) -> dict[str, int]:
     counts under "gsm8k"); reasons without one are not counted. The `top` most frequent."""
     kinds = ledger["reason"].str.extract(r"^([^:]+): ", 1).drop_nulls().value_counts(sort=True)
     return dict(kinds.head(top).iter_rows())
+
+
+def cluster_coverage(rows: pl.DataFrame) -> dict | None:
+    """How the published rows spread over the clusters step's clusters (None: the run had no clusters step)."""
+    labels = rows["cluster"].drop_nulls() if "cluster" in rows.columns else pl.Series([])
+    return coverage(labels.to_numpy()) if labels.len() else None
 
 
 def main_teacher(rows: pl.DataFrame) -> dict | None:

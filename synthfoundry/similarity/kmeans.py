@@ -5,16 +5,33 @@ from __future__ import annotations
 import numpy as np
 
 _CHUNK = 8192
+_SAMPLE = 16_384
 
 
-def kmeans(vectors: np.ndarray, k: int, seed: int, iterations: int = 25) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster unit vectors by cosine; returns (label per row, unit centroids). k-means++ start, Lloyd steps
-    until no label changes; an emptied cluster restarts at the row farthest from its centroid."""
+def kmeans(
+    vectors: np.ndarray, k: int, seed: int, iterations: int = 25, restarts: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster unit vectors by cosine; returns (label per row, unit centroids).
+
+    The best of `restarts` k-means++ starts (highest total similarity to the centroids; one start can land in a
+    poor local optimum) is chosen on a sample of at most `_SAMPLE` rows, then refined on every row.
+    """
     n = len(vectors)
     k = max(1, min(k, n))
     rng = np.random.default_rng(seed)
-    centroids = _kmeans_plus_plus(vectors, k, rng)
-    labels = np.full(n, -1)
+    train = vectors if n <= _SAMPLE else vectors[rng.choice(n, _SAMPLE, replace=False)]
+    starts = [_lloyd(train, _kmeans_plus_plus(train, k, rng), iterations) for _ in range(restarts)]
+    labels, centroids, _ = max(starts, key=lambda result: result[2])
+    if train is not vectors:
+        labels, centroids, _ = _lloyd(vectors, centroids, iterations)
+    return labels, centroids
+
+
+def _lloyd(vectors: np.ndarray, centroids: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Lloyd steps until no label changes; an emptied cluster restarts at the rows farthest from their centroid.
+    Returns (labels, centroids, total similarity of the rows to their centroid)."""
+    k = len(centroids)
+    labels = np.full(len(vectors), -1)
     for _ in range(iterations):
         new_labels, similarity = _assign(vectors, centroids)
         if np.array_equal(new_labels, labels):
@@ -22,13 +39,13 @@ def kmeans(vectors: np.ndarray, k: int, seed: int, iterations: int = 25) -> tupl
         labels = new_labels
         order = np.argsort(labels, kind="stable")
         present, starts = np.unique(labels[order], return_index=True)
-        sums = np.add.reduceat(vectors[order], starts, axis=0)
         centroids = np.empty_like(centroids)
-        centroids[present] = sums
+        centroids[present] = np.add.reduceat(vectors[order], starts, axis=0)
         empty = np.setdiff1d(np.arange(k), present)
         centroids[empty] = vectors[np.argsort(similarity)[: len(empty)]]
         centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-    return labels, centroids
+    labels, similarity = _assign(vectors, centroids)
+    return labels, centroids, float(similarity.sum())
 
 
 def _assign(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
