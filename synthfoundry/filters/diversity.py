@@ -7,7 +7,7 @@ near-duplicate is on; the score is the highest cosine found.
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -16,7 +16,7 @@ from pydantic import Field
 
 from synthfoundry.filters.base import Tools, Verdicts
 from synthfoundry.similarity.kmeans import kmeans, nearest_centroids
-from synthfoundry.similarity.numbers import number_codes
+from synthfoundry.similarity.numbers import jaccard, number_codes, word_set
 from synthfoundry.strict import Strict
 
 NAME = "diversity"
@@ -37,16 +37,31 @@ class Config(Strict):
         description="rows holding different numbers are never duplicates of each other in a run (maths variants "
         "are different problems); 1,000 = 1000 and 3.50 = 3.5",
     )
+    word_overlap: float | None = Field(
+        default=0.6, gt=0, le=1,
+        description="a pair with cosine above word_overlap_floor is a duplicate too when the Jaccard similarity of "
+        "its word sets (numbers canonical) is above this; none: cosine only",
+    )
+    word_overlap_floor: float = Field(
+        default=0.75, gt=0, le=1, description="the lowest cosine at which word overlap can make a duplicate"
+    )
 
 
 def greedy_novel(
-    vectors: np.ndarray, threshold: float, numbers: np.ndarray | None = None, groups: np.ndarray | None = None
+    vectors: np.ndarray,
+    threshold: float,
+    numbers: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    lexical: tuple[float, Callable[[np.ndarray, np.ndarray], np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """In order, keep a row unless its cosine to a comparable, already-kept row exceeds `threshold`.
 
     Two rows are comparable unless their `numbers` codes differ (maths variants are different problems) or they
-    share a `groups` code (samples of one prompt). Returns (kept mask, score): a dropped row's highest cosine to a
-    kept row, a kept row's highest cosine to any comparable earlier row it was compared with.
+    share a `groups` code (samples of one prompt). `lexical` = (floor, accept): a pair with cosine above `floor`
+    but not `threshold` is a duplicate too when `accept(rows, columns)` says so (reformatted numbers, upper case and
+    dropped words move a short text's embedding more than its words). Returns (kept mask, score): a dropped row's
+    highest cosine to a kept duplicate, a kept row's highest cosine to any comparable earlier row it was compared
+    with.
 
     Up to `_EXACT_UP_TO` rows every pair is compared; above, rows are compared within the k-means cells nearest
     to them (an inverted file: `_PROBES` cells of ~`_ROWS_PER_CELL` rows each), so work grows as n x cell size
@@ -70,7 +85,13 @@ def greedy_novel(
                 comparable &= groups[rows, None] != groups[None, columns]
             similarity[~comparable] = 0.0
             best[rows] = np.maximum(best[rows], similarity.max(axis=1))
-            i, j = np.nonzero(similarity > threshold)
+            duplicate = similarity > threshold
+            if lexical is not None:
+                floor, accept = lexical
+                bi, bj = np.nonzero((similarity > floor) & ~duplicate)
+                accepted = accept(rows[bi], columns[bj])
+                duplicate[bi[accepted], bj[accepted]] = True
+            i, j = np.nonzero(duplicate)
             found.append((rows[i], columns[j], similarity[i, j]))
     kept = np.ones(n, dtype=bool)
     if found:
@@ -116,19 +137,24 @@ def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
     threshold = config.threshold
     published = tools.published.nearest_published(vectors)
     fresh = published <= threshold
-    numbers = number_codes(frame[tools.text_column].fill_null("").to_list()) if config.number_aware else None
-    groups = prompt_groups(frame)
-    kept_fresh, within = greedy_novel(
-        vectors[fresh], threshold, None if numbers is None else numbers[fresh], groups[fresh]
-    )
+    texts = frame[tools.text_column].fill_null("").to_list()
+    numbers = number_codes(texts)[fresh] if config.number_aware else None
+    lexical = None
+    if config.word_overlap is not None:
+        words = [word_set(text) for text, new in zip(texts, fresh) if new]
+        lexical = (config.word_overlap_floor, lambda rows, columns: np.array(
+            [jaccard(words[r], words[c]) > config.word_overlap for r, c in zip(rows, columns)], dtype=bool
+        ))
+    kept_fresh, within = greedy_novel(vectors[fresh], threshold, numbers, prompt_groups(frame)[fresh], lexical)
     score = published.copy()
     score[fresh] = np.maximum(published[fresh], within)
     reason = np.full(len(frame), None, dtype=object)
     reason[~fresh] = [f"cosine {s:.3f} > {threshold} to a published row" for s in published[~fresh]]
-    fresh_rows = np.flatnonzero(fresh)
     same = " with the same numbers" if config.number_aware else ""
-    reason[fresh_rows[~kept_fresh]] = [
-        f"cosine {s:.3f} > {threshold} to a row kept in this run{same}" for s in within[~kept_fresh]
+    reason[np.flatnonzero(fresh)[~kept_fresh]] = [
+        (f"cosine {s:.3f} > {threshold}" if s > threshold else f"cosine {s:.3f} and word overlap > "
+         f"{config.word_overlap}") + f" to a row kept in this run{same}"
+        for s in within[~kept_fresh]
     ]
     return Verdicts(reason.tolist(), score.tolist())
 

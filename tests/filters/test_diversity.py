@@ -130,3 +130,21 @@ def test_large_runs_use_k_means_cells_and_find_the_same_duplicates(monkeypatch):
     assert (~kept[1500:]).sum() >= 294 and (~exact_kept[1500:]).all()
     assert (kept == exact_kept).mean() > 0.995
     assert np.allclose(best[~kept], exact_best[~kept])
+
+
+def test_word_overlap_catches_reformatted_copies_the_embedding_moved():
+    # cosine 0.8 between every pair: below the threshold, above the word-overlap floor
+    vectors = unit([1, 0, 0], [0.8, 0.6, 0], [0.8, 0, 0.6])
+    rows = pl.DataFrame({
+        "id": ["a", "b", "c"],
+        "instruction": ["So he volunteers for 24*3=72 hours.", "SO HE VOLUNTEERS FOR 24.0*3.0=72.0 HOURS",
+                        "Then 24*3=72 apples went to the market."],
+    })
+    nothing = tools(published=FakePublished(np.zeros((0, 3))))
+    result = apply(diversity, with_vectors(rows, vectors), diversity.Config(), nothing)
+    assert result.kept["id"].to_list() == ["a", "c"]
+    assert result.dropped["reason"][0] == "cosine 0.800 and word overlap > 0.6 to a row kept in this run with the same numbers"
+    cosine_only = apply(diversity, with_vectors(rows, vectors), diversity.Config(word_overlap=None), nothing)
+    assert cosine_only.counts["kept"] == 3
+    above_floor = apply(diversity, with_vectors(rows, vectors), diversity.Config(word_overlap_floor=0.85), nothing)
+    assert above_floor.counts["kept"] == 3
