@@ -116,7 +116,7 @@ def _cells(vectors: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(everyone, everyone)]
     k = n // _ROWS_PER_CELL
     sample = np.random.default_rng(0).choice(n, size=min(n, 32 * k), replace=False)
-    _, centroids = kmeans(vectors[sample], k, seed=0, iterations=10, restarts=1)
+    _, centroids = kmeans(vectors[sample], k, seed=0, iterations=10, restarts=1, spread_start=False)
     probes = nearest_centroids(vectors, centroids, _PROBES)
     member_of = probes[:, 0]
     by_probe = np.argsort(probes.ravel(), kind="stable")

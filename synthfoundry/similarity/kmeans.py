@@ -9,18 +9,22 @@ _SAMPLE = 16_384
 
 
 def kmeans(
-    vectors: np.ndarray, k: int, seed: int, iterations: int = 25, restarts: int = 4
+    vectors: np.ndarray, k: int, seed: int, iterations: int = 25, restarts: int = 4, spread_start: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster unit vectors by cosine; returns (label per row, unit centroids).
 
-    The best of `restarts` k-means++ starts (highest total similarity to the centroids; one start can land in a
-    poor local optimum) is chosen on a sample of at most `_SAMPLE` rows, then refined on every row.
+    The best of `restarts` starts (highest total similarity to the centroids; one start can land in a poor local
+    optimum) is chosen on a sample of at most `_SAMPLE` rows, then refined on every row. Starts are k-means++
+    (spread out, k sequential passes) or, without `spread_start`, random rows (enough for an index's cells).
     """
     n = len(vectors)
     k = max(1, min(k, n))
     rng = np.random.default_rng(seed)
     train = vectors if n <= _SAMPLE else vectors[rng.choice(n, _SAMPLE, replace=False)]
-    starts = [_lloyd(train, _kmeans_plus_plus(train, k, rng), iterations) for _ in range(restarts)]
+    def start() -> np.ndarray:
+        return _kmeans_plus_plus(train, k, rng) if spread_start else train[rng.choice(len(train), k, replace=False)]
+
+    starts = [_lloyd(train, start(), iterations) for _ in range(restarts)]
     labels, centroids, _ = max(starts, key=lambda result: result[2])
     if train is not vectors:
         labels, centroids, _ = _lloyd(vectors, centroids, iterations)

@@ -1,0 +1,387 @@
+"""Near-duplicate filters at 10 k and 100 k rows: this project against semhash, exact numpy and Self-Instruct's
+pairwise ROUGE-L, on a planted near-duplicate set built deterministically from shipped text.
+
+    PYTHONPATH=. .venv/bin/python -m bench.diversity                 # 10 k and 100 k rows
+    PYTHONPATH=. .venv/bin/python -m bench.diversity --sizes 10000   # a quick look
+
+The set: distinct base texts (GSM8K questions and solution steps, Self-Instruct seed tasks, the shipped documents,
+Python's own reference prose, reasoning-gym's GSM-style questions, one per template and numbers), 15 % planted near-duplicates (two of: dropped
+words, synonyms, punctuation/case, swapped sentences, number formats) placed after their original, and 10 % GSM8K
+questions whose numbers were all changed (different problems: they must be kept). MiniLM vectors are computed once
+and cached under /tmp. Each method runs in a process of its own so its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import random
+import re
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+import synthfoundry
+
+SEEDS = Path(synthfoundry.__file__).parent / "seeds"
+PLANTED, CHANGED = 0.15, 0.10
+SYNONYMS = {
+    "buy": "purchase", "bought": "purchased", "big": "large", "small": "little", "fast": "quick", "start": "begin",
+    "started": "began", "gets": "receives", "get": "receive", "total": "sum", "each": "every", "makes": "earns",
+    "wants": "would like", "needs": "requires", "house": "home", "store": "shop", "car": "vehicle",
+    "money": "cash", "friends": "pals", "kids": "children", "children": "kids", "job": "work", "help": "assist",
+    "show": "display", "give": "provide", "uses": "utilizes", "use": "utilize", "picks": "selects",
+    "many": "numerous", "write": "compose", "list": "enumerate", "explain": "describe", "find": "determine",
+    "create": "make", "answer": "response", "people": "persons", "spent": "used", "spends": "uses",
+    "days": "days'", "hours": "hrs", "minutes": "mins", "dollars": "bucks", "each week": "weekly",
+    "tell": "say", "about": "regarding", "also": "too", "has": "owns", "have": "own", "sold": "sold off",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    text: str
+    kind: str  # base | planted (must be dropped) | changed (numbers changed: must be kept)
+
+
+def base_texts() -> list[str]:
+    """Distinct shipped texts, deduplicated after lower-casing and stripping non-alphanumerics."""
+    gsm8k = [json.loads(line) for line in (SEEDS / "gsm8k" / "train.jsonl").open()]
+    texts = [row["question"] for row in gsm8k]
+    for row in gsm8k:
+        for line in row["answer"].splitlines():
+            line = re.sub(r"<<[^>]*>>", "", line).strip()
+            if not line.startswith("####") and len(line.split()) >= 6:
+                texts.append(line)
+    for line in (SEEDS / "self_instruct" / "seed_tasks.jsonl").open():
+        task = json.loads(line)
+        texts.append(task["instruction"])
+        texts += [part for instance in task["instances"] for part in instance.values() if len(part.split()) >= 6]
+    for path in sorted((SEEDS / "documents").iterdir()):
+        raw = html.unescape(re.sub(r"<[^>]+>", " ", path.read_text(errors="ignore")))
+        texts += [s for s in re.split(r"(?<=[.!?])\s+", " ".join(raw.split())) if len(s.split()) >= 6]
+    from pydoc_data.topics import topics
+
+    for topic in sorted(topics):
+        for paragraph in re.split(r"\n\s*\n", topics[topic]):
+            paragraph = " ".join(paragraph.split())
+            if 8 <= len(paragraph.split()) <= 120 and not re.search(r"[{}=<>]|\.\.\.|\w\(", paragraph):
+                texts.append(paragraph)
+    import reasoning_gym
+
+    from synthfoundry.similarity.numbers import numbers_in
+
+    problems = set()  # one instance per template and numbers: renaming the people does not make a new problem
+    for item in reasoning_gym.create_dataset("gsm_symbolic", size=60_000, seed=7):
+        problem = (tuple(sorted(item["metadata"]["variables"])), numbers_in(item["question"]))
+        if problem not in problems:
+            problems.add(problem)
+            texts.append(item["question"])
+    seen: set[str] = set()
+    out = []
+    for text in texts:
+        key = re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+        if key and key not in seen:
+            seen.add(key)
+            out.append(text)
+    return out
+
+
+def _drop_words(text: str, rng: random.Random) -> str | None:
+    words = text.split()
+    droppable = [i for i, w in enumerate(words) if not re.search(r"\d", w)]
+    if len(words) < 8 or len(droppable) < 2:
+        return None
+    for i in sorted(rng.sample(droppable, rng.randint(1, 2)), reverse=True):
+        del words[i]
+    return " ".join(words)
+
+
+def _synonyms(text: str, rng: random.Random) -> str | None:
+    hits = [word for word in SYNONYMS if re.search(rf"\b{word}\b", text)]
+    if not hits:
+        return None
+    for word in rng.sample(hits, min(2, len(hits))):
+        text = re.sub(rf"\b{word}\b", SYNONYMS[word], text, count=1)
+    return text
+
+
+def _punctuation_case(text: str, rng: random.Random) -> str | None:
+    return re.sub(r"[,;:!?]", "", text).lower() if rng.random() < 0.5 else text.upper()
+
+
+def _swap_sentences(text: str, rng: random.Random) -> str | None:
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    if len(sentences) < 2:
+        return None
+    i = rng.randrange(len(sentences) - 1)
+    sentences[i], sentences[i + 1] = sentences[i + 1], sentences[i]
+    return " ".join(sentences)
+
+
+def _number_formats(text: str, rng: random.Random) -> str | None:
+    def reformat(match: re.Match) -> str:
+        number = match.group(0)
+        if len(number) >= 4:
+            return f"{int(number):,}"
+        return number + ".00" if match.start() > 0 and text[match.start() - 1] == "$" else number + ".0"
+
+    changed = re.sub(r"(?<![\d.,])\d+(?![\d.,])", reformat, text)
+    return changed if changed != text else None
+
+
+PERTURBATIONS = (_drop_words, _synonyms, _punctuation_case, _swap_sentences, _number_formats)
+
+
+def perturb(text: str, rng: random.Random) -> str:
+    """Two meaning-keeping edits, drawn from those the text allows."""
+    out, edits = text, 0
+    for edit in rng.sample(PERTURBATIONS, len(PERTURBATIONS)):
+        changed = edit(out, rng)
+        if changed and changed != out:
+            out, edits = changed, edits + 1
+            if edits == 2:
+                break
+    return out
+
+
+def change_numbers(text: str, rng: random.Random) -> str | None:
+    """Every number raised by 1-9 (same format): the multiset of numbers cannot stay the same."""
+    if not re.search(r"\d", text):
+        return None
+    return re.sub(r"\d+", lambda m: str(int(m.group(0)) + rng.randint(1, 9)), text)
+
+
+def planted_set(size: int, seed: int = 0) -> list[Row]:
+    """`size` rows in a fixed order: every planted copy and changed variant comes after its original."""
+    rng = random.Random(seed)
+    pool = base_texts()
+    questions = {json.loads(line)["question"] for line in (SEEDS / "gsm8k" / "train.jsonl").open()}
+    n_planted, n_changed = int(size * PLANTED), int(size * CHANGED)
+    n_base = size - n_planted - n_changed
+    if n_base > len(pool):
+        raise SystemExit(f"only {len(pool)} distinct base texts for {n_base} base rows")
+    numbered = [text for text in pool if text in questions and re.search(r"\d", text)]
+    originals = rng.sample(numbered, n_changed)  # in the base set, like every original
+    chosen = set(originals)
+    base = originals + rng.sample([text for text in pool if text not in chosen], n_base - n_changed)
+    position = {text: rng.random() for text in base}
+    keyed = [(position[text], Row(text, "base")) for text in base]
+    for text in rng.sample(base, n_planted):
+        keyed.append((rng.uniform(position[text], 1.0), Row(perturb(text, rng), "planted")))
+    for text in originals:
+        keyed.append((rng.uniform(position[text], 1.0), Row(change_numbers(text, rng), "changed")))
+    keyed.sort(key=lambda pair: pair[0])
+    return [row for _, row in keyed]
+
+
+CACHE = Path("/tmp/synthfoundry-bench-vectors.npz")
+
+
+def vectors_of(texts: list[str]) -> np.ndarray:
+    """MiniLM vectors, cached under /tmp per text (100 k texts take minutes on 2 cores): only new texts are
+    embedded, so the 10 k and 100 k sets share their work."""
+    known: dict[str, np.ndarray] = {}
+    if CACHE.exists():
+        with np.load(CACHE) as cached:
+            known = dict(zip(cached["texts"].tolist(), cached["vectors"]))
+    missing = sorted(set(texts) - known.keys())
+    if missing:
+        from synthfoundry.embeddings import embed
+
+        started = time.perf_counter()
+        known.update(zip(missing, embed(missing, batch_size=128)))
+        print(f"  embedded {len(missing)} texts in {time.perf_counter() - started:.0f} s (cached in {CACHE})", flush=True)
+        np.savez(CACHE, texts=np.array(list(known)), vectors=np.stack(list(known.values())))
+    return np.stack([known[text] for text in texts])
+
+
+def forked(job, *args):
+    """Run `job(*args)` in a fresh process (spawned: polars and BLAS thread pools do not survive a fork); returns
+    (its result, seconds, the peak RSS it added to its process after receiving its inputs, in MiB)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_timed, (job, *args))
+
+
+def _timed(job, *args):
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak to the current RSS: inputs are not counted
+    start_rss = _rss_kib()
+    started = time.perf_counter()
+    result = job(*args)
+    return result, time.perf_counter() - started, (_peak_rss_kib() - start_rss) / 1024
+
+
+def _rss_kib() -> int:
+    return int(re.search(r"VmRSS:\s+(\d+)", Path("/proc/self/status").read_text()).group(1))
+
+
+def _peak_rss_kib() -> int:
+    return int(re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text()).group(1))
+
+
+def frame_of(rows: list[Row], vectors: np.ndarray) -> pl.DataFrame:
+    return pl.DataFrame({"id": [str(i) for i in range(len(rows))], "instruction": [r.text for r in rows]}).with_columns(
+        pl.Series("vector", vectors, dtype=pl.Array(pl.Float32, vectors.shape[1]))
+    )
+
+
+class _NothingPublished:
+    def nearest_published(self, vectors):
+        return np.zeros(len(vectors), np.float32)
+
+    def published_column(self, name):
+        return pl.Series(name, [])
+
+
+def _tools():
+    from synthfoundry.filters.base import Tools
+
+    return Tools(ask=None, embed=None, published=_NothingPublished())
+
+
+def project_step(name: str, settings: dict, frame: pl.DataFrame) -> np.ndarray:
+    """A filter step exactly as a run calls it (judge on the run's frame); returns the kept mask."""
+    from synthfoundry.filters import FILTERS
+
+    step = FILTERS[name]
+    verdicts = step.judge(frame, step.Config(**settings), _tools())
+    return np.array([reason is None for reason in verdicts.reasons])
+
+
+def exact_numpy(vectors: np.ndarray, threshold: float) -> np.ndarray:
+    """Greedy in order against every kept row, one block of exact cosines at a time (the project's old filter)."""
+    n, block = len(vectors), 1024
+    kept = np.zeros(n, dtype=bool)
+    for start in range(0, n, block):
+        rows = vectors[start : start + block]
+        earlier = vectors[:start][kept[:start]]
+        best = (rows @ earlier.T).max(axis=1) if len(earlier) else np.zeros(len(rows), np.float32)
+        within = rows @ rows.T
+        for i in range(len(rows)):
+            previous = np.flatnonzero(kept[start : start + i])
+            kept[start + i] = max(best[i], within[i, previous].max() if len(previous) else 0.0) <= threshold
+    return kept
+
+
+def semhash(texts: list[str], vectors: np.ndarray, threshold: float) -> np.ndarray:
+    """semhash's self-deduplication on the same MiniLM vectors (its default USEARCH ANN backend)."""
+    from semhash import SemHash
+
+    class Precomputed:  # semhash asks an encoder for vectors only when it has none
+        def encode(self, sentences, **_):
+            raise AssertionError("vectors are precomputed")
+
+    records = [{"id": str(i), "text": text} for i, text in enumerate(texts)]
+    index = SemHash.from_embeddings(vectors, records, model=Precomputed(), columns=["text"])
+    result = index.self_deduplicate(threshold=threshold)
+    kept = np.zeros(len(texts), dtype=bool)
+    kept[[int(record["id"]) for record in result.selected]] = True
+    return kept
+
+
+def old_rouge_pool():
+    """Self-Instruct's check as the project had it: rouge-score's LCS against every pool member, in Python."""
+    from rouge_score import rouge_scorer, tokenizers
+
+    tokenize = tokenizers.DefaultTokenizer(use_stemmer=False).tokenize
+
+    class PairwisePool:
+        def __init__(self, texts=()):
+            self.tokenize = tokenize
+            self.tokens = [tokenize(t) for t in texts]
+
+        def max_similarity(self, text):
+            tokens = tokenize(text)
+            return max((rouge_scorer._score_lcs(ref, tokens).fmeasure for ref in self.tokens), default=0.0)
+
+    return PairwisePool
+
+
+def quality(kept: np.ndarray, rows: list[Row]) -> dict:
+    kinds = np.array([row.kind for row in rows])
+    dropped = ~kept
+    found = (dropped & (kinds == "planted")).sum()
+    return {
+        "recall": found / max(1, (kinds == "planted").sum()),
+        "precision": found / max(1, dropped.sum()),
+        "changed_kept": kept[kinds == "changed"].mean(),
+    }
+
+
+def rouge_speed(texts: list[str], candidates: int, baseline_candidates: int, budget: float) -> dict:
+    """Per-candidate seconds against a pool of 10 k texts: the exact pool and the pairwise baseline, with whether
+    both give the same scores; and Self-Instruct's admit loop (ROUGE-L <= 0.7 joins the pool) run pairwise for
+    `budget` seconds against the exact pool on the same prefix of the set."""
+    from synthfoundry.similarity.rouge import RougePool
+
+    pool_size = min(10_000, len(texts) - candidates)
+    pool_texts, probe = texts[:pool_size], texts[pool_size : pool_size + candidates]
+    fast, slow = RougePool(pool_texts), old_rouge_pool()(pool_texts)
+    started = time.perf_counter()
+    fast_scores = [fast.max_similarity(text) for text in probe]
+    fast_seconds = (time.perf_counter() - started) / len(probe)
+    started = time.perf_counter()
+    slow_scores = [slow.max_similarity(text) for text in probe[:baseline_candidates]]
+    slow_seconds = (time.perf_counter() - started) / baseline_candidates
+    slow, admitted, started = old_rouge_pool()(), [], time.perf_counter()
+    while time.perf_counter() - started < budget and len(admitted) < len(texts):
+        score = slow.max_similarity(texts[len(admitted)])
+        if score <= 0.7:
+            slow.tokens.append(slow.tokenize(texts[len(admitted)]))
+        admitted.append(score <= 0.7)
+    fast, started = RougePool(), time.perf_counter()
+    same_admits = [fast.admit(text, 0.7) <= 0.7 for text in texts[: len(admitted)]] == admitted
+    return {"pool": pool_size, "fast": fast_seconds, "slow": slow_seconds,
+            "same": fast_scores[:baseline_candidates] == slow_scores, "admitted": len(admitted),
+            "admit_fast": time.perf_counter() - started, "same_admits": same_admits}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated row counts")
+    parser.add_argument("--threshold", type=float, default=0.9, help="cosine threshold for the embedding methods")
+    parser.add_argument("--rouge-candidates", type=int, default=200, help="candidates timed against the ROUGE pool")
+    parser.add_argument("--rouge-budget", type=float, default=60, help="seconds for the pairwise admit loop")
+    args = parser.parse_args()
+    print(f"{'rows':>7} {'method':<44} {'seconds':>8} {'peak MiB':>9} {'recall':>7} {'precision':>9} {'changed kept':>12}")
+    for size in map(int, args.sizes.split(",")):
+        rows = planted_set(size)
+        texts = [row.text for row in rows]
+        vectors = vectors_of(texts)
+        frame = frame_of(rows, vectors)
+        methods = [
+            ("this project: diversity (number-aware)", project_step, "diversity", {"threshold": args.threshold}, frame),
+            ("this project: diversity, number_aware off", project_step, "diversity",
+             {"threshold": args.threshold, "number_aware": False}, frame),
+            ("this project: minhash (3-gram, J > 0.5)", project_step, "minhash",
+             {"threshold": 0.5, "ngram": 3}, frame),
+            ("this project: rouge (ROUGE-L > 0.7)", project_step, "rouge", {"threshold": 0.7}, frame),
+            ("exact numpy (greedy, blocked)", exact_numpy, vectors, args.threshold),
+            ("semhash 0.5.0 (same MiniLM vectors)", semhash, texts, vectors, args.threshold),
+        ]
+        for label, job, *job_args in methods:
+            kept, seconds, peak = forked(job, *job_args)
+            q = quality(kept, rows)
+            print(f"{size:>7} {label:<44} {seconds:>8.1f} {peak:>9.0f} {q['recall']:>7.3f} {q['precision']:>9.3f}"
+                  f" {q['changed_kept']:>12.3f}", flush=True)
+        speed = rouge_speed(texts, args.rouge_candidates, 3, args.rouge_budget)
+        print(f"{size:>7} ROUGE-L, pool of {speed['pool']}: {speed['fast'] * 1e3:.1f} ms a candidate; pairwise"
+              f" rouge-score {speed['slow']:.2f} s ({speed['slow'] / speed['fast']:.0f}x); same scores: {speed['same']}")
+        print(f"{size:>7} Self-Instruct admit loop, pairwise: {speed['admitted']} rows in {args.rouge_budget:.0f} s;"
+              f" this project: the same rows in {speed['admit_fast']:.2f} s, same decisions: {speed['same_admits']}",
+              flush=True)
+
+
+if __name__ == "__main__" and os.environ.get("BENCH_EMBED_ONLY"):
+    for size in map(int, os.environ["BENCH_EMBED_ONLY"].split(",")):
+        vectors_of([row.text for row in planted_set(size)])
+elif __name__ == "__main__":
+    main()
