@@ -163,11 +163,10 @@ def planted_set(size: int, seed: int = 0) -> list[Row]:
     rng = random.Random(seed)
     pool = base_texts()
     questions = {json.loads(line)["question"] for line in (SEEDS / "gsm8k" / "train.jsonl").open()}
-    n_planted, n_changed = int(size * PLANTED), int(size * CHANGED)
-    n_base = size - n_planted - n_changed
-    if n_base > len(pool):
-        raise SystemExit(f"only {len(pool)} distinct base texts for {n_base} base rows")
     numbered = [text for text in pool if text in questions and re.search(r"\d", text)]
+    n_changed = min(int(size * CHANGED), len(numbered))
+    n_base = min(size - int(size * PLANTED) - n_changed, len(pool))  # past the pool, more rows are planted
+    n_planted = size - n_changed - n_base
     originals = rng.sample(numbered, n_changed)  # in the base set, like every original
     chosen = set(originals)
     base = originals + rng.sample([text for text in pool if text not in chosen], n_base - n_changed)

@@ -85,13 +85,11 @@ def greedy_novel(
                 comparable &= groups[rows, None] != groups[None, columns]
             similarity[~comparable] = 0.0
             best[rows] = np.maximum(best[rows], similarity.max(axis=1))
-            duplicate = similarity > threshold
-            if lexical is not None:
-                floor, accept = lexical
-                bi, bj = np.nonzero((similarity > floor) & ~duplicate)
-                accepted = accept(rows[bi], columns[bj])
-                duplicate[bi[accepted], bj[accepted]] = True
-            i, j = np.nonzero(duplicate)
+            i, j = np.nonzero(similarity > (threshold if lexical is None else min(lexical[0], threshold)))
+            if lexical is not None:  # pairs in the band between floor and threshold need their words checked
+                band = np.flatnonzero(similarity[i, j] <= threshold)
+                rejected = band[~lexical[1](rows[i[band]], columns[j[band]])]
+                i, j = np.delete(i, rejected), np.delete(j, rejected)
             found.append((rows[i], columns[j], similarity[i, j]))
     kept = np.ones(n, dtype=bool)
     if found:
@@ -141,9 +139,16 @@ def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
     numbers = number_codes(texts)[fresh] if config.number_aware else None
     lexical = None
     if config.word_overlap is not None:
-        words = [word_set(text) for text, new in zip(texts, fresh) if new]
+        fresh_texts = [text for text, new in zip(texts, fresh) if new]
+        words: dict[int, frozenset[str]] = {}  # only rows in a pair of the band are ever tokenised
+
+        def word_set_of(row: int) -> frozenset[str]:
+            if row not in words:
+                words[row] = word_set(fresh_texts[row])
+            return words[row]
+
         lexical = (config.word_overlap_floor, lambda rows, columns: np.array(
-            [jaccard(words[r], words[c]) > config.word_overlap for r, c in zip(rows, columns)], dtype=bool
+            [jaccard(word_set_of(r), word_set_of(c)) > config.word_overlap for r, c in zip(rows, columns)], dtype=bool
         ))
     kept_fresh, within = greedy_novel(vectors[fresh], threshold, numbers, prompt_groups(frame)[fresh], lexical)
     score = published.copy()
