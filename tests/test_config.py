@@ -36,7 +36,7 @@ def test_each_recipe_has_a_default_filter_list_that_validates():
 def test_filters_keep_the_order_they_are_listed_in():
     steps = [{"name": "diversity", "threshold": 0.8}, {"name": "correctness", "min_score": 0.5}]
     config = parse_config({"dataset": "d", "recipe": PROCEDURAL, "filters": steps})
-    assert [(s.name, s.model_dump(exclude={"name"})) for s in config.filters][0] == ("diversity", {"threshold": 0.8})
+    assert (config.filters[0].name, config.filters[0].threshold) == ("diversity", 0.8)
     assert [s.name for s in config.filters] == ["diversity", "correctness"]
     assert [s.name for s in parse_config(
         {"dataset": "d", "recipe": PROCEDURAL, "filters": steps[::-1]}
@@ -58,7 +58,7 @@ def test_an_empty_filter_list_means_no_filters():
         ({"dataset": "d", "recipe": PROCEDURAL,
           "filters": [{"name": "correctness"}, {"name": "diversity", "threshold": "high"}]}, "filters[1].threshold"),
         ({"dataset": "d", "recipe": PROCEDURAL, "filters": [{"name": "dedupe"}]},
-         "filters[0].name: must name a filter, one of: correctness, decontamination, diversity, majority_vote, pass_rate"),
+         "filters[0].name: must name a filter, one of: clusters, correctness, decontamination, diversity, majority_vote"),
         ({"dataset": "d", "recipe": PROCEDURAL, "filters": [{"name": "diversity"}, {"name": "diversity"}]},
          "lists diversity more than once"),
     ],
