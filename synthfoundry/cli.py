@@ -108,7 +108,7 @@ def run(config: Annotated[Path, typer.Argument(help="run config (YAML)")], as_js
     from tasks.contracts import ContractFailed
 
     try:
-        path = generate_dataset(str(config))
+        path = generate_dataset(config_path=str(config))
     except ContractFailed as error:
         raise UserError(str(error)) from None
     _print({"published": path}, as_json, f"published: {path}")

@@ -27,8 +27,8 @@ def test_publish_writes_the_card_and_its_artifacts(prefect_harness, tmp_path):
     assert card.startswith("# card_test v1") and "![stages](plots/stages.png)" in card
 
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_="dataset-card-card-test")))
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_="card-test-dataset-card")))
     by_key = {a.key: a for a in artifacts}
-    assert "data:image/png;base64," in by_key["dataset-card-card-test"].data
-    assert "dataset-card-card-test-rejections" in by_key and "dataset-card-card-test-stages" in by_key
-    assert by_key["dataset-card-card-test-rejections"].type == "table"
+    assert "data:image/png;base64," in by_key["card-test-dataset-card"].data
+    assert "card-test-dataset-card-rejections" in by_key and "card-test-dataset-card-stages" in by_key
+    assert by_key["card-test-dataset-card-rejections"].type == "table"
