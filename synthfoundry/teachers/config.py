@@ -69,6 +69,13 @@ class TeacherConfig(_TeacherIdentity):
     budget_usd: float | None = Field(
         default=None, gt=0, description="hard cap on a run's spend; once reached, unsent rows go to the ledger"
     )
+    max_requests: int | None = Field(
+        default=5000, ge=1,
+        description="refuse to start a run whose forecast (an upper bound) exceeds this many requests; null: no limit",
+    )
+    allow_over_forecast: bool = Field(
+        default=False, description="start even when the forecast exceeds budget_usd (the cap still holds)"
+    )
     expected_output_tokens: int | None = Field(
         default=None, ge=1, description="expected answer length for the cost forecast; default: max_tokens"
     )

@@ -25,10 +25,12 @@ from synthfoundry.recipes.document_seeds import (
     ask_each,
     passages,
     read_documents,
+    seed_passages,
     with_unreadable,
 )
 from synthfoundry.recipes.templates import combined_hash, load_template
 from synthfoundry.records import content_id, rows_frame
+from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import Completion, TeacherFailure
 
@@ -142,6 +144,19 @@ def _row(candidate: Candidate, config: Config) -> dict:
         outputs = [candidate.rated, candidate.written] if candidate.rated else [candidate.written]
         row |= teacher_columns(outputs, config.temperature, config.max_tokens)
     return row
+
+
+def estimate(config: Config) -> Estimate:
+    """Per passage: one instruction written, then one rating of it (instructions are at most
+    `max_instruction_chars`, longer ones are ledgered unrated)."""
+    items = seed_passages(config, config.passage_chars)
+    longest_instruction = "x" * config.max_instruction_chars
+    total = Estimate()
+    for passage in items:
+        total += Estimate.asking(1, prompt_tokens(render_instruction(passage.text)), config.max_tokens)
+        rating = prompt_tokens(RUBRIC.text, render_curation(longest_instruction, passage.text))
+        total += Estimate.asking(1, rating, config.curation_max_tokens)
+    return total.passing(len(items))
 
 
 def curate(config: Config, items: list[Passage], ask: Ask) -> StageResult:

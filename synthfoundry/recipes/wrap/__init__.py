@@ -27,11 +27,13 @@ from synthfoundry.recipes.document_seeds import (
     ask_each,
     passages,
     read_documents,
+    seed_passages,
     why_unusable,
     with_unreadable,
 )
 from synthfoundry.recipes.templates import load_template
 from synthfoundry.records import content_id, rows_frame
+from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import Completion, TeacherFailure
 
@@ -103,6 +105,17 @@ def _row(passage: Passage, style: str, output: Completion | TeacherFailure, conf
     if isinstance(output, Completion):
         row |= {"response": output.text.strip()} | teacher_columns([output], config.temperature, config.max_tokens)
     return row
+
+
+def estimate(config: Config) -> Estimate:
+    """One request per passage and style, each at most the longest style's prompt."""
+    items = seed_passages(config, config.passage_chars)
+    per_passage = min(config.styles_per_passage or len(config.styles), len(config.styles))
+    total = Estimate()
+    for passage in items:
+        longest = max(prompt_tokens(render(style, passage.text)) for style in config.styles)
+        total += Estimate.asking(per_passage, longest, config.max_tokens)
+    return total.passing(len(items) * per_passage)
 
 
 def rephrase(config: Config, items: list[Passage], ask: Ask, rng: random.Random) -> StageResult:
