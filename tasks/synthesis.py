@@ -10,10 +10,11 @@ from pydantic import BaseModel
 from synthfoundry.recipes import get_recipe
 from synthfoundry.stages import StageResult, with_spend
 from synthfoundry.teachers.config import TeacherConfig
+from tasks.retries import transient
 from tasks.teacher import asker, stage_budget
 
 
-@task(retries=2, retry_delay_seconds=10)
+@task(retries=2, retry_delay_seconds=10, retry_condition_fn=transient)
 def synthesize(recipe_config: BaseModel, teacher_config: TeacherConfig, seed: int) -> StageResult:
     budget = stage_budget(teacher_config)
     # The teacher is built on the first request, so a recipe that never asks (procedural tasks) never builds one.

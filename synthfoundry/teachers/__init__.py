@@ -159,7 +159,10 @@ def make_managed_teacher(
             batch = BatchRunner(teacher, cache, batch_settings)
         elif settings.mode == "batch":  # a paid provider's discount: a local model has nothing to batch for
             log.warning("teacher.mode 'batch' does not apply to the %s teacher: it answers online", teacher.provider)
-        return ManagedTeacher(teacher, price, slots, limiter, cache, budget, throttle, fallback, batch=batch)
+        return ManagedTeacher(
+            teacher, price, slots, limiter, cache, budget, throttle, fallback, batch=batch,
+            breaker_after=settings.circuit_breaker,
+        )
 
     if config.fallback is None:
         return managed(config, api_keys[0])

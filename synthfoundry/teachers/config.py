@@ -56,6 +56,10 @@ class TeacherConfig(_TeacherIdentity):
     max_retries: int = Field(
         default=4, ge=0, description="SDK retries (backoff + jitter, Retry-After honoured) on 429, 5xx, timeouts"
     )
+    circuit_breaker: int | None = Field(
+        default=8, ge=1, description="stop the run after this many failed requests in a row (each after its "
+        "retries): a dead endpoint fails fast instead of failing every row; null: never"
+    )
     n: int = Field(default=1, ge=1, description="answers sampled per prompt; each sample is its own row")
     requests_per_minute: int | None = Field(default=None, ge=1, description="this process's request rate cap")
     tokens_per_minute: int | None = Field(
