@@ -6,14 +6,14 @@ To add a filter: write its module (see `base.py`), then list it in FILTERS; its 
 from __future__ import annotations
 
 from synthfoundry.filters import (
-    correctness, decontamination, diversity, majority_vote, pass_rate, preference_pairs, quality_judge,
+    correctness, decontamination, diversity, injection, majority_vote, pass_rate, preference_pairs, quality_judge,
 )
 from synthfoundry.filters.base import Filter
 
 FILTERS: dict[str, Filter] = {
     module.NAME: module
     for module in (
-        correctness, majority_vote, pass_rate, quality_judge, preference_pairs, decontamination, diversity,
+        correctness, majority_vote, pass_rate, quality_judge, preference_pairs, injection, decontamination, diversity,
     )
 }
 

@@ -21,6 +21,7 @@ from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import first_line, teacher_columns
 from synthfoundry.recipes.document_seeds import (
     DocumentSeeds,
+    as_content,
     Passage,
     ask_each,
     passages,
@@ -35,11 +36,11 @@ from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import Completion, TeacherFailure
 
 NAME = "backtranslation"
-VERSION = "1"
+VERSION = "2"  # 2: documents between delimiters, marked as content
 KIND = "sft"
 DISTILL = False  # the passage is the response
 EMBED_COLUMN = "instruction"
-FILTERS = ({"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
+FILTERS = ({"name": "injection"}, {"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
 INSTRUCTION = load_template(__package__, "instruction")
 # Self-curation: the paper's rubric, verbatim, as the system turn; the pair and a short reminder as the user turn
 # (small models follow a rubric placed there better than one placed after a long passage).
@@ -108,7 +109,7 @@ def screen(instruction: str, passage: str, max_chars: int) -> str | None:
 
 
 def render_instruction(passage: str) -> str:
-    return INSTRUCTION.render(passage=passage)
+    return INSTRUCTION.render(passage=as_content(passage))
 
 
 def render_curation(instruction: str, response: str) -> str:

@@ -23,17 +23,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from synthfoundry.documents import load_documents
 from synthfoundry.inputs import load_yaml, read_text
 from synthfoundry.recipes.base import Ask, Log
+from synthfoundry.recipes.document_seeds import as_content
 from synthfoundry.recipes.templates import Template, combined_hash, load_template
 from synthfoundry.records import content_id, rows_frame
 from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, empty_ledger
 
 NAME = "cosmopedia"
-VERSION = "1"
+VERSION = "2"  # 2: document extracts between delimiters, marked as content
 KIND = "pretrain"
 DISTILL = True  # the prompt is the instruction; the teacher writes the text
 EMBED_COLUMN = "response"
-FILTERS = ({"name": "diversity"},)  # default filter steps, in order
+FILTERS = ({"name": "injection"}, {"name": "diversity"})  # default filter steps, in order
 
 Format = Literal["textbook_unit", "blog_post", "story", "wikihow"]
 FORMATS: tuple[Format, ...] = ("textbook_unit", "blog_post", "story", "wikihow")
@@ -138,7 +139,7 @@ def extract_seed(document_id: str, source: str, text: str, limit: int) -> Seed:
     return Seed(
         document_id,
         "the topic of the extract above",
-        EXTRACT.render(extract=extract(text, limit)),
+        EXTRACT.render(extract=as_content(extract(text, limit))),
         {"seed_kind": "extract", "source": source},
     )
 

@@ -23,6 +23,7 @@ from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import teacher_columns
 from synthfoundry.recipes.document_seeds import (
     DocumentSeeds,
+    as_content,
     Passage,
     ask_each,
     passages,
@@ -38,11 +39,11 @@ from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import Completion, TeacherFailure
 
 NAME = "mammoth2"
-VERSION = "1"
+VERSION = "2"  # 2: documents between delimiters, marked as content; pairs per passage capped
 KIND = "sft"
 DISTILL = False  # the refined answer is the response
 EMBED_COLUMN = "instruction"
-FILTERS = ({"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
+FILTERS = ({"name": "injection"}, {"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
 EXTRACT = load_template(__package__, "extract")
 REFINE = load_template(__package__, "refine")
 TEMPLATE_HASH = combined_hash(EXTRACT, REFINE)
@@ -153,7 +154,7 @@ def clean_refined(text: str) -> str:
 
 
 def render_extract(document: str) -> str:
-    return EXTRACT.render(document=document)
+    return EXTRACT.render(document=as_content(document))
 
 
 def render_refine(pair: Pair) -> str:

@@ -23,6 +23,7 @@ from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import teacher_columns
 from synthfoundry.recipes.document_seeds import (
     DocumentSeeds,
+    as_content,
     Passage,
     ask_each,
     passages,
@@ -38,11 +39,11 @@ from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import Completion, TeacherFailure
 
 NAME = "wrap"
-VERSION = "1"
+VERSION = "2"  # 2: documents between delimiters, marked as content
 KIND = "pretrain"
 DISTILL = False  # the recipe rephrases, so it can ledger rephrasings too short to publish
 EMBED_COLUMN = "response"
-FILTERS = ({"name": "diversity"},)  # default filter steps, in order
+FILTERS = ({"name": "injection"}, {"name": "diversity"})  # default filter steps, in order
 
 Style = Literal["wikipedia", "qa", "easy", "hard"]
 STYLES = {style: load_template(__package__, style) for style in ("wikipedia", "qa", "easy", "hard")}
@@ -76,7 +77,7 @@ class Config(DocumentSeeds):
 
 
 def render(style: str, passage: str) -> str:
-    return STYLES[style].render(passage=passage).strip()
+    return STYLES[style].render(passage=as_content(passage)).strip()
 
 
 def plan(config: Config, items: list[Passage], rng: random.Random) -> list[tuple[Passage, str]]:
