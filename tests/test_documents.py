@@ -74,7 +74,3 @@ def test_documents_from_a_loopback_http_url(tmp_path):
     assert rows.frame["source"].to_list() == [f"{origin}/docs.jsonl:1"]
     assert missing.frame.height == 0 and missing.unreadable[0].reason.startswith("cannot read: FileNotFoundError")
 
-
-def test_a_backend_that_is_not_installed_says_which_package():
-    (unreadable,) = load_documents("s3://bucket/corpus.jsonl").unreadable
-    assert unreadable.reason == "cannot list: Install s3fs to access S3"
