@@ -10,6 +10,7 @@ from prefect import get_run_logger, task
 from synthfoundry import distill
 from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.stages import StageResult, with_spend
+from tasks.checkpoints import checkpoint
 from tasks.retries import transient
 from tasks.teacher import stage_budget, teacher_from_config
 
@@ -49,4 +50,5 @@ def distill_batch(batch: pl.DataFrame, teacher_config: TeacherConfig) -> StageRe
         drop_truncated=teacher_config.drop_truncated,
         n=teacher_config.n,
     )
+    checkpoint("distillation")
     return with_spend(result, budget.spend())

@@ -15,6 +15,7 @@ from synthfoundry.filters.base import Tools, apply
 from synthfoundry.stages import StageResult, empty_ledger, with_spend
 from synthfoundry.store import DatasetStore
 from synthfoundry.teachers.config import TeacherConfig
+from tasks.checkpoints import checkpoint
 from tasks.retries import transient
 from tasks.teacher import asker, stage_budget
 
@@ -50,4 +51,5 @@ def run_filter(
     )
     result = with_spend(apply(get_filter(config.name), frame, config, tools), budget.spend())
     logger.info("%s: %d kept, %d dropped", config.name, result.kept.height, result.dropped.height)
+    checkpoint(f"filter-{config.name}")
     return result
