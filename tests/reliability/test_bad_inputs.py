@@ -10,6 +10,7 @@ from flows.generate import generate_dataset
 from synthfoundry.config import ConfigError
 from synthfoundry.store import DatasetStore
 from synthfoundry.teachers.base import CircuitOpen, TeacherError
+from tasks.contracts import ContractFailed
 from tasks.preflight import PreflightFailed
 from tests.fakes.provider_server import ProviderServer, status
 
@@ -151,8 +152,10 @@ CASES = {
     "budget-without-price": (lambda t: run(teacher={**TEACHER, "budget_usd": 1}), PreflightFailed,
                              r"teacher.budget_usd needs a price for model 'fake-teacher'"),
     # what only the teacher can tell: fails fast, once, with the reason
-    "dead-endpoint": (lambda t: run(teacher={**TEACHER, "circuit_breaker": 2}), CircuitOpen,
-                      r"at http://127.0.0.1:9/v1 failed the last 2 requests in a row.*APIConnectionError.*check that"),
+    "dead-endpoint": (lambda t: run(recipe={**SELF_INSTRUCT, "prompts_per_round": 4}, teacher={**TEACHER, "circuit_breaker": 2}),
+                      CircuitOpen, r"at http://127.0.0.1:9/v1 failed the last 2 requests in a row.*APIConnectionError.*check that"),
+    "every-row-failed": (lambda t: run(), ContractFailed, r"No row survived the filters: all 1 rows went to the ledger, "
+                         r"mostly for\n  1 × synthesis: teacher failed: APIConnectionError: Connection error"),
 }
 
 
@@ -179,6 +182,6 @@ def test_a_provider_refusal_is_not_retried(tmp_path, published):
         server.rules.append(lambda r: status(401, "invalid api key"))
         path = tmp_path / "run.yaml"
         path.write_text(yaml.safe_dump(run(teacher={**TEACHER, "base_url": server.base_url}, publish={"root": str(root)})))
-        with pytest.raises(TeacherError, match=r"refused the request \(HTTP 401\): invalid api key"):
+        with pytest.raises(TeacherError, match=r"refused the request \(HTTP 401\): .*invalid api key"):
             generate_dataset(str(path))
         assert server.count == 1  # neither the SDK nor Prefect's task retries asked again
