@@ -160,7 +160,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
-def test_a_bad_input_is_refused_with_its_fix_and_harms_nothing(case, tmp_path, published):
+def test_a_bad_input_is_refused_with_its_fix_and_harms_nothing(case, tmp_path, published, record_property):
     root, before = published
     build, error, message = CASES[case]
     config = build(tmp_path)
@@ -174,6 +174,7 @@ def test_a_bad_input_is_refused_with_its_fix_and_harms_nothing(case, tmp_path, p
         generate_dataset(str(path))
     store = DatasetStore(root, "demo")
     assert [v.tag for v in store.versions()] == ["v1"] and store.read().equals(before)
+    record_property("bad_inputs_refused", 1)
 
 
 def test_a_provider_refusal_is_not_retried(tmp_path, published):

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 KILL_POINTS = ["synthesis", "distillation", "filter-diversity", "contract"]
 
 
-def test_killed_runs_resume_to_the_uninterrupted_dataset_paying_nothing_twice(tmp_path):
+def test_killed_runs_resume_to_the_uninterrupted_dataset_paying_nothing_twice(tmp_path, record_property):
     with ProviderServer(reply=self_instruct_reply) as server:
         generate_dataset(str(write_config(tmp_path / "baseline.yaml", tmp_path / "baseline", server.base_url)))
         expected = content(DatasetStore(tmp_path / "baseline", "demo").read())
@@ -35,4 +35,8 @@ def test_killed_runs_resume_to_the_uninterrupted_dataset_paying_nothing_twice(tm
         published = store.read()
         assert published["id"].is_unique().all()
         assert content(published).equals(expected)
-        assert paid_twice(server.requests[asked_before:]) == 0
+        twice = paid_twice(server.requests[asked_before:])
+        record_property("crashes_survived", len(KILL_POINTS))
+        record_property("rows_lost", expected.height - published.height)
+        record_property("requests_paid_twice", twice)
+        assert twice == 0

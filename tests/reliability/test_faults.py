@@ -56,7 +56,7 @@ def injector(every: int = 5):
     return rule, injected
 
 
-def test_a_fifth_of_requests_failing_loses_no_row_unaccounted(tmp_path):
+def test_a_fifth_of_requests_failing_loses_no_row_unaccounted(tmp_path, record_property):
     rule, injected = injector(5)
     with ProviderServer(reply=self_instruct_reply) as server:
         server.rules.append(rule)
@@ -67,6 +67,9 @@ def test_a_fifth_of_requests_failing_loses_no_row_unaccounted(tmp_path):
         sent = server.count
 
     assert len(injected) == sent // 5 and set(injected) == set(FAULTS)  # 20 %, every kind of fault met
+    stages = published.manifest["stages"].values()
+    record_property("faults_injected", len(injected))
+    record_property("rows_lost", sum(s["in"] - s["kept"] - s["dropped"] for s in stages))
     assert_accounted(published)
     unexplained = published.ledger.filter(
         ~pl.col("reason").str.starts_with("ROUGE-L") & ~pl.col("reason").str.contains("near-duplicate|similar")
