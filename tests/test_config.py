@@ -58,7 +58,7 @@ def test_an_empty_filter_list_means_no_filters():
         ({"dataset": "d", "recipe": PROCEDURAL,
           "filters": [{"name": "correctness"}, {"name": "diversity", "threshold": "high"}]}, "filters[1].threshold"),
         ({"dataset": "d", "recipe": PROCEDURAL, "filters": [{"name": "dedupe"}]},
-         "filters[0].name: must name a filter, one of: correctness, decontamination, diversity, majority_vote, pass_rate"),
+         "filters[0].name: must name a filter, one of: correctness, decontamination, diversity, injection, majority_vote, pass_rate"),
         ({"dataset": "d", "recipe": PROCEDURAL, "filters": [{"name": "diversity"}, {"name": "diversity"}]},
          "lists diversity more than once"),
     ],

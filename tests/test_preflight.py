@@ -25,6 +25,7 @@ def test_a_sound_config_passes_with_a_forecast_of_every_stage(tmp_path):
     stages = report.forecast.stages
     assert stages["synthesis"].requests == 3 * 2 + 2 * stages["synthesis"].rows  # rounds, then label + instance
     assert stages["distillation"].requests == stages["synthesis"].rows
+    assert stages["quality_judge"].requests == stages["synthesis"].rows  # the recipe's default judge, one aspect
     assert report.forecast.usd > 0  # gpt-4o-mini has a price
     assert (tmp_path / "root").is_dir()  # created, and found writable
 
@@ -104,3 +105,18 @@ def test_an_empty_topics_file_is_refused_not_replaced_by_the_shipped_outline(tmp
     report = preflight(config(tmp_path, recipe={"name": "cosmopedia", "topics_file": str(topics)}), environ={})
     assert report.problems == [f"recipe.topics_file: {topics}: no topics (one per line); an empty file is refused "
                                "rather than guessed at"]
+
+
+def test_a_filter_with_its_own_judge_needs_its_key(tmp_path):
+    steps = [{"name": "quality_judge", "judge": {"provider": "anthropic"}}]
+    report = preflight(config(tmp_path, filters=steps), environ={})
+    assert report.problems == [
+        "filters[0].judge: no API key for the anthropic teacher: set ANTHROPIC_API_KEY (or teacher.api_key_env), "
+        "or name a Prefect Secret block in teacher.api_key_secret"
+    ]
+
+
+def test_pass_rate_asks_samples_per_row(tmp_path):
+    steps = [{"name": "pass_rate", "samples": 4}]
+    report = preflight(config(tmp_path, recipe=PROCEDURAL, filters=steps), environ={})
+    assert report.ok and report.forecast.stages["pass_rate"].requests == 3 * 4
