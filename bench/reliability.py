@@ -20,7 +20,7 @@ def main() -> int:
     report = Path(tempfile.mkdtemp()) / "reliability.xml"
     started = time.monotonic()
     code = pytest.main(["tests/reliability", "-q", "-p", "no:randomly", f"--junitxml={report}",
-                        "-o", "junit_logging=no"])
+                        "-o", "junit_family=legacy"])
     seconds = time.monotonic() - started
     figures: Counter[str] = Counter()
     cases = ElementTree.parse(report).getroot().iter("testcase")
@@ -30,7 +30,8 @@ def main() -> int:
         for prop in case.iter("property"):
             figures[prop.get("name")] += int(prop.get("value"))
     print(f"\nreliability suite: {'passed' if code == 0 else f'{failed} test(s) FAILED'} in {seconds:.0f} s")
-    for name in ("crashes_survived", "faults_injected", "bad_inputs_refused", "rows_lost", "requests_paid_twice"):
+    for name in ("crashes_survived", "faults_injected", "requests_under_faults", "bad_inputs_refused", "rows_lost",
+                 "requests_paid_twice"):
         print(f"  {name.replace('_', ' '):22} {figures[name]}")
     return int(code)
 

@@ -25,6 +25,7 @@ def write_config(path: Path, root: Path, base_url: str, **overrides) -> Path:
         "teacher": {"provider": "openai", "model": "fake-teacher", "base_url": base_url, "max_tokens": 64,
                     "max_retries": 0},
         "publish": {"root": str(root)},
+        "filters": [{"name": "diversity"}],  # the fake's answers are not for judging
         **overrides,
     }
     path.write_text(yaml.safe_dump(config))

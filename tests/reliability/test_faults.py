@@ -63,12 +63,13 @@ def test_a_fifth_of_requests_failing_loses_no_row_unaccounted(tmp_path, record_p
         teacher = {"provider": "openai", "model": "fake-teacher", "base_url": server.base_url, "max_tokens": 64,
                    "max_retries": 3, "timeout_s": 1, "circuit_breaker": None}
         recipe = {"name": "self_instruct", "target_instructions": 12, "prompts_per_round": 4, "max_rounds": 8}
-        published = run_recipe(tmp_path, recipe, teacher)
+        published = run_recipe(tmp_path, recipe, teacher, filters=[{"name": "diversity"}])
         sent = server.count
 
     assert len(injected) == sent // 5 and set(injected) == set(FAULTS)  # 20 %, every kind of fault met
     stages = published.manifest["stages"].values()
     record_property("faults_injected", len(injected))
+    record_property("requests_under_faults", sent)
     record_property("rows_lost", sum(s["in"] - s["kept"] - s["dropped"] for s in stages))
     assert_accounted(published)
     unexplained = published.ledger.filter(
