@@ -41,7 +41,7 @@ class Documents:
             return self
         reasons = "; ".join(f"{u.source}: {u.reason}" for u in self.unreadable[:3]) or "nothing there"
         more = f" (and {len(self.unreadable) - 3} more)" if len(self.unreadable) > 3 else ""
-        raise DocumentsError(f"no readable document in {source}: {reasons}{more}")
+        raise DocumentsError(f"no readable document in {source} (0 documents readable): {reasons}{more}")
 
     def ledger(self, stage: str) -> pl.DataFrame:
         """The unreadable documents as ledger rows, so a recipe accounts for every input it was given."""

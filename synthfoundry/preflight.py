@@ -93,6 +93,8 @@ def preflight(config: RunConfig, environ: Mapping[str, str] = os.environ) -> Pre
     checks = [check for check in (seeds,) if check is not None]
     if asks:
         checks += _teacher_checks(config, forecast, environ)
+    else:
+        checks.append(Check("teacher key", True, "not needed: the run asks no teacher"))
     checks += [_contract_check(config), _root_check(config), _forecast_check(config, forecast, environ)]
     return PreflightReport(checks, forecast)
 

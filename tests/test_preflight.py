@@ -35,6 +35,7 @@ def test_teacher_n_multiplies_distillation_and_max_requests_refuses(tmp_path):
     assert not report.ok
     assert report.forecast.stages["distillation"].requests == 200000 * report.forecast.stages["synthesis"].rows
     (problem,) = report.problems
+    assert problem.startswith("forecast: the run may send up to")
     assert "more than teacher.max_requests (5000)" in problem and "raise teacher.max_requests" in problem
     assert preflight(config(tmp_path, teacher={**FAKE, "n": 200000, "max_requests": None}), environ={}).ok
 
@@ -62,7 +63,7 @@ def test_a_recipe_that_asks_nothing_needs_no_key(tmp_path):
 def test_a_missing_key_is_found_before_sending(tmp_path):
     report = preflight(config(tmp_path, teacher={"provider": "anthropic"}), environ={})
     assert report.problems == [
-        "no API key for the anthropic teacher: set ANTHROPIC_API_KEY (or teacher.api_key_env), "
+        "teacher key: no API key for the anthropic teacher: set ANTHROPIC_API_KEY (or teacher.api_key_env), "
         "or name a Prefect Secret block in teacher.api_key_secret"
     ]
     assert preflight(config(tmp_path, teacher={"provider": "anthropic"}), environ={"ANTHROPIC_API_KEY": "k"}).ok
@@ -75,8 +76,8 @@ def test_every_problem_is_reported_at_once(tmp_path):
     )
     text = "\n".join(report.problems)
     assert "contract: no contract suite 'nosuch'" in text
-    assert f"publish.root {tmp_path / 'root'}: cannot write there" in text
-    assert "teacher.base_url '127.0.0.1:8000' is not an http(s) URL" in text
+    assert f"publish root: {tmp_path / 'root'}: cannot write there" in text
+    assert "teacher.base_url: '127.0.0.1:8000' is not an http(s) URL" in text
     assert "no API key for the openai teacher: set OPENAI_API_KEY" in text
     assert report.message().startswith("the run was not started: 4 problem(s), nothing was sent or published")
 
@@ -111,7 +112,7 @@ def test_a_filter_with_its_own_judge_needs_its_key(tmp_path):
     steps = [{"name": "quality_judge", "judge": {"provider": "anthropic"}}]
     report = preflight(config(tmp_path, filters=steps), environ={})
     assert report.problems == [
-        "filters[0].judge: no API key for the anthropic teacher: set ANTHROPIC_API_KEY (or teacher.api_key_env), "
+        "filters[0].judge key: no API key for the anthropic teacher: set ANTHROPIC_API_KEY (or teacher.api_key_env), "
         "or name a Prefect Secret block in teacher.api_key_secret"
     ]
 

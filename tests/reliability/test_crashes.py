@@ -18,7 +18,7 @@ KILL_POINTS = ["synthesis", "distillation", "filter-diversity", "contract"]
 
 def test_killed_runs_resume_to_the_uninterrupted_dataset_paying_nothing_twice(tmp_path, record_property):
     with ProviderServer(reply=self_instruct_reply) as server:
-        generate_dataset(str(write_config(tmp_path / "baseline.yaml", tmp_path / "baseline", server.base_url)))
+        generate_dataset(config_path=str(write_config(tmp_path / "baseline.yaml", tmp_path / "baseline", server.base_url)))
         expected = content(DatasetStore(tmp_path / "baseline", "demo").read())
         asked_before = len(server.requests)
 
