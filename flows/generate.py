@@ -25,6 +25,7 @@ from tasks.contracts import check_contract, nothing_new, refuse_publication, ski
 from tasks.distillation import distill_batch, forecast_distillation
 from tasks.filters import embed_rows, run_filter
 from tasks.monitor import RunMonitor, report_stages
+from tasks.preflight import check_run
 from tasks.publish import publish_version
 from tasks.runs import announce, config_from, run_name, show_project_logs, stage_runner
 from tasks.synthesis import synthesize
@@ -43,6 +44,7 @@ def generate_dataset(config: RunConfig | None = None, config_path: str | None = 
     show_project_logs()
     config = config_from(config, config_path)
     announce(config)
+    check_run(config)
     run_id = str(flow_run.id or f"local-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
     store = DatasetStore(config.publish.root, config.dataset)
     latest = store.latest()

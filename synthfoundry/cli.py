@@ -99,11 +99,11 @@ def run(config: Annotated[Path, typer.Argument(help="run config (YAML)")], as_js
 
     The `validate` checks run first: a run that cannot succeed stops before Prefect starts or a request is sent.
     """
-    from synthfoundry.preflight import preflight
+    from synthfoundry.preflight import preflight_file
 
-    failed = [c for c in preflight(config) if not c.ok]
-    if failed:
-        raise UserError("; ".join(f"{c.name}: {c.detail}" for c in failed) + f" (see `synthfoundry validate {config}`)")
+    report = preflight_file(config)
+    if not report.ok:
+        raise UserError("; ".join(report.problems) + f" (see `synthfoundry validate {config}`)")
     from flows.generate import generate_dataset
     from tasks.contracts import ContractFailed
 
@@ -122,9 +122,9 @@ def validate(config: Annotated[Path, typer.Argument(help="run config (YAML)")], 
     """
     from dataclasses import asdict
 
-    from synthfoundry.preflight import preflight
+    from synthfoundry.preflight import preflight_file
 
-    checks = preflight(config)
+    checks = preflight_file(config).checks
     text = "\n".join(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}" for c in checks)
     _print([asdict(c) for c in checks], as_json, text)
     if not all(c.ok for c in checks):

@@ -10,10 +10,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-import yaml
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from synthfoundry.filters import FILTERS
+from synthfoundry.inputs import load_yaml
 from synthfoundry.recipes import RECIPES
 from synthfoundry.strict import Strict
 from synthfoundry.teachers.config import TeacherConfig
@@ -33,6 +33,18 @@ class EmbeddingConfig(Strict):
 
 class PublishConfig(Strict):
     root: Path = Field(default=Path("synthfoundry-data"), description="where the LanceDB store and exports live")
+
+    @field_validator("root", mode="before")
+    @classmethod
+    def _unambiguous_root(cls, value: object) -> object:
+        """'' would publish into whatever the current folder is and '~' into the home folder itself: refused;
+        '~/data' means the home folder's `data`."""
+        text = str(value).strip() if value is not None else ""
+        if text in ("", "~", "."):
+            raise ValueError(
+                f"{text or 'an empty path'!r} is not a publish root: name a folder of its own, e.g. ~/synthfoundry-data"
+            )
+        return Path(text).expanduser() if text.startswith("~") else value
 
 
 class RunnerConfig(Strict):
@@ -188,15 +200,4 @@ def parse_config(data: object, source: str = "<config>") -> RunConfig:
 
 
 def load_config(path: str | Path) -> RunConfig:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read the run config ({error.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
-    return parse_config(data, str(path))
+    return parse_config(load_yaml(path, "the run config", ConfigError), str(path))

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from synthfoundry.inputs import load_yaml
 
 if TYPE_CHECKING:
     import polars as pl
@@ -102,14 +102,7 @@ def suite_path(name: str | Path, root: str | Path | None = None) -> Path:
 def load_suite(path: str | Path) -> ContractSuite:
     """Read and check a suite file so a typo fails before a paid run, not at publish time."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ContractError(f"{path}: cannot read the contract suite ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ContractError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+    data = load_yaml(path, "the contract suite", ContractError)
 
     problems = _top_problems(data)
     if isinstance(data, dict) and isinstance(data.get("expectations"), list):

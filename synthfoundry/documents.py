@@ -20,6 +20,10 @@ DOCUMENT_SCHEMA = {"id": pl.String, "source": pl.String, "text": pl.String}
 _TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
 
 
+class DocumentsError(ValueError):
+    """No document at all could be read from a source: a run over it would only fill the ledger."""
+
+
 @dataclass(frozen=True)
 class Unreadable:
     source: str  # path, or path:line for a row of a JSONL file
@@ -30,6 +34,14 @@ class Unreadable:
 class Documents:
     frame: pl.DataFrame  # DOCUMENT_SCHEMA
     unreadable: list[Unreadable]
+
+    def require_some(self, source: str) -> Documents:
+        """These documents, or a `DocumentsError` naming the source and why each failed when none was readable."""
+        if self.frame.height:
+            return self
+        reasons = "; ".join(f"{u.source}: {u.reason}" for u in self.unreadable[:3]) or "nothing there"
+        more = f" (and {len(self.unreadable) - 3} more)" if len(self.unreadable) > 3 else ""
+        raise DocumentsError(f"no readable document in {source} (0 documents readable): {reasons}{more}")
 
     def ledger(self, stage: str) -> pl.DataFrame:
         """The unreadable documents as ledger rows, so a recipe accounts for every input it was given."""

@@ -1,6 +1,10 @@
-"""Pre-flight: everything about a run that can be checked before a single request is paid for.
+"""Everything about a run that can be checked without the teacher, checked before the first request is sent.
 
-Each check says what it looked at and, when it fails, how to fix it. Nothing here sends a request.
+`preflight(config)` forecasts the whole run (synthesis, distillation and the filters that ask) as an upper bound
+in requests, tokens and USD, applies the guards (`teacher.max_requests`, `teacher.budget_usd`), and checks the
+seeds and documents, the teacher's key and endpoint, the contract suite and the publish root. Each check says what
+it looked at and, when it fails, how to fix it; all of them run, so one attempt shows everything there is to fix.
+The flow's first task and `synthfoundry validate` both use it; nothing here sends a request.
 """
 
 from __future__ import annotations
@@ -8,10 +12,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 from synthfoundry.config import ConfigError, RunConfig, load_config
+from synthfoundry.filters import get_filter
+from synthfoundry.recipes import get_recipe
+from synthfoundry.spend import Estimate
+from synthfoundry.teachers import DEFAULT_MODELS, missing_key, resolve_provider
+from synthfoundry.teachers.config import TeacherConfig
+from synthfoundry.teachers.pricing import Price, price_for
 
 
 @dataclass(frozen=True)
@@ -21,58 +32,153 @@ class Check:
     detail: str
 
 
-def preflight(config_path: str | Path, environ: Mapping[str, str] = os.environ) -> list[Check]:
+@dataclass(frozen=True)
+class RunForecast:
+    """At most what the run will ask, per stage, and what that costs (None: the model has no price)."""
+
+    stages: dict[str, Estimate]
+    usd: float | None
+
+    @property
+    def total(self) -> Estimate:
+        return sum(self.stages.values(), Estimate())
+
+    def summary(self) -> str:
+        total = self.total
+        parts = ", ".join(f"{name} {estimate.requests}" for name, estimate in self.stages.items() if estimate.requests)
+        cost = "cost unknown (no price for the model)" if self.usd is None else f"${self.usd:.4f}"
+        return (
+            f"at most {total.requests} requests ({parts or 'none'}), {total.prompt_tokens} prompt + "
+            f"{total.completion_tokens} answer tokens, {cost}"
+        )
+
+
+@dataclass(frozen=True)
+class PreflightReport:
+    checks: list[Check] = field(default_factory=list)
+    forecast: RunForecast | None = None  # None when the seeds could not be read
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"{check.name}: {check.detail}" for check in self.checks if not check.ok]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def message(self) -> str:
+        problems = self.problems
+        lines = [f"the run was not started: {len(problems)} problem(s), nothing was sent or published"]
+        lines += [f"  - {problem}" for problem in problems]
+        if self.forecast is not None:
+            lines.append(f"forecast: {self.forecast.summary()}")
+        return "\n".join(lines)
+
+
+def preflight_file(path: str | Path, environ: Mapping[str, str] = os.environ) -> PreflightReport:
+    """`preflight` of a run config file; a config that does not load is the one failed check."""
     try:
-        config = load_config(config_path)
+        config = load_config(path)
     except ConfigError as error:
-        return [Check("config", False, str(error))]
-    checks = [Check("config", True, f"{config_path}: dataset {config.dataset!r}, recipe {config.recipe.name}")]
-    checks += seed_checks(config)
-    checks += [key_check(config, environ), contract_check(config), root_check(config), forecast_check(config, environ)]
-    return checks
+        return PreflightReport([Check("config", False, str(error))])
+    report = preflight(config, environ)
+    loaded = Check("config", True, f"{path}: dataset {config.dataset!r}, recipe {config.recipe.name}")
+    return PreflightReport([loaded, *report.checks], report.forecast)
 
 
-def seed_checks(config: RunConfig) -> list[Check]:
-    """Every seed file the recipe names is readable text; a documents source yields at least one document."""
-    from synthfoundry.documents import load_documents
-
-    checks = []
-    for field, value in config.recipe:
-        if isinstance(value, Path):
-            try:
-                value.read_text(encoding="utf-8")
-                checks.append(Check(f"recipe.{field}", True, f"{value} is readable"))
-            except (OSError, UnicodeDecodeError) as error:
-                checks.append(Check(f"recipe.{field}", False, f"{value}: cannot read it as UTF-8 text ({error})"))
-    if "documents" in type(config.recipe).model_fields:
-        from synthfoundry.recipes.document_seeds import sample_documents_path
-
-        source = config.recipe.documents or sample_documents_path()
-        documents = load_documents(source, getattr(config.recipe, "text_field", "text"),
-                                   getattr(config.recipe, "min_chars", 1), getattr(config.recipe, "limit", None))
-        unreadable = "; ".join(f"{u.source}: {u.reason}" for u in documents.unreadable[:3])
-        detail = f"{source}: {documents.frame.height} documents readable, {len(documents.unreadable)} not"
-        checks.append(Check("recipe.documents", documents.frame.height > 0,
-                            detail + (f" ({unreadable})" if unreadable else "")))
-    return checks
+def preflight(config: RunConfig, environ: Mapping[str, str] = os.environ) -> PreflightReport:
+    seeds, synthesis = _seed_check(config)
+    forecast = _forecast(config, synthesis, environ) if synthesis is not None else None
+    asks = forecast is None or forecast.total.requests > 0  # unreadable seeds: assume the run would ask
+    checks = [check for check in (seeds,) if check is not None]
+    if asks:
+        checks += _teacher_checks(config, forecast, environ)
+    else:
+        checks.append(Check("teacher key", True, "not needed: the run asks no teacher"))
+    checks += [_contract_check(config), _root_check(config), _forecast_check(config, forecast, environ)]
+    return PreflightReport(checks, forecast)
 
 
-def key_check(config: RunConfig, environ: Mapping[str, str]) -> Check:
-    from synthfoundry.teachers import _is_loopback, _key_variable, resolve_api_key, resolve_provider
+def _seed_check(config: RunConfig) -> tuple[Check | None, Estimate | None]:
+    """The recipe's estimate, which reads (and so checks) its seeds, documents, topics or taxonomy."""
+    recipe = config.recipe
+    named = [name for name in ("documents", "seed_tasks", "seeds", "taxonomy", "topics_file", "outline_file")
+             if getattr(recipe, name, None) is not None]
+    where = f"recipe.{(named or ['documents'])[0]}" if named or "documents" in type(recipe).model_fields else "recipe"
+    try:
+        estimate = get_recipe(recipe.name).estimate(recipe)
+    except (ValueError, OSError) as error:  # unreadable or empty seeds: the message names the file and line
+        return Check(where, False, str(error)), None
+    if where == "recipe":  # the shipped seeds: nothing of the user's to report on
+        return None, estimate
+    return Check(where, True, f"readable: the recipe passes on at most {estimate.rows} rows"), estimate
 
+
+def _forecast(config: RunConfig, synthesis: Estimate, environ: Mapping[str, str]) -> RunForecast:
     teacher = config.teacher
+    stages = {"synthesis": synthesis}
+    rows, row_tokens = synthesis.rows, synthesis.row_tokens
+    if get_recipe(config.recipe.name).DISTILL:
+        rows *= teacher.n
+        answer = min(teacher.expected_output_tokens or teacher.max_tokens, teacher.max_tokens)
+        stages["distillation"] = Estimate.asking(rows, synthesis.row_tokens, answer).passing(rows)
+        row_tokens += teacher.max_tokens  # a filter that reads the row reads the answer too
+    for step in config.filters:  # a filter that asks has `estimate(config, rows, row_tokens)`; its prices: the run's
+        estimate = getattr(get_filter(step.name), "estimate", None)
+        if estimate is not None:
+            stages[step.name] = estimate(step, rows, row_tokens)
+    total = sum(stages.values(), Estimate())
+    price = _price(teacher, environ)
+    usd = price.cost(total.prompt_tokens, total.completion_tokens) if price else None
+    return RunForecast(stages, usd)
+
+
+def _model(teacher: TeacherConfig, environ: Mapping[str, str]) -> str:
+    return teacher.model or DEFAULT_MODELS.get(resolve_provider(teacher, environ=environ), "local")
+
+
+def _price(teacher: TeacherConfig, environ: Mapping[str, str]) -> Price | None:
     provider = resolve_provider(teacher, environ=environ)
+    overrides = {name: Price(p.input, p.output) for name, p in teacher.prices.items()}
+    price = price_for(provider, _model(teacher, environ), overrides)
+    return price.batch() if price and teacher.mode == "batch" and provider != "local" else price
+
+
+def _teacher_checks(config: RunConfig, forecast: RunForecast | None, environ: Mapping[str, str]) -> list[Check]:
+    """The key and endpoint of every teacher the run asks: its own, the fallback, and filters' own judges."""
+    teachers = [("teacher", config.teacher)]
+    if config.teacher.fallback is not None:
+        endpoint = config.teacher.fallback.model_dump(exclude={"after_failures"})
+        teachers.append(("fallback", config.teacher.model_copy(update={**endpoint, "fallback": None})))
+    for index, step in enumerate(config.filters):
+        for field_name in ("judge", "policy"):
+            own = getattr(step, field_name, None)
+            if isinstance(own, TeacherConfig) and (forecast is None or step.name in forecast.stages):
+                teachers.append((f"filters[{index}].{field_name}", own))
+    checks = []
+    for name, teacher in teachers:
+        provider = resolve_provider(teacher, environ=environ)
+        if teacher.base_url is not None:
+            url = urlparse(teacher.base_url)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                checks.append(Check(f"{name}.base_url", False, f"{teacher.base_url!r} is not an http(s) URL with a "
+                                                               "host, e.g. http://127.0.0.1:8000/v1"))
+        if provider == "local" and teacher.model_path is not None and not Path(teacher.model_path).is_file():
+            checks.append(Check(f"{name}.model_path", False, f"{teacher.model_path}: no such file (a local GGUF model)"))
+        problem = missing_key(teacher, environ)
+        checks.append(Check(f"{name} key", problem is None, problem or f"{provider}: {_key_source(teacher, provider)}"))
+    return checks
+
+
+def _key_source(teacher: TeacherConfig, provider: str) -> str:
     if provider == "local":
-        return Check("teacher key", True, "local model: no key needed")
+        return "local model: no key needed"
     if teacher.api_key_secret:
-        return Check("teacher key", True, f"{provider}: from the Prefect Secret block {teacher.api_key_secret!r}")
-    if resolve_api_key(teacher, environ) or (provider == "openai" and _is_loopback(teacher.base_url)):
-        return Check("teacher key", True, f"{provider}: key present in {_key_variable(teacher, provider)}")
-    return Check("teacher key", False, f"{provider}: set {_key_variable(teacher, provider)} "
-                                       "(or teacher.api_key_env, or a Prefect Secret block in teacher.api_key_secret)")
+        return f"from the Prefect Secret block {teacher.api_key_secret!r}"
+    return "key present" if teacher.base_url is None else f"key present or not needed at {teacher.base_url}"
 
 
-def contract_check(config: RunConfig) -> Check:
+def _contract_check(config: RunConfig) -> Check:
     from synthfoundry.contracts import ContractError, load_suite, suite_path
 
     try:
@@ -82,8 +188,9 @@ def contract_check(config: RunConfig) -> Check:
     return Check("contract", True, f"suite {suite.name!r}: {len(suite.expectations)} expectations ({suite.source})")
 
 
-def root_check(config: RunConfig) -> Check:
-    """Write and remove a probe file where the run will publish (a folder or an object-store URI)."""
+def _root_check(config: RunConfig) -> Check:
+    """Write and remove a probe file where the run will publish (a folder, created if missing, or an object-store
+    URI)."""
     import fsspec
 
     root = str(config.publish.root)
@@ -94,31 +201,31 @@ def root_check(config: RunConfig) -> Check:
         fs.pipe_file(path, b"ok")
         fs.rm(path)
     except Exception as error:  # noqa: BLE001 - any back-end failure means the run could not publish
-        return Check("publish root", False, f"{root}: not writable ({type(error).__name__}: {error})")
+        return Check("publish root", False, f"{root}: cannot write there ({type(error).__name__}: {error}): "
+                                            "choose a folder you can write to")
     return Check("publish root", True, f"{root}: writable")
 
 
-def forecast_check(config: RunConfig, environ: Mapping[str, str] = os.environ) -> Check:
-    """What the budget buys before any prompt is known: full-length answers at the teacher's price (the run
-    forecasts its real requests before sending them)."""
-    from synthfoundry.teachers import DEFAULT_MODELS, resolve_provider
-    from synthfoundry.teachers.pricing import Price, price_for
-
+def _forecast_check(config: RunConfig, forecast: RunForecast | None, environ: Mapping[str, str]) -> Check:
     teacher = config.teacher
-    provider = resolve_provider(teacher, environ=environ)
-    model = teacher.model or DEFAULT_MODELS.get(provider, "local")
-    price = price_for(provider, model, {name: Price(p.input, p.output) for name, p in teacher.prices.items()})
-    if price is None:
-        if teacher.budget_usd is not None:
-            return Check("forecast", False, f"no price for {provider} model {model!r}, so budget_usd cannot be "
-                                            "enforced: add it to teacher.prices (USD per million input and output tokens)")
-        return Check("forecast", True, f"no price for {provider} model {model!r}: the run's cost will be unknown")
-    price = price.batch() if teacher.mode == "batch" else price
-    answer = price.cost(0, teacher.max_tokens)
-    detail = f"{provider}/{model}: ${answer:.6f} per full answer of {teacher.max_tokens} tokens, plus its prompt"
-    if teacher.budget_usd is None:
-        return Check("forecast", True, f"{detail}; no budget set")
-    if answer == 0:
-        return Check("forecast", True, f"{detail}; the model is free, budget ${teacher.budget_usd} is not reached")
-    return Check("forecast", True, f"{detail}; budget ${teacher.budget_usd} buys at most "
-                                   f"{int(teacher.budget_usd / answer):,} answers")
+    price = _price(teacher, environ)
+    if price is None and teacher.budget_usd is not None:
+        return Check("forecast", False, f"teacher.budget_usd needs a price for model {_model(teacher, environ)!r}: "
+                                        "add it to teacher.prices (USD per million input and output tokens)")
+    if forecast is None:
+        return Check("forecast", True, "not made: the seeds could not be read")
+    requests = forecast.total.requests
+    if teacher.max_requests is not None and requests > teacher.max_requests:
+        return Check("forecast", False, (
+            f"the run may send up to {requests} requests ({forecast.summary()}), more than teacher.max_requests "
+            f"({teacher.max_requests}): ask for less (fewer seeds or documents, a lower teacher.n), or raise "
+            "teacher.max_requests (null: no limit)"
+        ))
+    budget = teacher.budget_usd
+    if requests and budget is not None and forecast.usd > budget and not teacher.allow_over_forecast:
+        return Check("forecast", False, (
+            f"the forecast (${forecast.usd:.4f}, {forecast.summary()}) exceeds teacher.budget_usd (${budget}): raise "
+            "the budget, ask for less, or set teacher.allow_over_forecast: true to start anyway (rows past the "
+            "budget then go to the ledger unsent)"
+        ))
+    return Check("forecast", True, forecast.summary() + (f"; budget ${budget}" if budget is not None else ""))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -48,3 +48,42 @@ class Spend:
             },
             "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
         }
+
+
+def prompt_tokens(*texts: str) -> int:
+    """Tokens of one request's messages, over-estimated as the teacher layer does (3 characters a token, 4 per
+    message), so a forecast errs on the side of more."""
+    return sum(len(text) // 3 + 4 for text in texts)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """At most what a step will ask of the teacher, worked out from its config and seeds before anything is sent.
+
+    `rows` bounds the rows the step passes on and `row_tokens` the prompt tokens of the longest one, which is
+    what distillation sends per row.
+    """
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    rows: int = 0
+    row_tokens: int = 0
+
+    @classmethod
+    def asking(cls, count: int, tokens_each: int, max_tokens: int) -> Estimate:
+        """`count` requests of at most `tokens_each` prompt tokens and `max_tokens` answer tokens."""
+        return cls(count, count * tokens_each, count * max_tokens)
+
+    def __add__(self, other: Estimate) -> Estimate:
+        return Estimate(
+            self.requests + other.requests,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.rows + other.rows,
+            max(self.row_tokens, other.row_tokens),
+        )
+
+    def passing(self, rows: int, row_tokens: int = 0) -> Estimate:
+        """This estimate for a step that passes on `rows` rows of at most `row_tokens` prompt tokens."""
+        return replace(self, rows=rows, row_tokens=row_tokens)

@@ -12,6 +12,7 @@ from synthfoundry.contracts import ContractResult, load_suite, suite_path, valid
 from synthfoundry.spend import Spend
 from synthfoundry.stages import top_reasons
 from synthfoundry.store import DatasetStore
+from tasks.checkpoints import checkpoint
 from tasks.events import emit_dataset_event
 from tasks.monitor import artifact_key
 
@@ -22,6 +23,7 @@ class ContractFailed(RuntimeError):
 
 @task
 def check_contract(frame: pl.DataFrame, suite_name: str, dataset: str) -> ContractResult:
+    checkpoint("contract")
     result = validate(frame, load_suite(suite_path(suite_name)))
     create_markdown_artifact(
         key=artifact_key(dataset, "data-contract"),

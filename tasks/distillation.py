@@ -10,6 +10,8 @@ from prefect import get_run_logger, task
 from synthfoundry import distill
 from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.stages import StageResult, with_spend
+from tasks.checkpoints import checkpoint
+from tasks.retries import transient
 from tasks.teacher import stage_budget, teacher_from_config
 
 
@@ -35,7 +37,7 @@ def forecast_distillation(frame: pl.DataFrame, teacher_config: TeacherConfig) ->
     return asdict(forecast)
 
 
-@task(retries=2, retry_delay_seconds=10)
+@task(retries=2, retry_delay_seconds=10, retry_condition_fn=transient)
 def distill_batch(batch: pl.DataFrame, teacher_config: TeacherConfig) -> StageResult:
     budget = stage_budget(teacher_config)
     result = distill.distill(
@@ -48,4 +50,5 @@ def distill_batch(batch: pl.DataFrame, teacher_config: TeacherConfig) -> StageRe
         drop_truncated=teacher_config.drop_truncated,
         n=teacher_config.n,
     )
+    checkpoint("distillation")
     return with_spend(result, budget.spend())

@@ -15,10 +15,12 @@ from synthfoundry.filters.base import Tools, apply
 from synthfoundry.stages import StageResult, empty_ledger, with_spend
 from synthfoundry.store import DatasetStore
 from synthfoundry.teachers.config import TeacherConfig
+from tasks.checkpoints import checkpoint
+from tasks.retries import transient
 from tasks.teacher import asker, stage_budget
 
 
-@task(retries=1)
+@task(retries=1, retry_condition_fn=transient)
 def embed_rows(frame: pl.DataFrame, column: str, config: EmbeddingConfig) -> StageResult:
     """Each row's vector of `column`, computed once: filters compare on it and the store keeps it. A stage that
     drops nothing, so it is gathered and reported like the others."""
@@ -27,7 +29,7 @@ def embed_rows(frame: pl.DataFrame, column: str, config: EmbeddingConfig) -> Sta
     return StageResult("embedding", embedded, empty_ledger())
 
 
-@task(retries=1)
+@task(retries=1, retry_condition_fn=transient)
 def run_filter(
     frame: pl.DataFrame,
     config: BaseModel,
@@ -49,4 +51,5 @@ def run_filter(
     )
     result = with_spend(apply(get_filter(config.name), frame, config, tools), budget.spend())
     logger.info("%s: %d kept, %d dropped", config.name, result.kept.height, result.dropped.height)
+    checkpoint(f"filter-{config.name}")
     return result

@@ -10,10 +10,12 @@ from pydantic import BaseModel
 from synthfoundry.recipes import get_recipe
 from synthfoundry.stages import StageResult, with_spend
 from synthfoundry.teachers.config import TeacherConfig
+from tasks.checkpoints import checkpoint
+from tasks.retries import transient
 from tasks.teacher import asker, stage_budget
 
 
-@task(retries=2, retry_delay_seconds=10)
+@task(retries=2, retry_delay_seconds=10, retry_condition_fn=transient)
 def synthesize(recipe_config: BaseModel, teacher_config: TeacherConfig, seed: int) -> StageResult:
     budget = stage_budget(teacher_config)
     # The teacher is built on the first request, so a recipe that never asks (procedural tasks) never builds one.
@@ -21,4 +23,5 @@ def synthesize(recipe_config: BaseModel, teacher_config: TeacherConfig, seed: in
     result = get_recipe(recipe_config.name).synthesize(
         recipe_config, ask, random.Random(seed), get_run_logger().info
     )
+    checkpoint("synthesis")
     return with_spend(result, budget.spend())

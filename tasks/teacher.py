@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 
 from synthfoundry.filters.base import Ask
+from synthfoundry.redaction import redact_logs
 from synthfoundry.teachers import make_managed_teacher
 from synthfoundry.teachers.base import TeacherError, complete_all
 from synthfoundry.teachers.config import TeacherConfig
@@ -62,13 +63,16 @@ def _global_rate_limit(name: str) -> Callable[[], Awaitable[None]]:
 
 
 def teacher_from_config(config: TeacherConfig, budget: Budget | None = None) -> ManagedTeacher:
+    """The managed teacher; from here on, every log handler masks its keys."""
     fallback_secret = config.fallback.api_key_secret if config.fallback else None
-    return make_managed_teacher(
+    teacher = make_managed_teacher(
         config,
         budget=budget or stage_budget(config),
         throttle=_global_rate_limit(config.global_rate_limit) if config.global_rate_limit else None,
         api_keys=(_secret(config.api_key_secret), _secret(fallback_secret)),
     )
+    redact_logs(teacher.secrets)
+    return teacher
 
 
 def asker(run_teacher: TeacherConfig, budget: Budget) -> Callable[[TeacherConfig | None], Ask]:

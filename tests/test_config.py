@@ -58,7 +58,7 @@ def test_an_empty_filter_list_means_no_filters():
         ({"dataset": "d", "recipe": PROCEDURAL,
           "filters": [{"name": "correctness"}, {"name": "diversity", "threshold": "high"}]}, "filters[1].threshold"),
         ({"dataset": "d", "recipe": PROCEDURAL, "filters": [{"name": "dedupe"}]},
-         "filters[0].name: must name a filter, one of: clusters, correctness, decontamination, diversity, majority_vote"),
+         "filters[0].name: must name a filter, one of: clusters, correctness, decontamination, diversity, injection, majority_vote"),
         ({"dataset": "d", "recipe": PROCEDURAL, "filters": [{"name": "diversity"}, {"name": "diversity"}]},
          "lists diversity more than once"),
     ],
@@ -108,3 +108,21 @@ def test_each_version_of_a_seeded_run_gets_its_own_reproducible_seed():
     seeds = [config.seed_for(version) for version in (1, 2, 3)]
     assert len(set(seeds)) == 3 and seeds == [config.seed_for(version) for version in (1, 2, 3)]
     assert config.model_copy(update={"seed": None}).seed_for(1) is None
+
+
+@pytest.mark.parametrize("root", ["", "  ", "~", "."])
+def test_an_ambiguous_publish_root_is_refused(root):
+    with pytest.raises(ConfigError, match=r"publish.root: Value error, .* is not a publish root: name a folder"):
+        parse_config({"dataset": "d", "recipe": PROCEDURAL, "publish": {"root": root}})
+
+
+def test_a_home_relative_root_means_the_home_folder():
+    config = parse_config({"dataset": "d", "recipe": PROCEDURAL, "publish": {"root": "~/data"}})
+    assert config.publish.root == Path.home() / "data"
+
+
+def test_a_duplicate_key_in_a_run_config_is_refused(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("dataset: a\nrecipe: {name: procedural, datasets: {basic_arithmetic: 2}}\ndataset: b\n")
+    with pytest.raises(ConfigError, match=r"run.yaml: not valid YAML at line 3, column 1: duplicate key 'dataset'"):
+        load_config(path)

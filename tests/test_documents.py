@@ -1,3 +1,7 @@
+import functools
+import http.server
+import threading
+
 import polars as pl
 
 from synthfoundry.documents import html_to_text, load_documents
@@ -47,3 +51,26 @@ def test_parquet_without_the_text_column(tmp_path):
 
 def test_html_to_text_drops_markup():
     assert html_to_text("<div>a<br>b</div><noscript>x</noscript>") == "a\nb"
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_documents_from_a_loopback_http_url(tmp_path):
+    (tmp_path / "bread.txt").write_text("Bread dough rises because yeast ferments sugars into carbon dioxide gas.")
+    (tmp_path / "docs.jsonl").write_text('{"text": "Compound interest grows a balance on its interest too."}\n')
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        text = load_documents(f"{origin}/bread.txt")
+        rows = load_documents(f"{origin}/docs.jsonl")
+        missing = load_documents(f"{origin}/missing.txt")
+    finally:
+        server.shutdown()
+    assert text.frame["text"].to_list() == ["Bread dough rises because yeast ferments sugars into carbon dioxide gas."]
+    assert rows.frame["source"].to_list() == [f"{origin}/docs.jsonl:1"]
+    assert missing.frame.height == 0 and missing.unreadable[0].reason.startswith("cannot read: FileNotFoundError")
+

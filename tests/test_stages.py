@@ -27,3 +27,4 @@ def test_combine_concatenates_batches():
     second = split(rows(), "s", pl.Series([None, "r", "r"]))
     merged = combine([first, second])
     assert merged.counts == {"in": 6, "kept": 3, "dropped": 3}
+

@@ -6,16 +6,16 @@ To add a filter: write its module (see `base.py`), then list it in FILTERS; its 
 from __future__ import annotations
 
 from synthfoundry.filters import (
-    clusters, correctness, decontamination, diversity, majority_vote, minhash, pass_rate, preference_pairs,
-    quality_judge, rouge,
+    clusters, correctness, decontamination, diversity, injection, majority_vote, minhash, pass_rate,
+    preference_pairs, quality_judge, rouge,
 )
 from synthfoundry.filters.base import Filter
 
 FILTERS: dict[str, Filter] = {
     module.NAME: module
     for module in (
-        correctness, majority_vote, pass_rate, quality_judge, preference_pairs, decontamination, diversity, rouge,
-        minhash, clusters,
+        correctness, majority_vote, pass_rate, quality_judge, preference_pairs, injection, decontamination, diversity,
+        rouge, minhash, clusters,
     )
 }
 

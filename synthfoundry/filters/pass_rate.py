@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from synthfoundry.distill import answer_requests
 from synthfoundry.filters.base import Tools, Verdicts
 from synthfoundry.records import content_id
+from synthfoundry.spend import Estimate
 from synthfoundry.strict import Strict
 from synthfoundry.teachers.base import Completion, TeacherFailure
 from synthfoundry.teachers.config import TeacherConfig
@@ -44,6 +45,11 @@ class Config(Strict):
         if self.low > self.high:
             raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
         return self
+
+
+def estimate(config: Config, rows: int, row_tokens: int) -> Estimate:
+    """`samples` policy answers per row."""
+    return Estimate.asking(rows * config.samples, row_tokens, config.max_tokens).passing(rows, row_tokens)
 
 
 def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:

@@ -27,6 +27,7 @@ from pydantic import Field, model_validator
 from synthfoundry.filters.base import Tools, Verdicts
 from synthfoundry.filters.judge_scores import ScoreUnparseable, parse_score
 from synthfoundry.records import text_hash
+from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.strict import Strict
 from synthfoundry.teachers.base import BUDGET_EXHAUSTED, ChatRequest, Completion, TeacherFailure
 from synthfoundry.teachers.config import TeacherConfig
@@ -147,6 +148,13 @@ class Config(Strict):
     @property
     def threshold(self) -> float:
         return self.min_score if self.min_score is not None else self.load_rubric().default_min_score
+
+
+def estimate(config: Config, rows: int, row_tokens: int) -> Estimate:
+    """One request per row and aspect, each the longest aspect's template around the row."""
+    rubric = config.load_rubric()
+    template = max(prompt_tokens(t) for t in rubric.aspects.values())
+    return Estimate.asking(rows * len(rubric.aspects), template + row_tokens, config.max_tokens).passing(rows, row_tokens)
 
 
 def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:

@@ -10,6 +10,10 @@ A recipe is a module with:
   Config            its pydantic config model, with `name: Literal[NAME]`
   synthesize(config, ask, rng, log) -> StageResult
                     rows built with `records.rows_frame`; every input it could not use in the ledger
+  estimate(config) -> Estimate
+                    at most what synthesis will ask (requests, tokens) and the rows it passes on, from the config
+                    and seeds alone, so the run's forecast and guards come before anything is sent; reading the
+                    seeds here also finds unreadable ones before the teacher is paid
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
+from synthfoundry.spend import Estimate
 from synthfoundry.stages import Log, StageResult
 from synthfoundry.teachers.base import Ask
 
@@ -33,3 +38,5 @@ class Recipe(Protocol):
     Config: type[BaseModel]
 
     def synthesize(self, config: BaseModel, ask: Ask, rng: random.Random, log: Log) -> StageResult: ...
+
+    def estimate(self, config: BaseModel) -> Estimate: ...

@@ -51,6 +51,18 @@ def read_documents(config: DocumentSeeds, log: Log = lambda _message: None) -> D
     return documents
 
 
+def as_content(text: str) -> str:
+    """A document's text made safe to put between the templates' <document> delimiters: it cannot close them early
+    and speak as the prompt."""
+    return text.replace("</document>", "</ document>").replace("<document>", "< document>")
+
+
+def seed_passages(config: DocumentSeeds, max_chars: int) -> list[Passage]:
+    """The passages a run will ask about, for its forecast; a source with no readable document is an error."""
+    documents = read_documents(config).require_some(config.documents or sample_documents_path())
+    return passages(documents.frame, max_chars)
+
+
 def split_passages(text: str, max_chars: int) -> list[str]:
     """Whole paragraphs packed into passages of at most `max_chars`.
 

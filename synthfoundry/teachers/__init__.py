@@ -57,6 +57,19 @@ def resolve_api_key(config: TeacherConfig, environ: Mapping[str, str] = os.envir
     return environ.get(_key_variable(config, provider)) or None
 
 
+def missing_key(config: TeacherConfig, environ: Mapping[str, str] = os.environ) -> str | None:
+    """Why the configured teacher has no key (None when it has one, needs none, or gets it from a Secret block)."""
+    provider = resolve_provider(config, environ=environ)
+    if provider == "local" or config.api_key_secret or resolve_api_key(config, environ):
+        return None
+    if provider == "openai" and _is_loopback(config.base_url):
+        return None  # a local OpenAI-compatible server (llama.cpp, vLLM, Ollama) usually wants no key
+    return (
+        f"no API key for the {provider} teacher: set {_key_variable(config, provider)} "
+        "(or teacher.api_key_env), or name a Prefect Secret block in teacher.api_key_secret"
+    )
+
+
 def _is_loopback(url: str | None) -> bool:
     host = urlparse(url).hostname if url else None
     if host is None:
@@ -80,13 +93,9 @@ def make_teacher(
         return LocalTeacher(config.model_path)
     key = api_key or resolve_api_key(config)
     if key is None:
-        if provider == "openai" and _is_loopback(config.base_url):
-            key = "not-needed"  # a local OpenAI-compatible server (llama.cpp, vLLM, Ollama) usually wants no key
-        else:
-            raise TeacherError(
-                f"no API key for the {provider} teacher: set {_key_variable(config, provider)} "
-                "(or teacher.api_key_env), or name a Prefect Secret block in teacher.api_key_secret"
-            )
+        if problem := missing_key(config.model_copy(update={"api_key_secret": None})):
+            raise TeacherError(problem)
+        key = "not-needed"
     common: dict[str, Any] = {
         "model": config.model or DEFAULT_MODELS[provider],
         "api_key": key,
@@ -150,7 +159,10 @@ def make_managed_teacher(
             batch = BatchRunner(teacher, cache, batch_settings)
         elif settings.mode == "batch":  # a paid provider's discount: a local model has nothing to batch for
             log.warning("teacher.mode 'batch' does not apply to the %s teacher: it answers online", teacher.provider)
-        return ManagedTeacher(teacher, price, slots, limiter, cache, budget, throttle, fallback, batch=batch)
+        return ManagedTeacher(
+            teacher, price, slots, limiter, cache, budget, throttle, fallback, batch=batch,
+            breaker_after=settings.circuit_breaker,
+        )
 
     if config.fallback is None:
         return managed(config, api_keys[0])

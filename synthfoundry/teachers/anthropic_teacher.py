@@ -13,6 +13,7 @@ from typing import Any
 import anthropic
 from anthropic.types import Message
 
+from synthfoundry.redaction import redact
 from synthfoundry.teachers.base import ChatRequest, Completion, TeacherError
 from synthfoundry.teachers.batch import BatchResults
 from synthfoundry.teachers.sdk import SDKTeacher
@@ -55,15 +56,14 @@ class AnthropicTeacher(SDKTeacher[anthropic.AsyncAnthropic]):
         return body
 
     def _refused(self, error: anthropic.APIStatusError) -> TeacherError:
-        detail = error.message.replace(self._api_key, "***")
+        detail = redact(error.message, self.secrets)
         return TeacherError(f"anthropic model {self.model!r} refused the request (HTTP {error.status_code}): {detail}")
 
     async def complete(self, request: ChatRequest) -> Completion:
         try:
-            response = await self._clients.get().messages.create(**self.body(request))
+            return await self.answer(lambda: self._clients.get().messages.create(**self.body(request)), self.completion)
         except _FATAL as error:
             raise self._refused(error) from None
-        return self.completion(response)
 
     async def submit_batch(self, bodies: Mapping[str, dict[str, Any]]) -> str:
         """Start a Message Batch of the requests (Anthropic's window is 24 h)."""

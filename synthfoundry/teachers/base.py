@@ -13,6 +13,8 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Generic, Protocol, Sequence, TypeVar, runtime_checkable
 
+from synthfoundry.redaction import redact
+
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
@@ -72,6 +74,10 @@ Ask = Callable[[list[ChatRequest]], "list[Completion | TeacherFailure]"]
 
 class TeacherError(RuntimeError):
     """A failure that retrying will not fix (bad key, unknown model, malformed request)."""
+
+
+class CircuitOpen(TeacherError):
+    """The endpoint failed every one of the last requests: the run stops early instead of failing row after row."""
 
 
 class Unanswered(Exception):
@@ -191,8 +197,9 @@ async def complete_many(
             except Unanswered as refusal:
                 return TeacherFailure(str(refusal))
             except Exception as error:  # noqa: BLE001 - one row's failure must not sink the batch
-                return TeacherFailure(f"{type(error).__name__}: {error}")
+                return TeacherFailure(redact(f"{type(error).__name__}: {error}", secrets))
 
+    secrets = getattr(teacher, "secrets", ())
     with fewer_gc_pauses():
         return BatchOutcome(list(await asyncio.gather(*(one(r) for r in requests))))
 

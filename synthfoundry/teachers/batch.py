@@ -120,7 +120,7 @@ class BatchRunner:
                 progress = ended
             await asyncio.sleep(self.settings.poll_s)
         for key, item in ended.items.items():  # every answer is worth keeping, even one another caller asked for
-            if isinstance(item, Completion):
+            if isinstance(item, Completion) and item.text.strip():
                 self.cache.put(key, item)
         outcome = {key: ended.items.get(key, ended.missing) for key in requests}
         failed = {key: requests[key] for key, item in outcome.items() if not isinstance(item, Completion)}

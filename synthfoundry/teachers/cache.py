@@ -4,12 +4,17 @@ The key is the provider, its endpoint, the model and the fully rendered request 
 nothing about the flow, recipe or code that built the request. So an identical request is never paid twice, across
 runs, recipes and flows, and a run that crashed re-sends only what was in flight. SQLite in WAL mode lets the
 flow's threads and several worker processes on one machine read and write the same file safely.
+
+Only answers are kept: a failure or an empty answer is never stored, so a later run asks again. A request being
+asked is claimed (a row naming the asking process), so two runs asking the same uncached request at once pay
+once: the second waits for the first's answer, and takes over the claim if the first process has died.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -40,6 +45,7 @@ class RequestCache:
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 db.execute("PRAGMA journal_mode=WAL")
             db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL)")
+            db.execute("CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, pid INTEGER NOT NULL)")
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection to the cache file (batch mode keeps its in-flight batches in it too)."""
@@ -54,6 +60,32 @@ class RequestCache:
         row = self.connection().execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
         return Completion(**json.loads(row[0]), cached=True) if row else None
 
+    def claim(self, key: str) -> bool:
+        """Take the right to ask `key`: True when this process may send it (nobody else is, or the one who was has
+        died), False while another live asker holds it."""
+        db = self.connection()
+        if db.execute("INSERT OR IGNORE INTO claims (key, pid) VALUES (?, ?)", (key, os.getpid())).rowcount:
+            return True
+        row = db.execute("SELECT pid FROM claims WHERE key = ?", (key,)).fetchone()
+        if row is None:  # released meanwhile
+            return self.claim(key)
+        if row[0] == os.getpid() or _alive(row[0]):
+            return False
+        return bool(db.execute("UPDATE claims SET pid = ? WHERE key = ? AND pid = ?", (os.getpid(), key, row[0])).rowcount)
+
+    def release(self, key: str) -> None:
+        self.connection().execute("DELETE FROM claims WHERE key = ? AND pid = ?", (key, os.getpid()))
+
     def put(self, key: str, completion: Completion) -> None:
         answer = json.dumps({name: getattr(completion, name) for name in _STORED}, ensure_ascii=False)
         self.connection().execute("INSERT OR REPLACE INTO answers (key, answer) VALUES (?, ?)", (key, answer))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True

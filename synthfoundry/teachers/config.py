@@ -56,6 +56,10 @@ class TeacherConfig(_TeacherIdentity):
     max_retries: int = Field(
         default=4, ge=0, description="SDK retries (backoff + jitter, Retry-After honoured) on 429, 5xx, timeouts"
     )
+    circuit_breaker: int | None = Field(
+        default=8, ge=1, description="stop the run after this many failed requests in a row (each after its "
+        "retries): a dead endpoint fails fast instead of failing every row; null: never"
+    )
     n: int = Field(default=1, ge=1, description="answers sampled per prompt; each sample is its own row")
     requests_per_minute: int | None = Field(default=None, ge=1, description="this process's request rate cap")
     tokens_per_minute: int | None = Field(
@@ -68,6 +72,13 @@ class TeacherConfig(_TeacherIdentity):
     )
     budget_usd: float | None = Field(
         default=None, gt=0, description="hard cap on a run's spend; once reached, unsent rows go to the ledger"
+    )
+    max_requests: int | None = Field(
+        default=5000, ge=1,
+        description="refuse to start a run whose forecast (an upper bound) exceeds this many requests; null: no limit",
+    )
+    allow_over_forecast: bool = Field(
+        default=False, description="start even when the forecast exceeds budget_usd (the cap still holds)"
     )
     expected_output_tokens: int | None = Field(
         default=None, ge=1, description="expected answer length for the cost forecast; default: max_tokens"

@@ -4,18 +4,23 @@ accounting and an optional fallback teacher.
 `ManagedTeacher` is itself a `Teacher`, so every caller of `complete_all` (recipes, distillation) gets all of it
 without knowing, batch mode included (`complete_all` hands a whole lot to `complete_batch`). HTTP retries (429
 honouring Retry-After / retry-after-ms, 5xx, timeouts, connection errors, with exponential backoff and jitter;
-never 400/401/403) are the provider SDK's own (`max_retries`).
+never 400/401/403) are the provider SDK's own (`max_retries`); 200s with unreadable bodies are retried by the
+teachers themselves (`SDKTeacher.answer`). A circuit breaker stops the run once `breaker_after` requests in a row
+failed, so a dead endpoint costs seconds, not every row's retries.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
+from synthfoundry.redaction import redact
 from synthfoundry.teachers.base import (
     BUDGET_EXHAUSTED,
     ChatRequest,
+    CircuitOpen,
     Completion,
     Teacher,
     TeacherError,
@@ -52,12 +57,14 @@ class ManagedTeacher:
         fallback: ManagedTeacher | None = None,
         fallback_after: int = 3,
         batch: BatchRunner | None = None,
+        breaker_after: int | None = 8,
     ) -> None:
         """`throttle` is awaited before each request that will be sent: the task layer's cross-worker rate limit.
 
         `fallback` answers a request the teacher failed after its retries, and every request once the teacher
         has failed `fallback_after` in a row. `batch` (batch mode; needs `cache`) answers lots of requests
-        through the provider's batch API.
+        through the provider's batch API. Without a fallback, `breaker_after` failed requests in a row open the
+        circuit: every request from then on raises `CircuitOpen` (None: never).
         """
         self.teacher = teacher
         self.provider, self.model, self.base_url = teacher.provider, teacher.model, teacher.base_url
@@ -70,7 +77,10 @@ class ManagedTeacher:
         self.fallback = fallback
         self.fallback_after = fallback_after
         self.batch = batch
+        self.breaker_after = breaker_after
+        self.secrets: tuple[str, ...] = (*getattr(teacher, "secrets", ()), *(fallback.secrets if fallback else ()))
         self._failures_in_a_row = 0
+        self._open: str | None = None  # why the circuit is open
 
     def params(self) -> dict:
         return self.teacher.params()
@@ -85,6 +95,8 @@ class ManagedTeacher:
     async def complete(self, request: ChatRequest) -> Completion:
         if self.fallback is not None and self._failures_in_a_row >= self.fallback_after:
             return await self.fallback.complete(request)
+        if self._open:
+            raise CircuitOpen(self._open)
         try:
             completion = await self._complete(request)
         except (TeacherError, Unanswered):
@@ -92,6 +104,16 @@ class ManagedTeacher:
         except Exception as error:
             self._failures_in_a_row += 1
             if self.fallback is None:
+                if self.breaker_after and self._failures_in_a_row >= self.breaker_after:
+                    where = f" at {self.base_url}" if self.base_url else ""
+                    self._open = redact(
+                        f"{self.provider} model {self.model!r}{where} failed the last {self._failures_in_a_row} "
+                        f"requests in a row, each after its retries (last: {type(error).__name__}: {error}); "
+                        "the run stops here instead of failing every row: check that the server is up and "
+                        "teacher.base_url is right, then re-run (answered requests are cached, not paid again)",
+                        self.secrets,
+                    )
+                    raise CircuitOpen(self._open) from None
                 raise
             log.warning(
                 "%s %s failed (%s); asking the fallback %s %s",
@@ -101,12 +123,39 @@ class ManagedTeacher:
         self._failures_in_a_row = 0
         return completion
 
+    async def _cached_or_claimed(self, key: str) -> Completion | None:
+        """The cached answer, or None once this process holds the claim to ask `key` (waiting while another
+        process or thread is asking it, so the request is paid once)."""
+        assert self.cache is not None
+        delay = 0.02
+        while True:
+            if hit := self.cache.get(key):
+                return hit
+            if self.cache.claim(key):
+                if hit := self.cache.get(key):  # answered between the look-up and the claim
+                    self.cache.release(key)
+                    return hit
+                return None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
     async def _complete(self, request: ChatRequest) -> Completion:
-        key = self._key(request) if self.cache else ""
-        if self.cache and (hit := self.cache.get(key)):
+        if not self.cache:
+            return await self._send(request)
+        key = self._key(request)
+        if hit := await self._cached_or_claimed(key):
             completion = self._priced(hit, self.price)
             self.budget.record_cached(completion)
             return completion
+        try:
+            completion = await self._send(request)
+            if completion.text.strip():  # an empty answer is a failure to recover from, not an answer to keep
+                self.cache.put(key, completion)
+            return completion
+        finally:
+            self.cache.release(key)
+
+    async def _send(self, request: ChatRequest) -> Completion:
         if self.budget.closed():  # before waiting on any limit for a request that will not be sent
             raise Unanswered(BUDGET_EXHAUSTED)
         if self.throttle:
@@ -126,8 +175,6 @@ class ManagedTeacher:
             self.budget.settle(worst_case, completion)
         finally:
             self.slots.release()
-        if self.cache:
-            self.cache.put(key, completion)
         return completion
 
     def batches(self, requests: Sequence[ChatRequest]) -> bool:
@@ -175,7 +222,7 @@ class ManagedTeacher:
                 results[key] = completion = self._priced(answer, price)
                 self.budget.settle(reserved[key], completion)
             else:
-                results[key] = TeacherFailure(answer)
+                results[key] = TeacherFailure(redact(answer, self.secrets))
                 self.budget.settle(reserved[key], None)
                 lost.append(key)
         if self.fallback is not None and lost:

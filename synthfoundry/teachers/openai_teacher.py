@@ -10,6 +10,7 @@ import openai
 import pydantic
 from openai.types.chat import ChatCompletion
 
+from synthfoundry.redaction import redact
 from synthfoundry.teachers.base import ChatRequest, Completion, TeacherError, split_reasoning
 from synthfoundry.teachers.batch import BatchResults
 from synthfoundry.teachers.sdk import SDKTeacher
@@ -55,17 +56,18 @@ class OpenAITeacher(SDKTeacher[openai.AsyncOpenAI]):
 
     def _refused(self, error: openai.APIStatusError) -> TeacherError:
         where = f" at {self.base_url}" if self.base_url else ""
-        detail = error.message.replace(self._api_key, "***")
+        detail = redact(error.message, self.secrets)
         return TeacherError(
             f"openai model {self.model!r}{where} refused the request (HTTP {error.status_code}): {detail}"
         )
 
     async def complete(self, request: ChatRequest) -> Completion:
         try:
-            response = await self._clients.get().chat.completions.create(**self.body(request))
+            return await self.answer(
+                lambda: self._clients.get().chat.completions.create(**self.body(request)), self.completion
+            )
         except _FATAL as error:
             raise self._refused(error) from None
-        return self.completion(response)
 
     async def submit_batch(self, bodies: Mapping[str, dict[str, Any]]) -> str:
         """Upload the requests as a JSONL file and start an OpenAI Batch on it (the only window is 24 h)."""

@@ -5,11 +5,24 @@ A module of its own so that `synthfoundry.teachers.base` stays free of httpx2 (s
 
 from __future__ import annotations
 
+import asyncio
+import random
+from collections.abc import Awaitable
 from typing import Any, Callable, Generic, TypeVar
 
 import httpx2
 
-from synthfoundry.teachers.base import ClientShards
+from synthfoundry.teachers.base import ClientShards, Completion
+
+R = TypeVar("R")
+
+# What reading a 200 whose body is malformed, truncated or the wrong shape raises (JSONDecodeError and pydantic's
+# ValidationError are ValueErrors); the SDKs retry on status codes only, so these are retried here.
+_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+
+class UnreadableAnswer(Exception):
+    """Every attempt at a request came back 200 with a body that is not an answer."""
 
 C = TypeVar("C")
 
@@ -39,7 +52,8 @@ class SDKTeacher(Generic[C]):
         100 connections alive, so beyond 100 in flight every request would pay for a new connection."""
         self.model = model
         self.base_url = base_url
-        self._api_key = api_key
+        self.secrets = (api_key,)
+        self.max_retries = max_retries
 
         def client(size: int) -> C:
             pool = http_client or self.sdk_http_client(
@@ -51,6 +65,20 @@ class SDKTeacher(Generic[C]):
 
         # Small pools used in turn (see ClientShards), each sized so that all of them hold max_connections.
         self._clients = ClientShards(client, max_connections, shared=http_client is not None)
+
+    async def answer(self, send: Callable[[], Awaitable[R]], read: Callable[[R], Completion]) -> Completion:
+        """`read(await send())`, with a malformed or truncated 200 body retried like a 5xx: up to `max_retries`
+        more times, with exponential backoff and jitter."""
+        for attempt in range(self.max_retries + 1):
+            try:
+                return read(await send())
+            except _UNREADABLE as error:
+                problem = f"{type(error).__name__}: {error}"
+                if attempt < self.max_retries:
+                    await asyncio.sleep(min(8.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.5))
+        raise UnreadableAnswer(
+            f"the response body was not a readable answer, {self.max_retries + 1} times ({problem})"
+        )
 
     def params(self) -> dict[str, Any]:
         return {"provider": self.provider, "model": self.model, "base_url": self.base_url}

@@ -17,7 +17,7 @@ def completion(text, finish_reason="stop"):
 
 def test_prompts_show_the_document_and_the_pair():
     extract = m2.render_extract("Q: Why?\nA: Because.")
-    assert "Q: <the question>\nA: <its answer>" in extract and extract.endswith("Web page:\nQ: Why?\nA: Because.\n")
+    assert "Q: <the question>\nA: <its answer>" in extract and "Web page:\n<document>\nQ: Why?\nA: Because.\n</document>\n\nThe text between" in extract
     refine = m2.render_refine(m2.Pair("What is 2 + 2?", "4"))
     assert "add any missing steps" in refine and refine.endswith("Question: What is 2 + 2?\n\nAnswer: 4\n")
 

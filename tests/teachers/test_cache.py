@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -59,3 +60,43 @@ def test_concurrent_writers_in_threads_and_processes(tmp_path: Path) -> None:
         thread.join()
     assert process.wait() == 0
     assert all(cache.get(f"t{t}-199") for t in range(4)) and cache.get("p199").text == "199"
+
+
+ASKER = """
+import json, sys
+from synthfoundry.teachers import make_managed_teacher
+from synthfoundry.teachers.base import ChatRequest, complete_all
+from synthfoundry.teachers.config import TeacherConfig
+
+teacher = make_managed_teacher(TeacherConfig(**json.loads(sys.argv[1])))
+requests = [ChatRequest(messages=({"role": "user", "content": f"Question {i}?"},)) for i in range(20)]
+results = complete_all(teacher, requests, max_in_flight=20).results
+print(sum(r.cached for r in results), flush=True)
+"""
+
+
+def test_two_processes_asking_the_same_uncached_requests_pay_once(tmp_path: Path) -> None:
+    import json
+
+    from tests.fakes.provider_server import ProviderServer
+
+    with ProviderServer(latency=0.5) as server:
+        settings = json.dumps({"provider": "openai", "model": "m", "base_url": server.base_url, "max_retries": 0,
+                               "cache_path": str(tmp_path / "cache.sqlite")})
+        askers = [subprocess.Popen([sys.executable, "-c", ASKER, settings], stdout=subprocess.PIPE, text=True,
+                                   env={**os.environ, "PYTHONPATH": str(Path.cwd())}) for _ in range(2)]
+        cached = sorted(int(p.communicate(timeout=120)[0]) for p in askers)
+        assert [p.returncode for p in askers] == [0, 0]
+        assert server.count == 20  # each request paid once between the two
+    assert sum(cached) == 20  # what one process did not send it read from the cache
+
+
+def test_a_claim_held_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+    cache = RequestCache(tmp_path / "cache.sqlite")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    cache.connection().execute("INSERT INTO claims (key, pid) VALUES ('k', ?)", (dead.pid,))
+    assert cache.claim("k")
+    assert not cache.claim("k")  # now held by a live asker (this process): a second asker waits
+    cache.release("k")
+    assert cache.claim("k")

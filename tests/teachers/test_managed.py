@@ -14,6 +14,7 @@ from synthfoundry.teachers import make_managed_teacher
 from synthfoundry.teachers.base import (
     BUDGET_EXHAUSTED,
     ChatRequest,
+    CircuitOpen,
     Completion,
     TeacherError,
     TeacherFailure,
@@ -176,17 +177,58 @@ def test_transient_faults_are_retried(server: ProviderServer, tmp_path: Path, fa
     assert server.count == 2
 
 
-@pytest.mark.parametrize(
-    "fault",
-    [malformed(), truncated(Reply.json({"id": "x", "choices": [], "usage": {}}))],
-    ids=["malformed", "truncated"],
-)
-def test_garbled_answers_become_ledger_rows(server: ProviderServer, tmp_path: Path, fault: Reply) -> None:
+GARBLED = [malformed(), truncated(Reply.json({"id": "x", "choices": [], "usage": {}})), Reply(200, b"{}")]
+
+
+@pytest.mark.parametrize("fault", GARBLED, ids=["malformed", "truncated", "wrong-shape"])
+def test_garbled_200s_are_retried_like_5xx(server: ProviderServer, tmp_path: Path, fault: Reply) -> None:
     server.script(fault)
+    results = complete_all(make_managed_teacher(config(server, tmp_path)), requests(2), 1).results
+
+    assert all(isinstance(r, Completion) for r in results)
+    assert server.count == 3
+
+
+def test_an_answer_garbled_every_time_becomes_a_ledger_row_saying_so(server: ProviderServer, tmp_path: Path) -> None:
+    server.rules.append(lambda r: malformed() if b"Question 0?" in r.body else None)
     first, second = complete_all(make_managed_teacher(config(server, tmp_path)), requests(2), 1).results
 
-    assert isinstance(first, TeacherFailure) and first.reason
-    assert isinstance(second, Completion)
+    assert isinstance(first, TeacherFailure) and isinstance(second, Completion)
+    assert first.reason.startswith("UnreadableAnswer: the response body was not a readable answer, 3 times")
+
+
+def test_empty_answers_are_not_cached(server: ProviderServer, tmp_path: Path) -> None:
+    server.script(Reply.json({
+        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "stop"}],
+    }))
+    (empty,) = complete_all(make_managed_teacher(config(server, tmp_path)), requests(1)).results
+    (again,) = complete_all(make_managed_teacher(config(server, tmp_path)), requests(1)).results
+
+    assert empty.text == "" and again.text and not again.cached
+    assert server.count == 2
+
+
+def test_a_dead_endpoint_opens_the_circuit_and_stops_early(server: ProviderServer, tmp_path: Path) -> None:
+    server.rules.append(lambda r: status(503, "upstream down"))
+    teacher = make_managed_teacher(config(server, tmp_path, max_retries=0, circuit_breaker=4))
+    started = time.monotonic()
+    with pytest.raises(CircuitOpen, match=r"failed the last 4 requests in a row.*InternalServerError.*upstream down"
+                                          r".*check that the server is up and teacher.base_url is right"):
+        complete_all(teacher, requests(200), max_in_flight=2)
+
+    assert server.count <= 4 + 2  # the breaker's count, plus what was already in flight
+    assert time.monotonic() - started < 10
+
+
+def test_a_key_echoed_in_a_non_fatal_error_never_reaches_the_reason(
+    server: ProviderServer, tmp_path: Path, fake_key: str
+) -> None:
+    server.rules.append(lambda r: status(500, f"invalid upstream credentials {r.headers['authorization']}"))
+    (failure,) = complete_all(make_managed_teacher(config(server, tmp_path, max_retries=0)), requests(1)).results
+
+    assert isinstance(failure, TeacherFailure) and "invalid upstream credentials" in failure.reason
+    assert fake_key not in failure.reason and "***" in failure.reason
 
 
 @pytest.mark.parametrize("code", [400, 401, 403])

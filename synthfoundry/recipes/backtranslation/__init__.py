@@ -21,23 +21,26 @@ from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import first_line, teacher_columns
 from synthfoundry.recipes.document_seeds import (
     DocumentSeeds,
+    as_content,
     Passage,
     ask_each,
     passages,
     read_documents,
+    seed_passages,
     with_unreadable,
 )
 from synthfoundry.recipes.templates import combined_hash, load_template
 from synthfoundry.records import content_id, rows_frame
+from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import Completion, TeacherFailure
 
 NAME = "backtranslation"
-VERSION = "1"
+VERSION = "2"  # 2: documents between delimiters, marked as content
 KIND = "sft"
 DISTILL = False  # the passage is the response
 EMBED_COLUMN = "instruction"
-FILTERS = ({"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
+FILTERS = ({"name": "injection"}, {"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
 INSTRUCTION = load_template(__package__, "instruction")
 # Self-curation: the paper's rubric, verbatim, as the system turn; the pair and a short reminder as the user turn
 # (small models follow a rubric placed there better than one placed after a long passage).
@@ -106,7 +109,7 @@ def screen(instruction: str, passage: str, max_chars: int) -> str | None:
 
 
 def render_instruction(passage: str) -> str:
-    return INSTRUCTION.render(passage=passage)
+    return INSTRUCTION.render(passage=as_content(passage))
 
 
 def render_curation(instruction: str, response: str) -> str:
@@ -142,6 +145,19 @@ def _row(candidate: Candidate, config: Config) -> dict:
         outputs = [candidate.rated, candidate.written] if candidate.rated else [candidate.written]
         row |= teacher_columns(outputs, config.temperature, config.max_tokens)
     return row
+
+
+def estimate(config: Config) -> Estimate:
+    """Per passage: one instruction written, then one rating of it (instructions are at most
+    `max_instruction_chars`, longer ones are ledgered unrated)."""
+    items = seed_passages(config, config.passage_chars)
+    longest_instruction = "x" * config.max_instruction_chars
+    total = Estimate()
+    for passage in items:
+        total += Estimate.asking(1, prompt_tokens(render_instruction(passage.text)), config.max_tokens)
+        rating = prompt_tokens(RUBRIC.text, render_curation(longest_instruction, passage.text))
+        total += Estimate.asking(1, rating, config.curation_max_tokens)
+    return total.passing(len(items))
 
 
 def curate(config: Config, items: list[Passage], ask: Ask) -> StageResult:

@@ -18,21 +18,23 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from synthfoundry.documents import load_documents
+from synthfoundry.inputs import load_yaml, read_text
 from synthfoundry.recipes.base import Ask, Log
+from synthfoundry.recipes.document_seeds import as_content
 from synthfoundry.recipes.templates import Template, combined_hash, load_template
 from synthfoundry.records import content_id, rows_frame
+from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, empty_ledger
 
 NAME = "cosmopedia"
-VERSION = "1"
+VERSION = "2"  # 2: document extracts between delimiters, marked as content
 KIND = "pretrain"
 DISTILL = True  # the prompt is the instruction; the teacher writes the text
 EMBED_COLUMN = "response"
-FILTERS = ({"name": "diversity"},)  # default filter steps, in order
+FILTERS = ({"name": "injection"}, {"name": "diversity"})  # default filter steps, in order
 
 Format = Literal["textbook_unit", "blog_post", "story", "wikihow"]
 FORMATS: tuple[Format, ...] = ("textbook_unit", "blog_post", "story", "wikihow")
@@ -98,10 +100,7 @@ def default_outline_path() -> Path:
 
 
 def load_outline(path: Path) -> dict[str, list[str]]:
-    try:
-        outline = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise SeedError(f"{path}: cannot read the outline ({error})") from None
+    outline = load_yaml(path, "the outline", SeedError)
     if not isinstance(outline, dict) or not all(
         isinstance(units, list) and all(isinstance(u, str) for u in units) for units in outline.values()
     ):
@@ -110,10 +109,10 @@ def load_outline(path: Path) -> dict[str, list[str]]:
 
 
 def load_topics(path: Path) -> list[str]:
-    try:
-        return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
-    except OSError as error:
-        raise SeedError(f"{path}: cannot read topics ({error.strerror})") from None
+    topics = [line.strip() for line in read_text(path, "topics", SeedError).splitlines() if line.strip()]
+    if not topics:
+        raise SeedError(f"{path}: no topics (one per line); an empty file is refused rather than guessed at")
+    return topics
 
 
 def extract(text: str, limit: int) -> str:
@@ -140,7 +139,7 @@ def extract_seed(document_id: str, source: str, text: str, limit: int) -> Seed:
     return Seed(
         document_id,
         "the topic of the extract above",
-        EXTRACT.render(extract=extract(text, limit)),
+        EXTRACT.render(extract=as_content(extract(text, limit))),
         {"seed_kind": "extract", "source": source},
     )
 
@@ -186,6 +185,21 @@ def coverage_table(counts: Counter[tuple[str, str]], audiences: list[str], forma
     lines = ["| audience | " + " | ".join(formats) + " |", "|---|" + "---:|" * len(formats)]
     lines += [f"| {a} | " + " | ".join(str(counts[(a, f)]) for f in formats) + " |" for a in audiences]
     return "\n".join(lines)
+
+
+def estimate(config: Config) -> Estimate:
+    """Nothing is asked during synthesis: one prompt per seed and grid cell, for distillation to answer."""
+    seeds, unreadable = load_seeds(config)
+    if not seeds:
+        reasons = "; ".join(unreadable["reason"].head(3).to_list()) or "nothing there"
+        raise SeedError(f"no seeds: the documents {config.documents} gave no readable document ({reasons})")
+    audience = max(config.audiences, key=lambda name: len(name) + len(config.audiences[name]))
+    longest = max(
+        prompt_tokens(render_prompt(seed, audience, config.audiences[audience], format_))
+        for seed in seeds for format_ in dict.fromkeys(config.formats)
+    )
+    cells = len(config.audiences) * len(set(config.formats))
+    return Estimate(rows=len(seeds) * min(config.per_seed, cells), row_tokens=longest)
 
 
 def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log) -> StageResult:

@@ -28,6 +28,7 @@ from synthfoundry.recipes.common import user_request
 from synthfoundry.recipes.self_instruct import load_seed_tasks
 from synthfoundry.recipes.templates import Template, combined_hash, load_template
 from synthfoundry.records import content_id, rows_frame
+from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, combine, split
 from synthfoundry.teachers.base import ChatRequest, TeacherFailure
 
@@ -231,6 +232,20 @@ def evolve_generation(
         for evolution, row, reason in zip(evolutions, rows, reasons)
     ]
     return result, following
+
+
+def estimate(config: Config) -> Estimate:
+    """Every seed evolves once per generation (and is judged when `judge`); a parent is a seed or an evolution,
+    at most max_tokens long."""
+    tasks = load_seed_tasks(config.seed_tasks)
+    evolutions = min(config.seeds, len(tasks)) * config.generations
+    parent = "x" * max(max(len(t.instruction) for t in tasks), 3 * config.max_tokens)
+    longest_format = max(DATA_FORMATS, key=len)
+    evolve = max(prompt_tokens(render_evolution(parent, op, longest_format)) for op in config.operations)
+    total = Estimate.asking(evolutions, evolve, config.max_tokens)
+    if config.judge:
+        total += Estimate.asking(evolutions, prompt_tokens(render_judge(parent, parent)), _JUDGE_TOKENS)
+    return total.passing(evolutions, config.max_tokens + 4)
 
 
 def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log) -> StageResult:

@@ -23,24 +23,27 @@ from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import teacher_columns
 from synthfoundry.recipes.document_seeds import (
     DocumentSeeds,
+    as_content,
     Passage,
     ask_each,
     passages,
     read_documents,
+    sample_documents_path,
     why_unusable,
     with_unreadable,
 )
 from synthfoundry.recipes.templates import combined_hash, load_template
 from synthfoundry.records import content_id, rows_frame
+from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import Completion, TeacherFailure
 
 NAME = "mammoth2"
-VERSION = "1"
+VERSION = "2"  # 2: documents between delimiters, marked as content; pairs per passage capped
 KIND = "sft"
 DISTILL = False  # the refined answer is the response
 EMBED_COLUMN = "instruction"
-FILTERS = ({"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
+FILTERS = ({"name": "injection"}, {"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
 EXTRACT = load_template(__package__, "extract")
 REFINE = load_template(__package__, "refine")
 TEMPLATE_HASH = combined_hash(EXTRACT, REFINE)
@@ -72,6 +75,10 @@ class Config(DocumentSeeds):
     refine_temperature: float = Field(default=0.7, ge=0, le=2, description="sampling temperature for refinement")
     refine_max_tokens: int = Field(default=512, ge=16, description="tokens per refined answer")
     drop_truncated: bool = Field(default=True, description="ledger refined answers cut off at refine_max_tokens")
+    max_pairs_per_passage: int = Field(
+        default=8, ge=1, description="refine at most this many of the Q/A pairs extracted from one passage, so the "
+        "run's requests are bounded before it starts"
+    )
 
     @field_validator("recall_patterns")
     @classmethod
@@ -147,7 +154,7 @@ def clean_refined(text: str) -> str:
 
 
 def render_extract(document: str) -> str:
-    return EXTRACT.render(document=document)
+    return EXTRACT.render(document=as_content(document))
 
 
 def render_refine(pair: Pair) -> str:
@@ -186,6 +193,23 @@ class _Rows:
         return split(frame, "synthesis", reasons, pl.Series(self.scores, dtype=pl.Float64))
 
 
+def estimate(config: Config) -> Estimate:
+    """One extraction per passage of a recalled document, then a refinement of each pair it yields (at most
+    `max_pairs_per_passage`, each no longer than the extraction's answer)."""
+    documents = read_documents(config).require_some(config.documents or sample_documents_path())
+    recalled = documents.frame.filter(
+        pl.Series([recall_matches(text, config.recall_patterns) >= config.recall_min_matches
+                   for text in documents.frame["text"]], dtype=pl.Boolean)
+    )
+    items = passages(recalled, config.passage_chars)
+    extracting = sum(
+        (Estimate.asking(1, prompt_tokens(render_extract(p.text)), config.max_tokens) for p in items), Estimate()
+    )
+    refine_tokens = prompt_tokens(render_refine(Pair("", ""))) + config.max_tokens
+    refining = Estimate.asking(len(items) * config.max_pairs_per_passage, refine_tokens, config.refine_max_tokens)
+    return (extracting + refining).passing(refining.requests)
+
+
 def extract_and_refine(config: Config, documents: pl.DataFrame, ask: Ask) -> StageResult:
     """Recall, extract and refine; every document ends up in a kept pair or in the ledger."""
     out = _Rows()
@@ -204,7 +228,7 @@ def extract_and_refine(config: Config, documents: pl.DataFrame, ask: Ask) -> Sta
     extractions = ask_each(ask, [render_extract(p.text) for p in items], config.temperature, config.max_tokens)
     found: list[tuple[Passage, Pair]] = []
     for passage, output in zip(items, extractions, strict=True):
-        pairs = [] if isinstance(output, TeacherFailure) else parse_pairs(output.text)
+        pairs = [] if isinstance(output, TeacherFailure) else parse_pairs(output.text)[: config.max_pairs_per_passage]
         if not pairs:
             reason = f"teacher failed: {output.reason}" if isinstance(output, TeacherFailure) else "no Q/A found"
             row_id = content_id(NAME, VERSION, TEMPLATE_HASH, passage.document_id, passage.index)

@@ -27,10 +27,12 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synthfoundry.distill import why_unusable
+from synthfoundry.inputs import read_text
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import first_line, teacher_columns, user_request
 from synthfoundry.recipes.templates import Template, combined_hash, load_template
 from synthfoundry.records import content_id, rows_frame
+from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import ChatRequest, Completion, TeacherFailure
 from synthfoundry.verify import MATH_VERIFY
@@ -130,10 +132,7 @@ def final_answer(solution: str) -> str:
 
 def load_seeds(path: Path | None = None) -> list[Seed]:
     path = path or default_seed_path()
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as error:
-        raise SeedError(f"{path}: cannot read seed questions ({error.strerror})") from None
+    lines = read_text(path, "seed questions", SeedError).splitlines()
     seeds = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -274,6 +273,26 @@ def _row(d: Derived, sample: int | None) -> dict:
         "metadata": json.dumps({"operation": d.operation, "sample": sample}),
         "sample_of": content_id(NAME, VERSION, d.template_hash, d.seed.id, d.operation, d.question),
     }
+
+
+def estimate(config: Config) -> Estimate:
+    """A rewrite per seed for each of rephrase and self-verification, then (sft) `samples_per_question`
+    answers per derived question; a derived question is at most a FOBAR prompt or a rewrite of max_tokens."""
+    pool = load_seeds(config.seeds)
+    seeds = min(config.seed_questions, len(pool))
+    longest = max(pool, key=lambda s: len(s.question) + len(s.answer))
+    rewriting = [op for op in config.operations if op in ("rephrase", "self_verification")]
+    rewrite = max(
+        [prompt_tokens(t.render(question=longest.question, answer=longest.answer)) for t in (REPHRASE, SELF_VERIFICATION)]
+    )
+    derived = max(len(FOBAR.render(question=longest.question, answer=longest.answer)), 3 * config.max_tokens)
+    questions = seeds * len(config.operations)
+    total = Estimate.asking(seeds * len(rewriting), rewrite, config.max_tokens)
+    if config.output == "rlvr":
+        return total.passing(questions)
+    answers = questions * config.samples_per_question
+    solving = Estimate.asking(answers, prompt_tokens(ANSWER.render(question="x" * derived)), config.max_tokens)
+    return (total + solving).passing(answers)
 
 
 def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log) -> StageResult:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.records import content_id, rows_frame, text_hash
+from synthfoundry.spend import Estimate
 from synthfoundry.stages import StageResult, combine, split
 from synthfoundry.verify import REASONING_GYM, verify
 
@@ -130,6 +131,11 @@ def tasks(dataset: str, count: int, seed: int, options: dict[str, Any], seen: se
         scores.append(score)
     frame = rows_frame(rows)
     return split(frame, "synthesis", pl.Series(reasons, dtype=pl.String), pl.Series(scores, dtype=pl.Float64))
+
+
+def estimate(config: Config) -> Estimate:
+    """Generated locally: no request, the configured number of tasks."""
+    return Estimate(rows=sum(config.datasets.values()))
 
 
 def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log) -> StageResult:

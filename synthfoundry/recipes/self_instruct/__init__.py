@@ -26,10 +26,12 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from synthfoundry.similarity.rouge import RougePool
+from synthfoundry.inputs import read_text
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import user_request
 from synthfoundry.recipes.templates import combined_hash, load_template
 from synthfoundry.records import content_id, rows_frame
+from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, combine, split
 from synthfoundry.teachers.base import ChatRequest, Completion, TeacherFailure
 
@@ -108,10 +110,7 @@ def default_seed_path() -> Path:
 def load_seed_tasks(path: Path | None = None) -> list[SeedTask]:
     path = path or default_seed_path()
     tasks = []
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as error:
-        raise SeedError(f"{path}: cannot read seed tasks ({error.strerror})") from None
+    lines = read_text(path, "seed tasks", SeedError).splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -432,6 +431,29 @@ def add_instances(
         f"({sum(label is None for label in labels)} unclear replies taken as not), {result.counts['kept']} kept, "
         f"{result.counts['dropped']} dropped")
     return result
+
+
+def estimate(config: Config) -> Estimate:
+    """At most max_rounds rounds of prompts_per_round generation prompts, each answer yielding at most one
+    instruction per 4 tokens, rounds stopping once target_instructions survive; then one label and one instance
+    request per instruction. Generated instructions are at most max_tokens long."""
+    seeds = load_seed_tasks(config.seed_tasks)
+    generated = "x" * 3 * config.max_tokens
+    human = sorted((t.instruction for t in seeds), key=len)[-config.human_in_context:]
+    examples = human + [generated] * config.generated_in_context
+    generating = Estimate.asking(
+        config.max_rounds * config.prompts_per_round, prompt_tokens(render_prompt(examples)), config.max_tokens
+    )
+    per_answer = config.max_tokens // 4 + 1
+    rows = min(config.target_instructions - 1 + config.prompts_per_round * per_answer, generating.requests * per_answer)
+    if not config.instances:
+        return generating.passing(rows, config.max_tokens + 4)
+    shown = "x" * (config.instance_examples * (max(map(len, (t.instruction for t in seeds))) + _EXAMPLE_CHARS + 40)
+                   + len(generated))
+    labelling = Estimate.asking(rows, prompt_tokens(CLASSIFY.text, shown), _LABEL_TOKENS)
+    instance_template = max(INPUT_FIRST.text, OUTPUT_FIRST.text, key=len)
+    instances = Estimate.asking(rows, prompt_tokens(instance_template, shown), config.instance_max_tokens)
+    return (generating + labelling + instances).passing(rows, config.max_tokens + config.instance_max_tokens + 4)
 
 
 def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log) -> StageResult:

@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from synthfoundry.distill import why_unusable
+from synthfoundry.inputs import load_yaml
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import first_line, teacher_columns
 from synthfoundry.recipes.templates import combined_hash, load_template
 from synthfoundry.records import content_id, rows_frame
+from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import ChatRequest, Completion, TeacherFailure
 
@@ -78,12 +79,7 @@ def default_taxonomy_path() -> Path:
 
 def load_taxonomy(path: Path | None = None) -> Taxonomy:
     path = path or default_taxonomy_path()
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as error:
-        raise TaxonomyError(f"{path}: cannot read the taxonomy ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise TaxonomyError(f"{path}: not valid YAML ({error})") from None
+    data = load_yaml(path, "the taxonomy", TaxonomyError)
     lists = {}
     for key in ("meta_concepts", "material_types"):
         items = data.get(key) if isinstance(data, dict) else None
@@ -221,6 +217,17 @@ def to_rows(conversations: list[Conversation], config: Config) -> StageResult:
         rows.append(row)
         reasons.append(c.broken)
     return split(rows_frame(rows), "synthesis", pl.Series(reasons, dtype=pl.String))
+
+
+def estimate(config: Config) -> Estimate:
+    """Per conversation, at most 2 * max_turns requests (the opening question, then an assistant and a user turn
+    per round); each turn's prompt holds the turns before it, each at most max_tokens."""
+    taxonomy = load_taxonomy(config.taxonomy)
+    concept, material = max(taxonomy.meta_concepts, key=len), max(taxonomy.material_types, key=len)
+    template = max(prompt_tokens(render_opening(concept, material)), prompt_tokens(render_user_turn(concept, material, [])))
+    turns, count = 2 * config.max_turns, config.conversations
+    per_conversation = sum(template + earlier * (config.max_tokens + 4) for earlier in range(turns))
+    return Estimate(count * turns, count * per_conversation, count * turns * config.max_tokens, rows=count)
 
 
 def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log) -> StageResult:

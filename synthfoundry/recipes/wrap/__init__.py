@@ -23,24 +23,27 @@ from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import teacher_columns
 from synthfoundry.recipes.document_seeds import (
     DocumentSeeds,
+    as_content,
     Passage,
     ask_each,
     passages,
     read_documents,
+    seed_passages,
     why_unusable,
     with_unreadable,
 )
 from synthfoundry.recipes.templates import load_template
 from synthfoundry.records import content_id, rows_frame
+from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import Completion, TeacherFailure
 
 NAME = "wrap"
-VERSION = "1"
+VERSION = "2"  # 2: documents between delimiters, marked as content
 KIND = "pretrain"
 DISTILL = False  # the recipe rephrases, so it can ledger rephrasings too short to publish
 EMBED_COLUMN = "response"
-FILTERS = ({"name": "diversity"},)  # default filter steps, in order
+FILTERS = ({"name": "injection"}, {"name": "diversity"})  # default filter steps, in order
 
 Style = Literal["wikipedia", "qa", "easy", "hard"]
 STYLES = {style: load_template(__package__, style) for style in ("wikipedia", "qa", "easy", "hard")}
@@ -74,7 +77,7 @@ class Config(DocumentSeeds):
 
 
 def render(style: str, passage: str) -> str:
-    return STYLES[style].render(passage=passage).strip()
+    return STYLES[style].render(passage=as_content(passage)).strip()
 
 
 def plan(config: Config, items: list[Passage], rng: random.Random) -> list[tuple[Passage, str]]:
@@ -103,6 +106,17 @@ def _row(passage: Passage, style: str, output: Completion | TeacherFailure, conf
     if isinstance(output, Completion):
         row |= {"response": output.text.strip()} | teacher_columns([output], config.temperature, config.max_tokens)
     return row
+
+
+def estimate(config: Config) -> Estimate:
+    """One request per passage and style, each at most the longest style's prompt."""
+    items = seed_passages(config, config.passage_chars)
+    per_passage = min(config.styles_per_passage or len(config.styles), len(config.styles))
+    total = Estimate()
+    for passage in items:
+        longest = max(prompt_tokens(render(style, passage.text)) for style in config.styles)
+        total += Estimate.asking(per_passage, longest, config.max_tokens)
+    return total.passing(len(items) * per_passage)
 
 
 def rephrase(config: Config, items: list[Passage], ask: Ask, rng: random.Random) -> StageResult:

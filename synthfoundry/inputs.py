@@ -1,0 +1,63 @@
+"""Reading the files users hand us (run configs, seeds, topics, taxonomies, contracts): UTF-8 text and YAML whose
+every failure names the file, and nothing ambiguous taken as a guess (a key written twice is an error, not
+"the last one wins")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+
+class InputError(ValueError):
+    """A user-supplied file that cannot be used; the message names the file, the place and the fix."""
+
+
+def read_text(path: str | Path, what: str, error: type[ValueError] = InputError) -> str:
+    """The file as UTF-8 text; a missing, unreadable or non-UTF-8 file raises `error` naming it."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as problem:
+        raise error(f"{path}: cannot read {what} ({problem.strerror})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as problem:
+        hint = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise error(
+            f"{path}: {what} is not UTF-8 text{hint}: byte 0x{data[problem.start]:02x} at offset {problem.start}; "
+            "save the file as UTF-8"
+        ) from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a mapping listing one key twice is refused."""
+
+
+def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1}): keep one", key_node.start_mark
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def parse_yaml(text: str, source: str, error: type[ValueError] = InputError) -> object:
+    """YAML with unique keys; a syntax error or repeated key raises `error` with the file, line and column."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as problem:
+        mark = getattr(problem, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise error(f"{source}: not valid YAML{where}: {getattr(problem, 'problem', problem)}") from None
+
+
+def load_yaml(path: str | Path, what: str, error: type[ValueError] = InputError) -> object:
+    return parse_yaml(read_text(path, what, error), str(path), error)

@@ -1,0 +1,31 @@
+"""The run's first task: the forecast and every check that needs no teacher, before anything is sent."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+
+from synthfoundry.config import RunConfig
+from synthfoundry.preflight import RunForecast, preflight
+
+
+class PreflightFailed(RuntimeError):
+    """The run config cannot work as it stands; nothing was sent or published. Retrying cannot fix it."""
+
+
+@task
+def check_run(config: RunConfig) -> RunForecast:
+    report = preflight(config)
+    if report.forecast is not None:
+        get_run_logger().info("forecast: %s", report.forecast.summary())
+        create_markdown_artifact(
+            key="run-forecast",
+            markdown=f"## Forecast\n\n{report.forecast.summary()}\n\n" + "\n".join(
+                f"- {name}: {e.requests} requests, {e.prompt_tokens} prompt + {e.completion_tokens} answer tokens"
+                for name, e in report.forecast.stages.items()
+            ),
+            description="upper bound of what the run will ask of the teacher",
+        )
+    if not report.ok:
+        raise PreflightFailed(report.message())
+    return report.forecast

@@ -1,0 +1,123 @@
+"""The run's forecast and checks, before anything is sent: no teacher, no Prefect."""
+
+import pytest
+
+from synthfoundry.config import parse_config
+from synthfoundry.preflight import preflight
+
+PROCEDURAL = {"name": "procedural", "datasets": {"basic_arithmetic": 3}}
+FAKE = {"provider": "openai", "model": "gpt-4o-mini", "base_url": "http://127.0.0.1:9/v1"}
+
+
+def config(tmp_path, recipe=None, teacher=None, **overrides):
+    return parse_config({
+        "dataset": "d",
+        "recipe": recipe or {"name": "self_instruct", "target_instructions": 4, "prompts_per_round": 2, "max_rounds": 3},
+        "teacher": teacher or FAKE,
+        "publish": {"root": str(tmp_path / "root")},
+        **overrides,
+    })
+
+
+def test_a_sound_config_passes_with_a_forecast_of_every_stage(tmp_path):
+    report = preflight(config(tmp_path), environ={})
+    assert report.ok, report.problems
+    stages = report.forecast.stages
+    assert stages["synthesis"].requests == 3 * 2 + 2 * stages["synthesis"].rows  # rounds, then label + instance
+    assert stages["distillation"].requests == stages["synthesis"].rows
+    assert stages["quality_judge"].requests == stages["synthesis"].rows  # the recipe's default judge, one aspect
+    assert report.forecast.usd > 0  # gpt-4o-mini has a price
+    assert (tmp_path / "root").is_dir()  # created, and found writable
+
+
+def test_teacher_n_multiplies_distillation_and_max_requests_refuses(tmp_path):
+    report = preflight(config(tmp_path, teacher={**FAKE, "n": 200000}), environ={})
+    assert not report.ok
+    assert report.forecast.stages["distillation"].requests == 200000 * report.forecast.stages["synthesis"].rows
+    (problem,) = report.problems
+    assert problem.startswith("forecast: the run may send up to")
+    assert "more than teacher.max_requests (5000)" in problem and "raise teacher.max_requests" in problem
+    assert preflight(config(tmp_path, teacher={**FAKE, "n": 200000, "max_requests": None}), environ={}).ok
+
+
+def test_a_forecast_over_budget_refuses_to_start_unless_allowed(tmp_path):
+    report = preflight(config(tmp_path, teacher={**FAKE, "budget_usd": 0.0001}), environ={})
+    assert len(report.problems) == 1 and "exceeds teacher.budget_usd ($0.0001)" in report.problems[0]
+    assert "teacher.allow_over_forecast: true" in report.problems[0]
+    assert preflight(
+        config(tmp_path, teacher={**FAKE, "budget_usd": 0.0001, "allow_over_forecast": True}), environ={}
+    ).ok
+
+
+def test_an_unpriced_model_with_a_budget_is_refused(tmp_path):
+    report = preflight(config(tmp_path, teacher={**FAKE, "model": "mystery", "budget_usd": 1}), environ={})
+    assert report.forecast.usd is None
+    assert any("needs a price for model 'mystery'" in p for p in report.problems)
+
+
+def test_a_recipe_that_asks_nothing_needs_no_key(tmp_path):
+    report = preflight(config(tmp_path, recipe=PROCEDURAL, teacher={"provider": "openai"}), environ={})
+    assert report.ok and report.forecast.total.requests == 0
+
+
+def test_a_missing_key_is_found_before_sending(tmp_path):
+    report = preflight(config(tmp_path, teacher={"provider": "anthropic"}), environ={})
+    assert report.problems == [
+        "teacher key: no API key for the anthropic teacher: set ANTHROPIC_API_KEY (or teacher.api_key_env), "
+        "or name a Prefect Secret block in teacher.api_key_secret"
+    ]
+    assert preflight(config(tmp_path, teacher={"provider": "anthropic"}), environ={"ANTHROPIC_API_KEY": "k"}).ok
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    (tmp_path / "root").write_text("a file, not a folder")
+    report = preflight(
+        config(tmp_path, teacher={"provider": "openai", "base_url": "127.0.0.1:8000"}, contract="nosuch"), environ={}
+    )
+    text = "\n".join(report.problems)
+    assert "contract: no contract suite 'nosuch'" in text
+    assert f"publish root: {tmp_path / 'root'}: cannot write there" in text
+    assert "teacher.base_url: '127.0.0.1:8000' is not an http(s) URL" in text
+    assert "no API key for the openai teacher: set OPENAI_API_KEY" in text
+    assert report.message().startswith("the run was not started: 4 problem(s), nothing was sent or published")
+
+
+@pytest.mark.parametrize("recipe", ["backtranslation", "mammoth2", "wrap"])
+def test_documents_that_match_nothing_are_an_error(tmp_path, recipe):
+    report = preflight(config(tmp_path, recipe={"name": recipe, "documents": str(tmp_path / "none" / "*.txt")}), environ={})
+    (problem,) = report.problems
+    assert problem.startswith(f"recipe.documents: no readable document in {tmp_path / 'none' / '*.txt'}")
+    assert "no documents found" in problem
+
+
+def test_a_document_recipe_forecasts_from_its_passages(tmp_path):
+    (tmp_path / "docs").mkdir()
+    for i in range(3):
+        (tmp_path / "docs" / f"{i}.txt").write_text(f"Paragraph {i} about bread and yeast, long enough to keep. " * 3)
+    recipe = {"name": "wrap", "documents": str(tmp_path / "docs"), "styles": ["qa", "easy"]}
+    report = preflight(config(tmp_path, recipe=recipe), environ={})
+    assert report.ok and report.forecast.stages["synthesis"].requests == 3 * 2
+    assert report.forecast.stages["synthesis"].completion_tokens == 3 * 2 * 512
+
+
+def test_an_empty_topics_file_is_refused_not_replaced_by_the_shipped_outline(tmp_path):
+    topics = tmp_path / "topics.txt"
+    topics.write_text("\n\n")
+    report = preflight(config(tmp_path, recipe={"name": "cosmopedia", "topics_file": str(topics)}), environ={})
+    assert report.problems == [f"recipe.topics_file: {topics}: no topics (one per line); an empty file is refused "
+                               "rather than guessed at"]
+
+
+def test_a_filter_with_its_own_judge_needs_its_key(tmp_path):
+    steps = [{"name": "quality_judge", "judge": {"provider": "anthropic"}}]
+    report = preflight(config(tmp_path, filters=steps), environ={})
+    assert report.problems == [
+        "filters[0].judge key: no API key for the anthropic teacher: set ANTHROPIC_API_KEY (or teacher.api_key_env), "
+        "or name a Prefect Secret block in teacher.api_key_secret"
+    ]
+
+
+def test_pass_rate_asks_samples_per_row(tmp_path):
+    steps = [{"name": "pass_rate", "samples": 4}]
+    report = preflight(config(tmp_path, recipe=PROCEDURAL, filters=steps), environ={})
+    assert report.ok and report.forecast.stages["pass_rate"].requests == 3 * 4
