@@ -216,7 +216,7 @@ def test_budget_exhausted_warns_emits_and_fails_with_the_top_reasons(tmp_path, f
     import logging
 
     teacher = {"provider": "openai", "model": "gpt-4o-mini", "base_url": fake_openai.base_url, "budget_usd": 0.0002,
-               "max_tokens": 64}
+               "max_tokens": 64, "allow_over_forecast": True}  # the forecast exceeds it: start anyway
     with caplog.at_level(logging.INFO):
         state = generate_dataset(config_path=write_config(tmp_path, 1, teacher, dataset="capped"), return_state=True)
 
@@ -236,7 +236,7 @@ def test_dask_cluster_of_processes_keeps_spend_and_the_cap_right(tmp_path, fake_
     returns adds up to what the server saw, and the shared cap holds across the processes."""
     budget = 0.0005  # about half of what answering the 24 prompts costs: the cap is reached on the cluster
     teacher = {"provider": "openai", "model": "gpt-4o-mini", "base_url": fake_openai.base_url, "max_tokens": 64,
-               "budget_usd": budget, "drop_truncated": False}
+               "budget_usd": budget, "drop_truncated": False, "allow_over_forecast": True}
     recipe = {"name": "cosmopedia", "topics": [f"topic {i}" for i in range(12)], "per_seed": 2}  # sends nothing
     config = yaml.safe_load(open(write_config(tmp_path, 5, teacher, recipe=recipe)))
     state = generate_dataset(

@@ -104,7 +104,8 @@ CASES = {
                        PreflightFailed, r"no readable document in .*corpus"),
     "non-utf8-documents": (lambda t: run(recipe={"name": "mammoth2", "documents": str(Path(write(
                                t, "docs/a.txt", b"\xff\xfe\x00bad")).parent)}), PreflightFailed,
-                           r"no readable document in .*docs: .*a.txt: cannot read: UnicodeDecodeError"),
+                           r"no readable document in .*docs \(0 documents readable\): .*a.txt: "
+                           r"cannot read: UnicodeDecodeError"),
     "wrong-text-field": (lambda t: run(recipe={"name": "wrap", "documents": write(
                              t, "d.jsonl", '{"body": "a long enough text about bread and its dough"}\n')}),
                          PreflightFailed, r"d.jsonl:1: field 'text' is missing or not a string"),

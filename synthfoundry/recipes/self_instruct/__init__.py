@@ -25,8 +25,8 @@ import polars as pl
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from synthfoundry.similarity.rouge import RougePool
 from synthfoundry.inputs import read_text
+from synthfoundry.similarity.rouge import RougePool
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import user_request
 from synthfoundry.recipes.templates import combined_hash, load_template
