@@ -66,7 +66,11 @@ def server(tmp_path_factory):
 
 
 def api(env: dict, method: str, path: str, **body) -> object:
-    response = httpx.request(method, f"{env['PREFECT_API_URL']}{path}", json=body or None, timeout=30)
+    for attempt in range(5):  # a busy server's SQLite answers 503 for a moment; Prefect's own client retries too
+        response = httpx.request(method, f"{env['PREFECT_API_URL']}{path}", json=body or None, timeout=30)
+        if response.status_code != 503:
+            break
+        time.sleep(2 * (attempt + 1))
     response.raise_for_status()
     return response.json()
 
