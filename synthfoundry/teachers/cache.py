@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from synthfoundry.teachers.base import ChatRequest, Completion
@@ -41,9 +42,17 @@ class RequestCache:
         with _creating:
             # WAL is a property of the file, set once: switching journal mode needs an exclusive lock, and
             # several threads doing it at once get "database is locked" without waiting for the busy timeout.
+            # Other processes opening a new file at the same moment are not covered by this lock: wait them out.
             db = self.connection()
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode=WAL")
+            for attempt in range(100):
+                try:
+                    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        db.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError:
+                    if attempt == 99:
+                        raise
+                    time.sleep(0.05)
             db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL)")
             db.execute("CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, pid INTEGER NOT NULL)")
 
