@@ -15,7 +15,7 @@ def export_dataset(dataset: str, version: int, root: str = "synthfoundry-data", 
     """Write version `version` of `dataset` as `export_format` (hf, trl, dpo, verl, jsonl) under
     `<root>/exports/<dataset>/vN/<format>/`; returns the files written."""
     store = DatasetStore(root, dataset)
-    chosen = next(v for v in store.versions() if v.number == int(version))
+    chosen = store.version(int(version))
     out = Path(str(store.exports)) / f"v{chosen.number}" / export_format
     written = EXPORTERS[export_format](store.read(chosen.number), chosen.manifest(), out, ExportOptions())
     get_run_logger().info("exported %s %s as %s: %s", dataset, chosen.tag, export_format, ", ".join(map(str, written)))

@@ -64,16 +64,6 @@ def _store(root: str, dataset: str):
     return store
 
 
-def _version(store, number: int | None):
-    versions = store.versions()
-    if number is None:
-        return versions[-1]
-    for version in versions:
-        if version.number == number:
-            return version
-    raise UserError(f"dataset {store.dataset!r} has no version v{number}; it has {', '.join(v.tag for v in versions)}")
-
-
 def _print(payload, as_json: bool, text: str) -> None:
     typer.echo(json.dumps(payload, indent=2, default=str) if as_json else text)
 
@@ -160,7 +150,7 @@ def versions(dataset: Dataset, root: Root = ROOT, as_json: Json = False) -> None
 def show(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: Json = False) -> None:
     """Show a version: rows, stage counts, contract, cost, data files."""
     store = _store(root, dataset)
-    chosen = _version(store, version)
+    chosen = store.version(version)
     manifest = chosen.manifest()
     files = store.data_files(chosen.number)
     if as_json:
@@ -195,7 +185,7 @@ def diff(
 ) -> None:
     """Compare versions A and B: rows added and removed, cost, stages."""
     store = _store(root, dataset)
-    _version(store, a), _version(store, b)
+    store.version(a), store.version(b)
     changes = store.diff(a, b)
     lines = [
         f"{changes['a']} -> {changes['b']}: {changes['rows']['a']} -> {changes['rows']['b']} rows",
@@ -220,7 +210,7 @@ def tag(
         store.untag(name)
         _print({"deleted": name}, as_json, f"deleted tag {name}")
         return
-    chosen = _version(store, version)
+    chosen = store.version(version)
     store.tag(name, chosen.number)
     _print({"tag": name, "version": chosen.tag}, as_json, f"{name} -> {chosen.tag}")
 
@@ -236,7 +226,7 @@ def rollback(
     import uuid
 
     store = _store(root, dataset)
-    target = _version(store, to)
+    target = store.version(to)
     published = store.rollback(target.number, run_id=f"rollback-{uuid.uuid4().hex[:12]}")
     _print({"version": published.tag, "rollback_of": target.tag}, as_json,
            f"published {published.tag} = {target.tag}")
@@ -260,7 +250,7 @@ def ledger(
     from synthfoundry.report import rejection_counts
 
     store = _store(root, dataset)
-    chosen = _version(store, version)
+    chosen = store.version(version)
     rejected = store.ledger(chosen.number)
     if stage is not None:
         stages = sorted(set(rejected["stage"].to_list()))
@@ -287,7 +277,7 @@ def card(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: 
     from synthfoundry import report
 
     store = _store(root, dataset)
-    chosen = _version(store, version)
+    chosen = store.version(version)
     figures = report.evaluate_version(store, chosen)
     images = report.plots(figures)
     written = report.write_card(store, chosen, figures, images)
@@ -319,7 +309,7 @@ def export(
     if export_format not in EXPORTERS:
         raise typer.BadParameter(f"{export_format!r} is not one of {', '.join(EXPORTERS)}", param_hint="--format")
     store = _store(root, dataset)
-    chosen = _version(store, version)
+    chosen = store.version(version)
     card = _hf_card(store, chosen, out) if export_format == "hf" else None
     options = ExportOptions(reasoning=reasoning, file_format=file_format, license=licence, card=card)
     rows = store.read(chosen.number)

@@ -115,7 +115,7 @@ class DatasetStore:
 
     def data_files(self, version: int | None = None) -> list[str]:
         """The Parquet shards of a version, e.g. for `datasets.load_dataset("parquet", data_files=...)`."""
-        return self._resolve(version).data_files
+        return self.version(version).data_files
 
     def scan(self, version: int | None = None) -> pl.LazyFrame:
         """The dataset as of a version (default: latest), without vectors: one lazy scan of its shards."""
@@ -126,7 +126,7 @@ class DatasetStore:
 
     def ledger(self, version: int | None = None) -> pl.DataFrame:
         """The rows the run behind a version rejected, with stage, reason and score."""
-        return pl.read_parquet(f"{self._resolve(version).path}/rejections.parquet")
+        return pl.read_parquet(f"{self.version(version).path}/rejections.parquet")
 
     def tags(self) -> dict[str, int]:
         """Tag name -> version number: every vN, the user tags, and `latest`."""
@@ -140,7 +140,7 @@ class DatasetStore:
 
     def diff(self, a: int, b: int) -> dict:
         """What changed from version a to version b: row ids added and removed, totals, cost and stage counts."""
-        first, second = self._resolve(a), self._resolve(b)
+        first, second = self.version(a), self.version(b)
         ids_a = self.scan(a).select("id").collect()["id"]
         ids_b = self.scan(b).select("id").collect()["id"]
         added, removed = ids_b.filter(~ids_b.is_in(ids_a.implode())), ids_a.filter(~ids_a.is_in(ids_b.implode()))
@@ -306,7 +306,7 @@ class DatasetStore:
             done = self.published_by_run(run_id)
             if done is not None:
                 return done
-            target, previous = self._resolve(to_version), self.latest()
+            target, previous = self.version(to_version), self.latest()
             tag = f"v{previous.number + 1}"
             try:
                 changes = self.diff(previous.number, target.number)
@@ -337,7 +337,7 @@ class DatasetStore:
             raise ValueError(
                 f"tag name {name!r} is not allowed: vN and `latest` are kept by the store; use letters, digits, . _ -"
             )
-        lance_version = self._resolve(version).lance_version
+        lance_version = self.version(version).lance_version
         tags = self._table().tags
         if name in tags.list():
             tags.update(name, lance_version)
@@ -415,7 +415,8 @@ class DatasetStore:
             log.warning("repaired %s: %s", self.dataset, "; ".join(found))
         return found
 
-    def _resolve(self, version: int | None) -> PublishedVersion:
+    def version(self, version: int | None = None) -> PublishedVersion:
+        """A published version by number (default: the latest); LookupError naming the versions there are."""
         versions = self.versions()
         if not versions:
             raise LookupError(f"dataset {self.dataset!r} has no published version under {self.root}")
@@ -424,7 +425,9 @@ class DatasetStore:
         for candidate in versions:
             if candidate.number == version:
                 return candidate
-        raise LookupError(f"dataset {self.dataset!r} has no version v{version}; have {[v.tag for v in versions]}")
+        raise LookupError(
+            f"dataset {self.dataset!r} has no version v{version}; it has {', '.join(v.tag for v in versions)}"
+        )
 
     def _db(self):
         import lancedb
