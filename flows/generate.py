@@ -83,7 +83,8 @@ def generate_dataset(config: RunConfig | None = None, config_path: str | None = 
     report_stages(config.dataset, stages)
     ledger = pl.concat([stage.dropped for stage in stages]).with_columns(pl.lit(run_id).alias("run_id"))
     contract = check_contract(rows.drop("vector"), config.contract_suite, config.dataset)
-    manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), forecast_usd)
+    manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), forecast_usd,
+                              latest.tag if latest else None)
     if nothing_new(rows, ledger, monitor.spend):
         return Completed(message=skip_publication(store, ledger, manifest))
     if not contract.success:

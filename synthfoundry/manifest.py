@@ -70,9 +70,11 @@ def build_manifest(
     stages: list[StageResult],
     contract: dict,
     forecast_usd: float | None = None,
+    compared_with: str | None = None,
 ) -> dict:
     """The run's spend is the sum of what each stage returned (every request counted, whether its row was kept or
-    not), so it is right however many processes the stages ran in."""
+    not), so it is right however many processes the stages ran in. `compared_with`: the published version the run's
+    filters compared its rows with (publishing re-checks only rows published after it)."""
     kept = stages[-1].kept
     spend = sum((stage.spend for stage in stages), Spend())
     return {
@@ -81,6 +83,7 @@ def build_manifest(
         "code_version": code_version(),
         "config": config.model_dump(mode="json"),
         "seed": seed,
+        "compared_with": compared_with,
         "teacher": main_teacher(kept),
         "stages": stage_counts(stages),
         "scores": score_distribution(stages),

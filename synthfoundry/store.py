@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 _VERSION = re.compile(r"^v(\d+)$")
 _TAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 SHARD_ROWS = 500_000  # rows per Parquet shard
-ANN_MIN_ROWS = 20_000  # below this the lookup is an exact scan (~2 ms per row at 10 k); from here IVF_FLAT
+ANN_MIN_ROWS = 20_000  # fewer unindexed rows than this are searched exactly in numpy; from here IVF_FLAT
 ANN_NPROBES = 24
+ANN_REBUILD_SHARE = 0.05  # rebuild the vector index once rows published since its build pass this share of it
 PUBLISH_STEPS = ("shards", "append", "index", "tag", "commit")
 
 
@@ -157,28 +158,50 @@ class DatasetStore:
                        for s in stages},
         }
 
-    def nearest_published(self, vectors: np.ndarray) -> np.ndarray:
-        """Each vector's highest cosine similarity to any row of the latest version (0 if none).
+    def nearest_published(self, vectors: np.ndarray, since: PublishedVersion | None = None) -> np.ndarray:
+        """Each vector's highest cosine similarity to any row of the latest version (0 if none); with `since`, only
+        to the rows published after that version."""
+        found = self._search(vectors, 1, (), since)
+        best = np.zeros(len(vectors), dtype=np.float32)
+        best[found["query"].to_numpy()] = found["cosine"].to_numpy()
+        return best
 
-        Exact while the table is small; from `ann_min_rows` rows an IVF_FLAT index, exact distances within the
-        `ann_nprobes` partitions nearest to each vector (bench/lookup.py measures recall and speed).
+    def published_neighbours(self, vectors: np.ndarray, above: float, column: str, limit: int = 16) -> pl.DataFrame:
+        """Up to `limit` published rows per vector with cosine > `above`: (query, cosine, `column`), nearest first,
+        so a filter can look closer at them (their numbers, their words)."""
+        return self._search(vectors, limit, (column,)).filter(pl.col("cosine") > above)
+
+    def _search(self, vectors, limit: int, columns: tuple[str, ...], since: PublishedVersion | None = None):
+        """The `limit` nearest rows of the latest version per vector, as (query, cosine, *columns).
+
+        Rows the vector index covers are searched through it (IVF_FLAT: exact distances within the `ann_nprobes`
+        partitions nearest to each vector; bench/lookup.py measures recall and speed); rows published after it was
+        built, or after `since`, exactly in numpy (LanceDB's own scan of unindexed rows costs ~30 ms a query).
         """
         table = self._published_table()
+        empty = pl.DataFrame(schema={"query": pl.Int64, "cosine": pl.Float32, **{c: pl.String for c in columns}})
         if table is None or len(vectors) == 0:
-            return np.zeros(len(vectors), dtype=np.float32)
+            return empty
         vectors = np.asarray(vectors, dtype=np.float32)
-        hits = (
-            table.search(list(vectors) if len(vectors) > 1 else vectors[0], vector_column_name="vector")
-            .distance_type("cosine")
-            .nprobes(self.ann_nprobes)
-            .limit(1)
-            .select(["_distance"])
-            .to_arrow()
-        )
-        best = np.zeros(len(vectors), dtype=np.float32)
-        query = hits["query_index"].to_numpy() if len(vectors) > 1 else [0]
-        best[query] = 1.0 - hits["_distance"].to_numpy()
-        return best
+        total = table.count_rows()
+        indexed = 0 if since else _indexed_rows(self.latest().record)
+        start = since.record["rows"]["total"] if since else indexed
+        parts = [empty]
+        if indexed:
+            hits = (
+                table.search(list(vectors) if len(vectors) > 1 else vectors[0], vector_column_name="vector")
+                .distance_type("cosine").nprobes(self.ann_nprobes).fast_search().limit(limit)
+                .select(["_distance", *columns]).to_polars()
+            )
+            parts.append(hits.select(
+                (pl.col("query_index") if "query_index" in hits.columns else pl.lit(0)).cast(pl.Int64).alias("query"),
+                (1 - pl.col("_distance")).cast(pl.Float32).alias("cosine"), *columns,
+            ))
+        if total > start:
+            recent = pl.from_arrow(table.take_offsets(list(range(start, total))).select(["vector", *columns]).to_arrow())
+            parts.append(_exact_nearest(vectors, recent, limit, columns))
+        found = pl.concat(parts, how="vertical_relaxed").sort(["query", "cosine"], descending=[False, True])
+        return found.group_by("query", maintain_order=True).head(limit)
 
     def published_column(self, name: str) -> pl.Series:
         """One column of the latest version, read alone from the shards that have it (texts for ROUGE-L,
@@ -216,7 +239,8 @@ class DatasetStore:
         """Add `rows` (with a `vector` column) as the next version; all-or-nothing, one publisher at a time.
 
         Under the lock, rows published meanwhile by another run are re-checked: a row whose id is already published,
-        or whose vector has cosine > `near_duplicate_threshold` to a published row, goes to the ledger (stage
+        or whose vector has cosine > `near_duplicate_threshold` to a row published after the manifest's
+        `compared_with` version (what the run's filters compared with; none: every row), goes to the ledger (stage
         "publish"). A run that already published returns its version. `kill_after` (one of PUBLISH_STEPS) SIGKILLs
         this process after that step: crash tests only.
         """
@@ -229,7 +253,8 @@ class DatasetStore:
             previous = self.latest()
             tag = f"v{previous.number + 1 if previous else 1}"
             try:
-                check = self._recheck(rows, near_duplicate_threshold)
+                compared = manifest.get("compared_with")  # the version the run's filters compared its rows with
+                check = self._recheck(rows, near_duplicate_threshold, self.version(int(compared[1:])) if compared else None)
                 ledger = pl.concat([ledger, _ledger_rows(check.dropped, ledger)], how="diagonal_relaxed")
                 manifest = {**manifest, "stages": {**manifest.get("stages", {}), "publish": check.counts}}
                 if check.kept.height == 0:
@@ -245,10 +270,10 @@ class DatasetStore:
                     raise
                 raise PublishError(f"publishing {self.dataset} {tag} failed, nothing was published: {error}") from error
 
-    def _recheck(self, rows: pl.DataFrame, threshold: float | None):
+    def _recheck(self, rows: pl.DataFrame, threshold: float | None, since: PublishedVersion | None):
         reason = np.full(rows.height, None, dtype=object)
         if threshold is not None and rows.height:
-            similarity = self.nearest_published(np.stack(rows["vector"].to_numpy()))
+            similarity = self.nearest_published(np.stack(rows["vector"].to_numpy()), since)
             close = similarity > threshold
             reason[close] = [f"cosine {s:.3f} > {threshold} to a row published meanwhile" for s in similarity[close]]
         published = self.ids(rows["id"].to_list())
@@ -273,7 +298,7 @@ class DatasetStore:
             table = db.open_table(self.dataset)
             table.add(_arrow(rows))
         _fault("append", kill_after)
-        index = _maintain_indexes(table, self.ann_min_rows)
+        index = _maintain_indexes(table, self.ann_min_rows, previous.record if previous else None)
         _fault("index", kill_after)
         if table.count_rows() != total:
             raise PublishError(f"{self.dataset} table holds {table.count_rows()} rows, expected {total}: another writer?")
@@ -502,23 +527,49 @@ def _ledger_rows(dropped: pl.DataFrame, ledger: pl.DataFrame) -> pl.DataFrame:
     return dropped
 
 
-def _maintain_indexes(table, ann_min_rows: int) -> dict | None:
-    """Rebuild the id index (for `ids()`) and, from `ann_min_rows` rows, the IVF_FLAT vector index: exact distances
-    within the probed partitions of ~sqrt(rows) vectors each.
+def _maintain_indexes(table, ann_min_rows: int, previous: dict | None) -> dict | None:
+    """Rebuild the id index (for `ids()`); build the IVF_FLAT vector index once `ann_min_rows` rows are unindexed,
+    and rebuild it when the rows published since its build pass `ANN_REBUILD_SHARE` of those it covers, so most
+    publishes at scale leave it alone and the exact search of the newest rows stays small. Returns the index's
+    record (`rows`: how many rows it covers, the first rows of the table).
 
     Rebuilt rather than extended, measured with LanceDB 0.40: after `optimize` (compaction + index merge) IVF_FLAT
-    searches were 10x slower, rows left unindexed cost > 100 ms per query, and compaction rewrites every fragment
-    under 1 M rows on each publish. Each version stays its own fragment, written once.
+    searches were 10x slower and compaction rewrites every fragment under 1 M rows. Each version stays its own
+    fragment, written once.
     """
     from lancedb.index import BTree, IvfFlat
 
     table.create_index("id", config=BTree(), replace=True)
     rows = table.count_rows()
-    if rows < ann_min_rows:
-        return None
+    indexed = _indexed_rows(previous)
+    if rows - indexed < max(ann_min_rows, ANN_REBUILD_SHARE * indexed):
+        return previous["vector_index"] if indexed else None
     partitions = max(16, round(rows**0.5))
     table.create_index("vector", config=IvfFlat(distance_type="cosine", num_partitions=partitions), replace=True)
-    return {"type": "IVF_FLAT", "partitions": partitions}
+    return {"type": "IVF_FLAT", "partitions": partitions, "rows": rows}
+
+
+def _indexed_rows(record: dict | None) -> int:
+    """How many of a version's rows its vector index covers (records before `rows` was kept: all of them)."""
+    index = (record or {}).get("vector_index")
+    return 0 if not index else index.get("rows", record["rows"]["total"])
+
+
+def _exact_nearest(vectors: np.ndarray, rows: pl.DataFrame, limit: int, columns: tuple[str, ...]) -> pl.DataFrame:
+    """The `limit` rows of `rows` nearest each vector by cosine (unit vectors), in query blocks of bounded memory."""
+    matrix = rows["vector"].to_numpy()
+    k = min(limit, len(matrix))
+    block = max(1, 2**24 // len(matrix))
+    queries, found = [], []
+    for begin in range(0, len(vectors), block):
+        similarity = vectors[begin : begin + block] @ matrix.T
+        top = np.argpartition(-similarity, k - 1, axis=1)[:, :k] if k < len(matrix) else np.argsort(-similarity, axis=1)
+        queries.append(np.repeat(np.arange(begin, begin + len(similarity)), k))
+        found.append(top.ravel())
+    queries, found = np.concatenate(queries), np.concatenate(found)
+    cosine = np.einsum("ij,ij->i", vectors[queries], matrix[found])
+    nearest = pl.DataFrame({"query": queries, "cosine": cosine.astype(np.float32)})
+    return pl.concat([nearest, rows.select(columns)[found]], how="horizontal") if columns else nearest
 
 
 def _fault(step: str, kill_after: str | None) -> None:

@@ -91,6 +91,34 @@ def test_indexed_lookup_finds_the_exact_near_duplicates(tmp_path):
     assert store.ids(["p1", "p3999", "nope"]) == {"p1", "p3999"}
 
 
+def test_vector_index_is_rebuilt_only_once_enough_rows_are_unindexed_and_new_rows_are_searched_exactly(tmp_path):
+    store = DatasetStore(tmp_path, "ds", ann_min_rows=1000)
+    base = rows([f"p{i}" for i in range(2300)], dims=32, seed=4)
+    assert store.publish(base[:999], LEDGER, manifest("r1")).record["vector_index"] is None  # exact below 1000
+    built = store.publish(base[999:2000], LEDGER, manifest("r2")).record["vector_index"]
+    assert built["rows"] == 2000
+    kept = store.publish(base[2000:2200], LEDGER, manifest("r3")).record["vector_index"]
+    assert kept == built  # 200 new rows: under max(1000, 5 % of 2000)
+    assert store._table().index_stats("vector_idx").num_unindexed_rows == 200
+    vectors = np.stack(base["vector"].to_numpy())
+    assert store.nearest_published(vectors[2000:2200]) == pytest.approx(np.ones(200), abs=1e-5)  # the exact tail
+    neighbours = store.published_neighbours(vectors[[5, 2100]], 0.99, "instruction")
+    assert neighbours.filter(pl.col("cosine") > 0.999)["instruction"].to_list() == ["do p5", "do p2100"]
+    rebuilt = store.publish(rows([f"q{i}" for i in range(1000)], dims=32, seed=5), LEDGER, manifest("r4"))
+    assert rebuilt.record["vector_index"]["rows"] == 3200
+
+
+def test_publish_rechecks_only_rows_published_after_the_version_the_run_compared_with(tmp_path):
+    store = DatasetStore(tmp_path, "ds")
+    store.publish(rows(["a"]), LEDGER, manifest("r1"))
+    store.publish(rows(["b"], seed=1), LEDGER, manifest("r2"))
+    # copies of a (v1's, which the run's filters saw and kept, e.g. as a maths variant) and of b (published meanwhile)
+    copies = pl.concat([rows(["a"]), rows(["b"], seed=1)]).with_columns(pl.Series("id", ["a2", "b2"]))
+    v3 = store.publish(copies, LEDGER, {**manifest("r3"), "compared_with": "v1"}, near_duplicate_threshold=0.9)
+    assert store.read(v3.number)["id"].to_list() == ["a", "b", "a2"]
+    assert store.ledger(3).filter(pl.col("stage") == "publish")["id"].to_list() == ["b2"]
+
+
 def test_failed_publish_leaves_previous_version_intact(tmp_path):
     store = DatasetStore(tmp_path, "ds")
     store.publish(rows(["a"]), LEDGER, manifest("r1"))

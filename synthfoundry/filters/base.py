@@ -40,6 +40,10 @@ class Published(Protocol):
         """Each vector's highest cosine similarity to any published row (0 when nothing is published)."""
         ...
 
+    def published_neighbours(self, vectors: np.ndarray, above: float, column: str, limit: int = 16) -> pl.DataFrame:
+        """Up to `limit` published rows per vector with cosine > `above`: columns query, cosine and `column`."""
+        ...
+
     def published_column(self, name: str) -> pl.Series:
         """Every published row's value of a column, e.g. stored MinHash signatures (empty when none)."""
         ...

@@ -130,38 +130,83 @@ def _cells(vectors: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
-    """Rows must be novel against published data first, then against each other."""
+    """Rows must be novel against published data first, then against each other, by one rule for a pair: the same
+    numbers (when number-aware), and a cosine above the threshold or word overlap above the band's floor."""
     vectors = frame["vector"].to_numpy()
-    threshold = config.threshold
-    published = tools.published.nearest_published(vectors)
-    fresh = published <= threshold
     texts = frame[tools.text_column].fill_null("").to_list()
-    numbers = number_codes(texts)[fresh] if config.number_aware else None
+    numbers = number_codes(texts) if config.number_aware else None
+    words = _WordSets(texts)
+    score, old = _published_duplicates(vectors, numbers, words, config, tools)
+    fresh = np.flatnonzero(~old)
     lexical = None
     if config.word_overlap is not None:
-        fresh_texts = [text for text, new in zip(texts, fresh) if new]
-        words: dict[int, frozenset[str]] = {}  # only rows in a pair of the band are ever tokenised
-
-        def word_set_of(row: int) -> frozenset[str]:
-            if row not in words:
-                words[row] = word_set(fresh_texts[row])
-            return words[row]
-
         lexical = (config.word_overlap_floor, lambda rows, columns: np.array(
-            [jaccard(word_set_of(r), word_set_of(c)) > config.word_overlap for r, c in zip(rows, columns)], dtype=bool
+            [words.overlap(fresh[r], fresh[c]) > config.word_overlap for r, c in zip(rows, columns)], dtype=bool
         ))
-    kept_fresh, within = greedy_novel(vectors[fresh], threshold, numbers, prompt_groups(frame)[fresh], lexical)
-    score = published.copy()
-    score[fresh] = np.maximum(published[fresh], within)
+    kept_fresh, within = greedy_novel(
+        vectors[fresh], config.threshold, None if numbers is None else numbers[fresh], prompt_groups(frame)[fresh],
+        lexical,
+    )
+    score[fresh] = np.maximum(score[fresh], within)
     reason = np.full(len(frame), None, dtype=object)
-    reason[~fresh] = [f"cosine {s:.3f} > {threshold} to a published row" for s in published[~fresh]]
-    same = " with the same numbers" if config.number_aware else ""
-    reason[np.flatnonzero(fresh)[~kept_fresh]] = [
-        (f"cosine {s:.3f} > {threshold}" if s > threshold else f"cosine {s:.3f} and word overlap > "
-         f"{config.word_overlap}") + f" to a row kept in this run{same}"
-        for s in within[~kept_fresh]
-    ]
+    reason[old] = [_reason(s, config, "a published row") for s in score[old]]
+    reason[fresh[~kept_fresh]] = [_reason(s, config, "a row kept in this run") for s in within[~kept_fresh]]
     return Verdicts(reason.tolist(), score.tolist())
+
+
+def _published_duplicates(vectors, numbers, words, config: Config, tools: Tools) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's highest cosine to a published row (a duplicate's: to that duplicate), and whether it has one.
+
+    Only rows with a published row above the floor are looked at closer: their nearest published rows' texts are
+    fetched for the numbers and words rule.
+    """
+    nearest = tools.published.nearest_published(vectors)
+    floor = _floor(config)
+    candidates = np.flatnonzero(nearest > floor)
+    duplicate = np.zeros(len(vectors), dtype=bool)
+    if not len(candidates):
+        return nearest, duplicate
+    pairs = tools.published.published_neighbours(vectors[candidates], floor, tools.text_column)
+    rows, cosine = candidates[pairs["query"].to_numpy()], pairs["cosine"].to_numpy()
+    others = pairs[tools.text_column].fill_null("").to_list()
+    same = numbers[rows] == number_codes(others) if numbers is not None else np.ones(len(rows), dtype=bool)
+    close = cosine > config.threshold
+    if config.word_overlap is not None:
+        band = np.flatnonzero(same & ~close)
+        close[band] = [jaccard(words[row], word_set(other)) > config.word_overlap
+                       for row, other in zip(rows[band], np.array(others, dtype=object)[band])]
+    hits = same & close
+    score = nearest.copy()
+    score[rows[hits]] = 0.0
+    np.maximum.at(score, rows[hits], cosine[hits])
+    duplicate[rows[hits]] = True
+    return score, duplicate
+
+
+def _floor(config: Config) -> float:
+    return config.threshold if config.word_overlap is None else min(config.threshold, config.word_overlap_floor)
+
+
+def _reason(score: float, config: Config, other: str) -> str:
+    same = " with the same numbers" if config.number_aware else ""
+    if score > config.threshold:
+        return f"cosine {score:.3f} > {config.threshold} to {other}{same}"
+    return f"cosine {score:.3f} and word overlap > {config.word_overlap} to {other}{same}"
+
+
+class _WordSets:
+    """Rows' word sets, tokenised only for rows in a pair of the band."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts, self.sets = texts, {}
+
+    def __getitem__(self, row: int) -> frozenset[str]:
+        if row not in self.sets:
+            self.sets[row] = word_set(self.texts[row])
+        return self.sets[row]
+
+    def overlap(self, a: int, b: int) -> float:
+        return jaccard(self[a], self[b])
 
 
 def prompt_groups(frame: pl.DataFrame) -> np.ndarray:

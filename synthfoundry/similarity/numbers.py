@@ -11,28 +11,30 @@ from hashlib import blake2b
 
 import numpy as np
 
-_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
-
-
-_WORD_OR_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?|[^\W\d_]+")
+_NUMBER = r"(?:(?<![\w)\]])-)?\d+(?:,\d{3})*(?:\.\d+)?"  # a minus sign counts, a subtraction's minus does not
+_NUMBERS = re.compile(_NUMBER)
+_WORD_NUMBER_OR_OPERATOR = re.compile(_NUMBER + r"|[^\W\d_]+|[-+*/×÷=<>^%]")
 
 
 def canonical(number: str) -> str:
-    """1,000 -> 1000, 3.50 -> 3.5, 007 -> 7."""
-    whole, _, fraction = number.replace(",", "").partition(".")
+    """1,000 -> 1000, 3.50 -> 3.5, 007 -> 7, -0 -> 0."""
+    sign, digits = ("-", number[1:]) if number.startswith("-") else ("", number)
+    whole, _, fraction = digits.replace(",", "").partition(".")
     fraction = fraction.rstrip("0")
-    return (whole.lstrip("0") or "0") + ("." + fraction if fraction else "")
+    value = (whole.lstrip("0") or "0") + ("." + fraction if fraction else "")
+    return value if value == "0" else sign + value
 
 
 def numbers_in(text: str) -> tuple[str, ...]:
     """The numbers of a text, canonical and sorted: a multiset to compare."""
-    return tuple(sorted(canonical(match) for match in _NUMBER.findall(text)))
+    return tuple(sorted(canonical(match) for match in _NUMBERS.findall(text)))
 
 
 def word_set(text: str) -> frozenset[str]:
-    """Lower-cased words and canonical numbers: what two texts share when one only reformats the other."""
+    """Lower-cased words, canonical numbers and arithmetic operators: what two texts share when one only reformats
+    the other (6 * 2 and 6 / 2 are different problems)."""
     return frozenset(
-        canonical(token) if token[0].isdigit() else token for token in _WORD_OR_NUMBER.findall(text.lower())
+        canonical(token) if token[-1].isdigit() else token for token in _WORD_NUMBER_OR_OPERATOR.findall(text.lower())
     )
 
 

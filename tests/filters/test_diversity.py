@@ -4,6 +4,7 @@ import polars as pl
 from synthfoundry.filters import diversity
 from synthfoundry.filters.base import apply
 from synthfoundry.filters.diversity import greedy_novel
+from synthfoundry.store import DatasetStore
 from tests.filters.tools import tools
 
 
@@ -45,24 +46,23 @@ def test_threshold_is_strict_greater_than():
     assert greedy_novel(vectors, 0.59)[0].tolist() == [True, False]
 
 
-class FakePublished:
-    """Published rows as plain vectors (the store's own lookup is tested in tests/test_store.py)."""
-
-    def __init__(self, vectors):
-        self.vectors = vectors
-
-    def nearest_published(self, vectors):
-        return (vectors @ self.vectors.T).max(axis=1) if len(self.vectors) else np.zeros(len(vectors), np.float32)
-
-
 def with_vectors(rows, vectors):
     return rows.with_columns(pl.Series("vector", vectors, dtype=pl.Array(pl.Float32, vectors.shape[1])))
 
 
-def test_filter_drops_rows_close_to_published_and_accounts_for_all():
+def published(tmp_path, vectors, texts=None) -> DatasetStore:
+    """A real store holding one version of these rows."""
+    store = DatasetStore(tmp_path / "published", "test")
+    texts = texts or [f"published {i}" for i in range(len(vectors))]
+    rows = pl.DataFrame({"id": [f"p{i}" for i in range(len(vectors))], "instruction": texts})
+    store.publish(with_vectors(rows, vectors), pl.DataFrame(schema={"id": pl.String}), {"run_id": "earlier"})
+    return store
+
+
+def test_filter_drops_rows_close_to_published_and_accounts_for_all(tmp_path):
     vectors = unit([1, 0, 0], [0, 1, 0], [0, 0.99, 0.1], [0, 0, 1])
-    published = FakePublished(unit([1, 0.05, 0]))
-    result = apply(diversity, with_vectors(frame(4), vectors), diversity.Config(), tools(published=published))
+    store = published(tmp_path, unit([1, 0.05, 0]), ["text a"])
+    result = apply(diversity, with_vectors(frame(4), vectors), diversity.Config(), tools(store))
     assert result.kept["id"].to_list() == ["r1", "r3"]
     reasons = dict(zip(result.dropped["id"], result.dropped["reason"]))
     assert "published row" in reasons["r0"]
@@ -74,7 +74,7 @@ def test_filter_drops_rows_close_to_published_and_accounts_for_all():
 
 def test_filter_on_empty_frame():
     empty = with_vectors(frame(0), np.zeros((0, 3), np.float32))
-    result = apply(diversity, empty, diversity.Config(), tools(published=FakePublished(np.zeros((0, 3)))))
+    result = apply(diversity, empty, diversity.Config(), tools())
     assert result.counts == {"in": 0, "kept": 0, "dropped": 0}
 
 
@@ -86,12 +86,29 @@ def test_rows_with_different_numbers_are_never_duplicates():
         "instruction": ["Tom has 3 apples and buys 5.", "Tom has 4 apples and buys 5.",
                         "Tom has 3 apples and buys 5!", "Tom has 5 apples, buys 3."],
     })
-    result = apply(diversity, with_vectors(rows, vectors), diversity.Config(), tools(published=FakePublished(np.zeros((0, 2)))))
+    result = apply(diversity, with_vectors(rows, vectors), diversity.Config(), tools())
     assert result.kept["id"].to_list() == ["a", "b"]
     assert "with the same numbers" in result.dropped["reason"][0]
     plain = apply(diversity, with_vectors(rows, vectors), diversity.Config(number_aware=False),
-                  tools(published=FakePublished(np.zeros((0, 2)))))
+                  tools())
     assert plain.kept["id"].to_list() == ["a"]
+
+
+def test_published_rows_with_other_numbers_are_not_duplicates_but_reworded_copies_are(tmp_path):
+    store = published(tmp_path, unit([1, 0], [0, 1]), ["Tom has 3 apples and buys 5.", "A list of fruits."])
+    rows = pl.DataFrame({
+        "id": ["variant", "copy", "reworded"],
+        "instruction": ["Tom has 4 apples and buys 5.", "Tom has 3 apples and buys 5!", "A LIST OF FRUITS"],
+    })
+    vectors = unit([1, 0.01], [1, 0.02], [0.6, 0.8])  # the reworded copy: cosine 0.8, in the word-overlap band
+    result = apply(diversity, with_vectors(rows, vectors), diversity.Config(), tools(store))
+    assert result.kept["id"].to_list() == ["variant"]
+    reasons = dict(zip(result.dropped["id"], result.dropped["reason"]))
+    assert reasons["copy"].endswith("> 0.9 to a published row with the same numbers")
+    assert reasons["reworded"] == "cosine 0.800 and word overlap > 0.6 to a published row with the same numbers"
+    plain = apply(diversity, with_vectors(rows, vectors), diversity.Config(number_aware=False, word_overlap=None),
+                  tools(store))
+    assert plain.kept["id"].to_list() == ["reworded"]
 
 
 def test_number_formats_do_not_make_numbers_different():
@@ -110,7 +127,7 @@ def test_samples_of_one_prompt_are_not_duplicates_of_each_other():
         "instruction": ["Write a haiku."] * 4,
         "sample_of": ["p1", "p1", "p2", None],
     })
-    result = apply(diversity, with_vectors(rows, vectors), diversity.Config(), tools(published=FakePublished(np.zeros((0, 2)))))
+    result = apply(diversity, with_vectors(rows, vectors), diversity.Config(), tools())
     assert result.kept["id"].to_list() == ["p1-a", "p1-b"]
     assert sorted(result.dropped["id"]) == ["p2-a", "solo"]
 
@@ -140,7 +157,7 @@ def test_word_overlap_catches_reformatted_copies_the_embedding_moved():
         "instruction": ["So he volunteers for 24*3=72 hours.", "SO HE VOLUNTEERS FOR 24.0*3.0=72.0 HOURS",
                         "Then 24*3=72 apples went to the market."],
     })
-    nothing = tools(published=FakePublished(np.zeros((0, 3))))
+    nothing = tools()
     result = apply(diversity, with_vectors(rows, vectors), diversity.Config(), nothing)
     assert result.kept["id"].to_list() == ["a", "c"]
     assert result.dropped["reason"][0] == "cosine 0.800 and word overlap > 0.6 to a row kept in this run with the same numbers"

@@ -26,7 +26,9 @@ VERSION = "1"
 KIND = "rlvr"
 DISTILL = False  # no responses: the RL trainer generates them
 EMBED_COLUMN = "instruction"
-FILTERS = ({"name": "decontamination"}, {"name": "diversity", "threshold": 0.99})  # default filter steps, in order
+# Default filter steps, in order. Variants differ in their numbers or a few words of one template: number-aware
+# cosine tells them apart at 0.95; word overlap would not (they share the template's words).
+FILTERS = ({"name": "decontamination"}, {"name": "diversity", "threshold": 0.95, "word_overlap": None})
 REASONING_GYM_VERSION = version("reasoning-gym")
 
 
