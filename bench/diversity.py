@@ -232,27 +232,33 @@ def frame_of(rows: list[Row], vectors: np.ndarray) -> pl.DataFrame:
     )
 
 
-class _NothingPublished:
-    def nearest_published(self, vectors):
-        return np.zeros(len(vectors), np.float32)
+def project_step(name: str, settings: dict, frame: pl.DataFrame, published=None) -> np.ndarray:
+    """A filter step exactly as a run calls it (judge on the run's frame, against a real store: by default an
+    empty one); returns the kept mask."""
+    import tempfile
 
-    def published_column(self, name):
-        return pl.Series(name, [])
-
-
-def _tools():
-    from synthfoundry.filters.base import Tools
-
-    return Tools(ask=None, embed=None, published=_NothingPublished())
-
-
-def project_step(name: str, settings: dict, frame: pl.DataFrame) -> np.ndarray:
-    """A filter step exactly as a run calls it (judge on the run's frame); returns the kept mask."""
     from synthfoundry.filters import FILTERS
+    from synthfoundry.filters.base import Tools
+    from synthfoundry.store import DatasetStore
 
     step = FILTERS[name]
-    verdicts = step.judge(frame, step.Config(**settings), _tools())
+    store = published or DatasetStore(tempfile.mkdtemp(), "bench")
+    verdicts = step.judge(frame, step.Config(**settings), Tools(ask=None, embed=None, published=store))
     return np.array([reason is None for reason in verdicts.reasons])
+
+
+def across_versions(settings: dict, frame: pl.DataFrame) -> np.ndarray:
+    """The set as two nightly versions: its first half filtered and published, then its second half filtered
+    against what was published (the store's lookup and number-aware neighbours); the publish is timed too."""
+    import tempfile
+
+    from synthfoundry.store import DatasetStore
+
+    store = DatasetStore(tempfile.mkdtemp(), "bench")
+    half = frame.height // 2
+    first = project_step("diversity", settings, frame[:half], store)
+    store.publish(frame[:half].filter(first), pl.DataFrame(schema={"id": pl.String}), {"run_id": "night-1"})
+    return np.concatenate([first, project_step("diversity", settings, frame[half:], store)])
 
 
 def exact_numpy(vectors: np.ndarray, threshold: float) -> np.ndarray:
@@ -358,6 +364,7 @@ def main() -> None:
         frame = frame_of(rows, vectors)
         methods = [
             ("this project: diversity (number-aware)", project_step, "diversity", {"threshold": args.threshold}, frame),
+            ("this project: diversity, as two versions", across_versions, {"threshold": args.threshold}, frame),
             ("this project: diversity, number_aware off", project_step, "diversity",
              {"threshold": args.threshold, "number_aware": False}, frame),
             ("this project: minhash (3-gram, J > 0.5)", project_step, "minhash",
