@@ -119,8 +119,12 @@ class DatasetStore:
         return self.version(version).data_files
 
     def scan(self, version: int | None = None) -> pl.LazyFrame:
-        """The dataset as of a version (default: latest), without vectors: one lazy scan of its shards."""
-        return pl.scan_parquet(self.data_files(version))
+        """The dataset as of a version (default: latest), without vectors: one lazy scan of its shards (shards
+        written before a column existed read it as null)."""
+        scans = [pl.scan_parquet(f) for f in self.data_files(version)]
+        if len({tuple(scan.collect_schema().items()) for scan in scans}) == 1:
+            return pl.scan_parquet(self.data_files(version))
+        return pl.concat(scans, how="diagonal_relaxed")
 
     def read(self, version: int | None = None) -> pl.DataFrame:
         return self.scan(version).collect()
@@ -296,7 +300,7 @@ class DatasetStore:
             table = db.create_table(self.dataset, data=_arrow(rows))
         else:
             table = db.open_table(self.dataset)
-            table.add(_arrow(rows))
+            table.add(_conformed(table, _arrow(rows)))
         _fault("append", kill_after)
         index = _maintain_indexes(table, self.ann_min_rows, previous.record if previous else None)
         _fault("index", kill_after)
@@ -518,6 +522,21 @@ def _arrow(rows: pl.DataFrame):
 
     arrow = rows.to_arrow()
     return arrow.set_column(arrow.schema.get_field_index("id"), "id", arrow["id"].cast(pa.string()))
+
+
+def _conformed(table, rows):
+    """New rows fitted to the table's schema, evolving it: columns the table lacks (a newer release's) are added to it
+    as nulls for the rows before, columns the rows lack are null for them."""
+    import pyarrow as pa
+
+    names = set(table.schema.names)
+    new = [field for field in rows.schema if field.name not in names]
+    if new:
+        table.add_columns(new)
+    for field in table.schema:
+        if field.name not in rows.schema.names:
+            rows = rows.append_column(field, pa.nulls(rows.num_rows, field.type))
+    return rows.select(table.schema.names)
 
 
 def _ledger_rows(dropped: pl.DataFrame, ledger: pl.DataFrame) -> pl.DataFrame:

@@ -119,6 +119,20 @@ def test_publish_rechecks_only_rows_published_after_the_version_the_run_compared
     assert store.ledger(3).filter(pl.col("stage") == "publish")["id"].to_list() == ["b2"]
 
 
+def test_a_version_with_new_columns_extends_a_table_published_without_them(tmp_path):
+    """A release that adds published columns (e.g. `cluster`) keeps publishing onto datasets made by older ones."""
+    store = DatasetStore(tmp_path, "ds")
+    store.publish(rows(["a", "b"]).drop("instruction"), LEDGER, manifest("r1"))
+    store.publish(rows(["c"], seed=1).with_columns(pl.lit(3).alias("cluster")), LEDGER, manifest("r2"))
+    store.publish(rows(["d"], seed=2).drop("instruction"), LEDGER, manifest("r3"))
+    assert store.read(1).columns == ["id"]
+    latest = store.read().sort("id")
+    assert latest["cluster"].to_list() == [None, None, 3, None]
+    assert latest["instruction"].to_list() == [None, None, "do c", None]
+    assert sorted(table_ids(tmp_path)) == ["a", "b", "c", "d"] and store.check() == []
+    assert store.nearest_published(np.stack(rows(["d"], seed=2)["vector"].to_numpy())) == pytest.approx([1.0], abs=1e-5)
+
+
 def test_failed_publish_leaves_previous_version_intact(tmp_path):
     store = DatasetStore(tmp_path, "ds")
     store.publish(rows(["a"]), LEDGER, manifest("r1"))
