@@ -257,8 +257,7 @@ class DatasetStore:
             previous = self.latest()
             tag = f"v{previous.number + 1 if previous else 1}"
             try:
-                compared = manifest.get("compared_with")  # the version the run's filters compared its rows with
-                check = self._recheck(rows, near_duplicate_threshold, self.version(int(compared[1:])) if compared else None)
+                check = self._recheck(rows, near_duplicate_threshold, self._compared_with(manifest))
                 ledger = pl.concat([ledger, _ledger_rows(check.dropped, ledger)], how="diagonal_relaxed")
                 manifest = {**manifest, "stages": {**manifest.get("stages", {}), "publish": check.counts}}
                 if check.kept.height == 0:
@@ -273,6 +272,15 @@ class DatasetStore:
                 if isinstance(error, PublishError):
                     raise
                 raise PublishError(f"publishing {self.dataset} {tag} failed, nothing was published: {error}") from error
+
+    def _compared_with(self, manifest: dict) -> PublishedVersion | None:
+        """The version the run's filters compared its rows with, if the table only grew since (rows published after
+        it are the table's last rows); else None: re-check against every row."""
+        tag = manifest.get("compared_with")
+        if not tag:
+            return None
+        later = [v for v in self.versions() if v.number > int(tag[1:])]
+        return None if any("rollback_of" in v.record for v in later) else self.version(int(tag[1:]))
 
     def _recheck(self, rows: pl.DataFrame, threshold: float | None, since: PublishedVersion | None):
         reason = np.full(rows.height, None, dtype=object)

@@ -117,6 +117,10 @@ def test_publish_rechecks_only_rows_published_after_the_version_the_run_compared
     v3 = store.publish(copies, LEDGER, {**manifest("r3"), "compared_with": "v1"}, near_duplicate_threshold=0.9)
     assert store.read(v3.number)["id"].to_list() == ["a", "b", "a2"]
     assert store.ledger(3).filter(pl.col("stage") == "publish")["id"].to_list() == ["b2"]
+    store.rollback(1, "undo")  # v4 = v1; after a rollback every row is re-checked
+    v5 = store.publish(copies.with_columns(pl.Series("id", ["a3", "b3"])), LEDGER,
+                       {**manifest("r5"), "compared_with": "v3"}, near_duplicate_threshold=0.9)
+    assert store.read(v5.number)["id"].to_list() == ["a", "b3"]
 
 
 def test_a_version_with_new_columns_extends_a_table_published_without_them(tmp_path):
