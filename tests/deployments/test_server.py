@@ -6,15 +6,12 @@ One server, worker and alert receiver serve the whole module; the server runs on
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -22,6 +19,7 @@ import pytest
 
 from synthfoundry.recipes.document_seeds import sample_documents_path
 from synthfoundry.store import DatasetStore
+from tests.fakes.webhook import Webhook
 
 pytestmark = pytest.mark.slow
 
@@ -36,35 +34,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Webhook(ThreadingHTTPServer):
-    """A webhook receiver on 127.0.0.1 that keeps the JSON body of every POST."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict] = []
-        webhook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                webhook.posts.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/alerts"
-
-
 @pytest.fixture(scope="module")
 def webhook():
     with Webhook() as receiver:
-        threading.Thread(target=receiver.serve_forever, daemon=True).start()
         yield receiver
-        receiver.shutdown()
 
 
 @pytest.fixture(scope="module")
