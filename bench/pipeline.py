@@ -2,8 +2,9 @@
 fake teacher with 1 s latency, embedded, diversity-filtered, contract-checked and published, once on the local
 runner (the flow's threads) and once on a local Dask cluster of two processes.
 
-Prints seconds per stage (from the task runs' start and end times on the API), requests/s, peak RSS, and the
-share of wall time spent outside teacher waits and embedding: what orchestration costs (target <= 10 %).
+Each runner runs in a fresh process. Prints seconds per stage (from the task runs' start and end times on the API),
+requests/s, peak RSS (the flow's process; for Dask also its largest child, a worker), and the share of wall time
+spent outside teacher waits and embedding: what orchestration costs (target <= 10 %).
 
     .venv/bin/python -m bench.pipeline [--rows 20000] [--in-flight 256] [--latency 1] [--runners local dask]
 """
@@ -11,10 +12,12 @@ share of wall time spent outside teacher waits and embedding: what orchestration
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import tempfile
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench.teacher_throughput import start_server
@@ -66,33 +69,43 @@ def main() -> None:
     parser.add_argument("--runners", nargs="+", default=["local", "dask"], choices=["local", "dask"])
     args = parser.parse_args()
 
+    server, base_url = start_server(args.latency)
+    try:
+        # each runner in a fresh process, so its peak RSS is its own
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=spawn, max_tasks_per_child=1) as pool:
+            rows = [pool.submit(measure, runner, args, base_url).result() for runner in args.runners]
+    finally:
+        server.terminate()
+    # printed after the runs, so the flows' own logs do not bury it
+    print(f"\n{args.rows} rows, {args.in_flight} in flight per process, teacher latency {args.latency} s")
+    print("| runner | wall s | " + " | ".join(f"{s} s" for s in STAGES.values())
+          + " | requests/s | bound req/s | peak RSS MiB (flow / largest worker) | outside teacher + embedding |")
+    print("|---" * (len(STAGES) + 6) + "|")
+    print("\n".join(rows))
+
+
+def measure(runner: str, args: argparse.Namespace, base_url: str) -> str:
+    """One run of the flow on `runner`, on its own throwaway Prefect API: its row of the table."""
     from prefect.testing.utilities import prefect_test_harness
 
     from flows.generate import generate_dataset
 
-    server, base_url = start_server(args.latency)
-    try:
-        with prefect_test_harness(server_startup_timeout=120), tempfile.TemporaryDirectory() as root:
-            print(f"{args.rows} rows, {args.in_flight} in flight per process, teacher latency {args.latency} s")
-            print("| runner | wall s | " + " | ".join(f"{s} s" for s in STAGES.values())
-                  + " | requests/s | bound req/s | peak RSS MiB | outside teacher + embedding |")
-            print("|---" * (len(STAGES) + 6) + "|")
-            for runner in args.runners:
-                started = time.perf_counter()
-                state = generate_dataset(config=config(args.rows, base_url, args.in_flight, Path(root), runner),
-                                         return_state=True)
-                wall = time.perf_counter() - started
-                state.result()
-                seconds = stage_seconds(state.state_details.flow_run_id)
-                requests = args.rows
-                rate = requests / seconds["distillation"]
-                bound = args.in_flight * (2 if runner == "dask" else 1) / args.latency
-                rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-                outside = wall - seconds["distillation"] - seconds["embedding"]
-                print(f"| {runner} | {wall:.1f} | " + " | ".join(f"{seconds.get(s, 0):.1f}" for s in STAGES.values())
-                      + f" | {rate:.0f} | {bound:.0f} | {rss / 1024:.0f} | {outside:.1f} s = {100 * outside / wall:.1f} % |")
-    finally:
-        server.terminate()
+    with prefect_test_harness(server_startup_timeout=120), tempfile.TemporaryDirectory() as root:
+        started = time.perf_counter()
+        run_config = config(args.rows, base_url, args.in_flight, Path(root), runner)
+        state = generate_dataset(config=run_config, return_state=True)
+        wall = time.perf_counter() - started
+        state.result()
+        seconds = stage_seconds(state.state_details.flow_run_id)
+    rate = args.rows / seconds["distillation"]
+    bound = args.in_flight * (2 if runner == "dask" else 1) / args.latency
+    flow_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if runner == "dask" else None
+    outside = wall - seconds["distillation"] - seconds["embedding"]
+    return (f"| {runner} | {wall:.1f} | " + " | ".join(f"{seconds.get(s, 0):.1f}" for s in STAGES.values())
+            + f" | {rate:.0f} | {bound:.0f} | {flow_rss:.0f} / {f'{worker_rss:.0f}' if worker_rss else '-'}"
+            + f" | {outside:.1f} s = {100 * outside / wall:.1f} % |")
 
 
 if __name__ == "__main__":

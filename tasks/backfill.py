@@ -14,11 +14,14 @@ from uuid import UUID
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.deployments import run_deployment
 from prefect.states import Scheduled
 
 from synthfoundry.backfill import Shard
 from tasks.monitor import artifact_key
+
+PAGE = 200  # the most runs the API returns at once
 
 
 @task(retries=2, retry_delay_seconds=5)
@@ -41,11 +44,17 @@ def launch_shard(deployment: str, shard: Shard) -> UUID:
 
 
 @task
-def wait_for_shards(dataset: str, shards: list[Shard], run_ids: list[UUID], poll_s: float = 5) -> list[dict]:
-    """Poll the child runs until each is final; a table artifact lists each shard's run, state and message."""
+def wait_for_shards(dataset: str, shards: list[Shard], run_ids: list[UUID], poll_s: float = 2) -> list[dict]:
+    """Poll the child runs (a request per 200 of them) until each is final; a table artifact lists each shard's
+    run, state and message."""
     with get_client(sync_client=True) as client:
         while True:
-            runs = [client.read_flow_run(run_id) for run_id in run_ids]
+            found = {}
+            for start in range(0, len(run_ids), PAGE):
+                page = run_ids[start:start + PAGE]
+                ids = FlowRunFilter(id=FlowRunFilterId(any_=page))
+                found.update({run.id: run for run in client.read_flow_runs(flow_run_filter=ids, limit=len(page))})
+            runs = [found[run_id] for run_id in run_ids]
             if all(run.state is not None and run.state.is_final() for run in runs):
                 break
             time.sleep(poll_s)

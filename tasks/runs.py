@@ -33,16 +33,26 @@ def config_from(config: RunConfig | dict | None, config_path: str | None) -> Run
 def run_name() -> str:
     """`{dataset}-{recipe}-{date}` from the run's parameters and its scheduled date."""
     parameters = flow_run.parameters
-    config = config_from(parameters.get("config"), parameters.get("config_path"))
+    config = _config_or_none(parameters.get("config"), parameters.get("config_path"))
     date = flow_run.scheduled_start_time or datetime.now(timezone.utc)
-    return f"{config.dataset}-{config.recipe.name}-{date:%Y-%m-%d}"
+    return f"{config.dataset}-{config.recipe.name}-{date:%Y-%m-%d}" if config else f"bad-config-{date:%Y-%m-%d}"
 
 
 def backfill_name() -> str:
     parameters = flow_run.parameters
     shards = parameters["shards"]
     kind = shards["kind"] if isinstance(shards, dict) else shards.kind
-    return f"backfill-{config_from(parameters['config'], None).dataset}-{kind}"
+    config = _config_or_none(parameters["config"], None)
+    return f"backfill-{config.dataset if config else 'bad-config'}-{kind}"
+
+
+def _config_or_none(config: RunConfig | dict | None, config_path: str | None) -> RunConfig | None:
+    """The run's config, or None when it cannot be read: a run name that raised would crash the run, while the
+    flow's own `config_from` fails it with the reason as its message."""
+    try:
+        return config_from(config, config_path)
+    except ValueError:
+        return None
 
 
 def teacher_label(config: RunConfig) -> str:

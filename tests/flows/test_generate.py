@@ -213,6 +213,18 @@ def test_a_run_that_finds_nothing_new_completes_and_says_so(tmp_path):
     assert pl.read_parquet(report / "rejections.parquet").height == 12
 
 
+def test_an_unreadable_config_fails_the_run_saying_why(tmp_path):
+    state = generate_dataset(config_path=str(tmp_path / "missing.yaml"), return_state=True)
+
+    assert state.is_failed()  # not crashed: the run's name does not need the config
+    assert "missing.yaml: cannot read the run config (No such file or directory)" in state.message
+
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(state.state_details.flow_run_id).name.startswith("bad-config-20")
+
+
 def test_budget_exhausted_warns_emits_and_fails_with_the_top_reasons(tmp_path, fake_openai, caplog):
     import logging
 
