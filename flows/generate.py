@@ -26,7 +26,7 @@ from tasks.distillation import distill_batch, forecast_distillation
 from tasks.filters import embed_rows, run_filter
 from tasks.monitor import RunMonitor, report_stages
 from tasks.preflight import check_run
-from tasks.publish import publish_version
+from tasks.publish import already_published, publish_version
 from tasks.runs import announce, config_from, run_name, show_project_logs, stage_runner
 from tasks.synthesis import synthesize
 
@@ -47,6 +47,9 @@ def generate_dataset(config: RunConfig | None = None, config_path: str | None = 
     check_run(config)
     run_id = str(flow_run.id or f"local-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
     store = DatasetStore(config.publish.root, config.dataset)
+    done = store.published_by_run(run_id)
+    if done is not None:  # this run, resumed after a crash that came after its commit
+        return Completed(message=already_published(store, done))
     latest = store.latest()
     seed = config.seed_for(latest.number + 1 if latest else 1)
     seed = random.randrange(2**31) if seed is None else seed

@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import re
-import signal
 import threading
 import time
 import uuid
@@ -37,6 +36,7 @@ from datetime import datetime, timezone
 import numpy as np
 import polars as pl
 
+from synthfoundry.checkpoints import checkpoint
 from synthfoundry.stages import LEDGER_SCHEMA, split
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,6 @@ SHARD_ROWS = 500_000  # rows per Parquet shard
 ANN_MIN_ROWS = 20_000  # fewer unindexed rows than this are searched exactly in numpy; from here IVF_FLAT
 ANN_NPROBES = 24
 ANN_REBUILD_SHARE = 0.05  # rebuild the vector index once rows published since its build pass this share of it
-PUBLISH_STEPS = ("shards", "append", "index", "tag", "commit")
 
 
 class PublishError(RuntimeError):
@@ -238,15 +237,14 @@ class DatasetStore:
         ledger: pl.DataFrame,
         manifest: dict,
         near_duplicate_threshold: float | None = None,
-        kill_after: str | None = None,
     ) -> PublishedVersion:
         """Add `rows` (with a `vector` column) as the next version; all-or-nothing, one publisher at a time.
 
         Under the lock, rows published meanwhile by another run are re-checked: a row whose id is already published,
         or whose vector has cosine > `near_duplicate_threshold` to a row published after the manifest's
         `compared_with` version (what the run's filters compared with; none: every row), goes to the ledger (stage
-        "publish"). A run that already published returns its version. `kill_after` (one of PUBLISH_STEPS) SIGKILLs
-        this process after that step: crash tests only.
+        "publish"). A run that already published returns its version. Each step ends at a checkpoint
+        (`publish-recheck`, `-shards`, `-append`, `-index`, `-tag`, `-commit`) where the crash suite kills it.
         """
         with self._lock():
             self._audit(fix=True)
@@ -258,6 +256,7 @@ class DatasetStore:
             tag = f"v{previous.number + 1 if previous else 1}"
             try:
                 check = self._recheck(rows, near_duplicate_threshold, self._compared_with(manifest))
+                checkpoint("publish-recheck")
                 ledger = pl.concat([ledger, _ledger_rows(check.dropped, ledger)], how="diagonal_relaxed")
                 manifest = {**manifest, "stages": {**manifest.get("stages", {}), "publish": check.counts}}
                 if check.kept.height == 0:
@@ -266,7 +265,7 @@ class DatasetStore:
                         f"nothing left to publish: all {rows.height} rows were published meanwhile (latest "
                         f"{previous.tag if previous else 'none'}); the run's ledger and manifest: {report}"
                     )
-                return self._publish(previous, tag, check.kept, ledger, manifest, kill_after)
+                return self._publish(previous, tag, check.kept, ledger, manifest)
             except Exception as error:
                 self._audit(fix=True)
                 if isinstance(error, PublishError):
@@ -294,13 +293,13 @@ class DatasetStore:
         text = "instruction" if "instruction" in rows.columns else "id"
         return split(rows, "publish", pl.Series(reason.tolist(), dtype=pl.String), text_column=text)
 
-    def _publish(self, previous, tag, rows, ledger, manifest, kill_after) -> PublishedVersion:
+    def _publish(self, previous, tag, rows, ledger, manifest) -> PublishedVersion:
         folder = f"{self.exports}/{tag}"
         shards = [f"{tag}/data/part-{i:05d}.parquet" for i in range(max(1, -(-rows.height // SHARD_ROWS)))]
         for shard, part in zip(shards, rows.drop("vector").iter_slices(SHARD_ROWS)):
             self._write_parquet(f"{self.exports}/{shard}", part)
         self._write_parquet(f"{folder}/rejections.parquet", ledger)
-        _fault("shards", kill_after)
+        checkpoint("publish-shards")
 
         total = (previous.record["rows"]["total"] if previous else 0) + rows.height
         db = self._db()
@@ -309,9 +308,9 @@ class DatasetStore:
         else:
             table = db.open_table(self.dataset)
             table.add(_conformed(table, _arrow(rows)))
-        _fault("append", kill_after)
+        checkpoint("publish-append")
         index = _maintain_indexes(table, self.ann_min_rows, previous.record if previous else None)
-        _fault("index", kill_after)
+        checkpoint("publish-index")
         if table.count_rows() != total:
             raise PublishError(f"{self.dataset} table holds {table.count_rows()} rows, expected {total}: another writer?")
         record = {
@@ -323,17 +322,17 @@ class DatasetStore:
             "shards": (previous.shards if previous else []) + shards,
             "vector_index": index,
         }
-        return self._commit(table, tag, record, kill_after)
+        return self._commit(table, tag, record)
 
-    def _commit(self, table, tag: str, record: dict, kill_after: str | None) -> PublishedVersion:
+    def _commit(self, table, tag: str, record: dict) -> PublishedVersion:
         """Tag the table's current version, then write the manifest: the one step that makes the version exist."""
         record = {**record, "lance_version": table.version}
         table.tags.create(tag, table.version)
-        _fault("tag", kill_after)
+        checkpoint("publish-tag")
         folder = f"{self.exports}/{tag}"
         if not self._create(f"{folder}/manifest.json", json.dumps(record, indent=2, default=str).encode()):
             raise PublishError(f"{folder}/manifest.json already exists: another publisher committed {tag}")
-        _fault("commit", kill_after)
+        checkpoint("publish-commit")
         return PublishedVersion(self.dataset, int(tag[1:]), record["lance_version"], folder, record)
 
     def rollback(self, to_version: int, run_id: str) -> PublishedVersion:
@@ -363,7 +362,7 @@ class DatasetStore:
                     "shards": target.shards,
                     "vector_index": target.record.get("vector_index"),
                 }
-                return self._commit(table, tag, record, None)
+                return self._commit(table, tag, record)
             except Exception as error:
                 self._audit(fix=True)
                 raise PublishError(f"rollback of {self.dataset} to v{to_version} failed, nothing changed: {error}") from error
@@ -597,11 +596,6 @@ def _exact_nearest(vectors: np.ndarray, rows: pl.DataFrame, limit: int, columns:
     cosine = np.einsum("ij,ij->i", vectors[queries], matrix[found])
     nearest = pl.DataFrame({"query": queries, "cosine": cosine.astype(np.float32)})
     return pl.concat([nearest, rows.select(columns)[found]], how="horizontal") if columns else nearest
-
-
-def _fault(step: str, kill_after: str | None) -> None:
-    if kill_after == step:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _conditional_put(fs, path: str, data: bytes, etag: str | None = None) -> str | None:

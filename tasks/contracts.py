@@ -8,11 +8,11 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
+from synthfoundry.checkpoints import checkpoint
 from synthfoundry.contracts import ContractResult, load_suite, suite_path, validate
 from synthfoundry.spend import Spend
 from synthfoundry.stages import top_reasons
 from synthfoundry.store import DatasetStore
-from tasks.checkpoints import checkpoint
 from tasks.events import emit_dataset_event
 from tasks.monitor import artifact_key
 

@@ -8,6 +8,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from pydantic import BaseModel
 
+from synthfoundry.checkpoints import checkpoint
 from synthfoundry.config import EmbeddingConfig
 from synthfoundry.embeddings import embed
 from synthfoundry.filters import get_filter
@@ -15,7 +16,6 @@ from synthfoundry.filters.base import Tools, apply
 from synthfoundry.stages import StageResult, empty_ledger, with_spend
 from synthfoundry.store import DatasetStore
 from synthfoundry.teachers.config import TeacherConfig
-from tasks.checkpoints import checkpoint
 from tasks.retries import transient
 from tasks.teacher import asker, stage_budget
 
@@ -26,6 +26,7 @@ def embed_rows(frame: pl.DataFrame, column: str, config: EmbeddingConfig) -> Sta
     drops nothing, so it is gathered and reported like the others."""
     vectors = embed(frame[column].to_list(), config.model_path, config.batch_size)
     embedded = frame.with_columns(pl.Series("vector", vectors, dtype=pl.Array(pl.Float32, vectors.shape[1])))
+    checkpoint("embedding")
     return StageResult("embedding", embedded, empty_ledger())
 
 

@@ -25,11 +25,23 @@ def publish_version(
     near_duplicate_threshold: float | None = None,
 ) -> PublishedVersion:
     """`near_duplicate_threshold`: rows too close to rows another run published meanwhile go to the ledger."""
-    done = store.published_by_run(manifest["run_id"])
-    if done is not None:
-        get_run_logger().info(f"run {manifest['run_id']} already published {done.tag}")
-        return done
     version = store.publish(rows, ledger, manifest, near_duplicate_threshold)
+    announce_version(store, version)
+    return version
+
+
+@task
+def already_published(store: DatasetStore, version: PublishedVersion) -> str:
+    """A resumed run that was killed after its commit: say so, and make the card and event it never got to."""
+    if not store.fs.exists(f"{version.path}/{report.CARD}"):
+        announce_version(store, version)
+    message = f"run {version.record['run_id']} already published {store.dataset} {version.tag}: nothing more to do"
+    get_run_logger().info(message)
+    return message
+
+
+def announce_version(store: DatasetStore, version: PublishedVersion) -> None:
+    """The committed version's card and its `published` event."""
     try:
         publish_card(store, version)
     except Exception as error:  # the version is committed: a card that failed is re-made with `synthfoundry card`
@@ -38,10 +50,9 @@ def publish_version(
             store.dataset, version.tag, error, store.dataset, version.number, store.root,
         )
     emit_dataset_event("published", store.dataset, {
-        "version": version.tag, "number": version.number, "rows_added": rows.height,
-        "root": str(store.root), "path": version.path, "run_id": manifest["run_id"],
+        "version": version.tag, "number": version.number, "rows_added": version.record["rows"]["added"],
+        "root": str(store.root), "path": version.path, "run_id": version.record["run_id"],
     })
-    return version
 
 
 def publish_card(store: DatasetStore, version: PublishedVersion) -> None:

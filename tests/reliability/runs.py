@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from tasks.checkpoints import KILL_AT
+from synthfoundry.checkpoints import KILL_AT
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = {"name": "self_instruct", "target_instructions": 6, "prompts_per_round": 3, "max_rounds": 6}
@@ -32,8 +32,20 @@ def write_config(path: Path, root: Path, base_url: str, **overrides) -> Path:
     return path
 
 
-def start_flow(config: Path, kill_at: str | None = None) -> subprocess.Popen:
-    """The flow in a new process group, talking to the test session's Prefect API (`prefect_harness`)."""
+def create_flow_run(config: Path) -> str:
+    """A flow run of `config` that `start_flow(..., flow_run_id=...)` executes, as a worker would; executed again
+    after a crash, it resumes (same run id, same seed)."""
+    from prefect.client.orchestration import get_client
+
+    from flows.generate import generate_dataset
+
+    with get_client(sync_client=True) as client:
+        return str(client.create_flow_run(generate_dataset, parameters={"config_path": str(config)}).id)
+
+
+def start_flow(config: Path, kill_at: str | None = None, flow_run_id: str | None = None) -> subprocess.Popen:
+    """The flow in a new process group, talking to the test session's Prefect API (`prefect_harness`): a new run
+    (`python -m flows.generate`), or the existing run `flow_run_id` (Prefect's engine entrypoint, as workers do)."""
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PREFECT_API_URL": PREFECT_API_URL.value(),
@@ -41,20 +53,51 @@ def start_flow(config: Path, kill_at: str | None = None) -> subprocess.Popen:
     env.pop(KILL_AT, None)
     if kill_at:
         env[KILL_AT] = kill_at
-    return subprocess.Popen([sys.executable, "-m", "flows.generate", str(config)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    command = [sys.executable, "-m", "flows.generate", str(config)]
+    if flow_run_id:
+        env["PREFECT__FLOW_RUN_ID"] = flow_run_id
+        command = [sys.executable, "-m", "prefect.flow_engine", "flows/generate.py:generate_dataset"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
 
 
-def run_flow(config: Path, kill_at: str | None = None) -> tuple[int, str]:
-    process = start_flow(config, kill_at)
+def run_flow(config: Path, kill_at: str | None = None, flow_run_id: str | None = None) -> tuple[int, str]:
+    process = start_flow(config, kill_at, flow_run_id)
     output, _ = process.communicate(timeout=600)
     return process.returncode, output
 
 
+def run_logs(flow_run_id: str) -> list[str]:
+    """Every log line of a flow run and its task runs, as the Prefect API keeps them (what the UI shows)."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)])), limit=200)
+    return [log.message for log in logs]
+
+
+def body_key(request: dict) -> str:
+    """What makes two requests the same request (the cache's view): the body."""
+    return json.dumps(request["body"], sort_keys=True)
+
+
 def paid_twice(requests: list[dict]) -> int:
     """Chat requests the server answered more than once (the same body asked again)."""
-    bodies = [json.dumps(r["body"], sort_keys=True) for r in requests if r["path"] == "/v1/chat/completions"]
+    bodies = [body_key(r) for r in requests if r["path"] == "/v1/chat/completions"]
     return len(bodies) - len(set(bodies))
+
+
+def table_ids(root: Path, dataset: str = "demo", tag: str | None = None) -> list[str]:
+    """The ids in the dataset's LanceDB table, at its head or at a tag."""
+    import lancedb
+
+    table = lancedb.connect(str(root / "lancedb")).open_table(dataset)
+    if tag is not None:
+        table.checkout(tag)
+    return table.to_arrow().column("id").to_pylist()
 
 
 def content(frame: pl.DataFrame) -> pl.DataFrame:

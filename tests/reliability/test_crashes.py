@@ -1,7 +1,10 @@
-"""SIGKILL of the flow's process group across synthesis, distillation, filters and the contract, each followed by
-a re-run: nothing half-made is visible, the finished dataset equals an uninterrupted run's, and no request the
-teacher answered before a kill is paid again. Each kill point is reached with nothing in flight (one batch per
-stage), so every request the server saw had its answer cached: any second sight of one is a request paid twice."""
+"""SIGKILL of the flow's process group at the end of every stage and between the steps of publish, each followed
+by a resume of the same flow run (as a worker would run it again): nothing half-made is visible, a kill after the
+commit leaves the version visible and the resume says it already published it, the table holds each id once, the
+finished dataset equals an uninterrupted run's, and no request the teacher answered before a kill is paid again.
+Each kill point is reached with nothing in flight (one batch per stage), so every request the server saw had its
+answer cached: any second sight of one is a request paid twice. The crashed run makes v2, so publish is killed on
+top of a published version (the table is appended to, then rolled back)."""
 
 import pytest
 
@@ -9,30 +12,49 @@ from flows.generate import generate_dataset
 from synthfoundry.store import DatasetStore
 from tests.fakes.provider_server import ProviderServer
 from tests.fakes.replies import self_instruct_reply
-from tests.reliability.runs import content, paid_twice, run_flow, write_config
+from tests.reliability.runs import (
+    content,
+    create_flow_run,
+    paid_twice,
+    run_flow,
+    table_ids,
+    write_config,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
-KILL_POINTS = ["synthesis", "distillation", "filter-diversity", "contract"]
+FILTERS = [{"name": "diversity"}, {"name": "injection"}]
+PUBLISH_POINTS = ["publish-recheck", "publish-shards", "publish-append", "publish-index", "publish-tag",
+                  "publish-commit"]
+KILL_POINTS = ["synthesis", "distillation", "embedding", "filter-diversity", "filter-injection", "contract",
+               *PUBLISH_POINTS]
 
 
 def test_killed_runs_resume_to_the_uninterrupted_dataset_paying_nothing_twice(tmp_path, record_property):
     with ProviderServer(reply=self_instruct_reply) as server:
-        generate_dataset(config_path=str(write_config(tmp_path / "baseline.yaml", tmp_path / "baseline", server.base_url)))
+        baseline = write_config(tmp_path / "baseline.yaml", tmp_path / "baseline", server.base_url, filters=FILTERS)
+        for _ in ("v1", "v2"):
+            generate_dataset(config_path=str(baseline))
         expected = content(DatasetStore(tmp_path / "baseline", "demo").read())
+
+        config = write_config(tmp_path / "run.yaml", tmp_path / "crashed", server.base_url, filters=FILTERS)
+        generate_dataset(config_path=str(config))  # v1, uninterrupted; the run making v2 is the one killed
         asked_before = len(server.requests)
-
-        config = write_config(tmp_path / "run.yaml", tmp_path / "crashed", server.base_url)
         store = DatasetStore(tmp_path / "crashed", "demo")
-        for point in KILL_POINTS:  # each re-run is killed at the next point, so it also resumes the one before
-            code, output = run_flow(config, kill_at=point)
+        run_id = create_flow_run(config)
+        for point in KILL_POINTS:  # each resume is killed at the next point, so it also resumes the one before
+            code, output = run_flow(config, kill_at=point, flow_run_id=run_id)
             assert code == -9, f"{point}: {output}"
-            assert store.versions() == [], point  # nothing half-made is visible
-        code, output = run_flow(config)
+            committed = point == "publish-commit"
+            assert [v.tag for v in store.versions()] == (["v1", "v2"] if committed else ["v1"]), point
+        code, output = run_flow(config, flow_run_id=run_id)
         assert code == 0, output
+        assert f"run {run_id} already published demo v2" in output
 
-        assert [v.tag for v in store.versions()] == ["v1"]
+        assert [v.tag for v in store.versions()] == ["v1", "v2"] and store.check() == []
         published = store.read()
+        for tag in ("v2", None):  # the tag readers check out, and the table's head
+            assert sorted(table_ids(tmp_path / "crashed", tag=tag)) == sorted(published["id"]), tag
         assert published["id"].is_unique().all()
         assert content(published).equals(expected)
         twice = paid_twice(server.requests[asked_before:])
@@ -40,3 +62,4 @@ def test_killed_runs_resume_to_the_uninterrupted_dataset_paying_nothing_twice(tm
         record_property("rows_lost", expected.height - published.height)
         record_property("requests_paid_twice", twice)
         assert twice == 0
+
