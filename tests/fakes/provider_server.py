@@ -36,6 +36,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    record: dict | None = None  # its entry in `ProviderServer.requests`, once recorded
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -114,7 +115,8 @@ class ProviderServer:
         self.latency = latency
         self.record = record
         self.host, self.port = host, port
-        self.requests: list[dict] = []  # method, path, body (parsed JSON), auth, at (monotonic seconds)
+        # method, path, body (parsed JSON), auth, at and, once its whole answer is written, answered_at (monotonic s)
+        self.requests: list[dict] = []
         self.count = 0
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests the server was answering at once
@@ -197,15 +199,14 @@ class ProviderServer:
             self.count += 1
             if self.record:
                 body = request.json() if request.headers.get("content-type", "").startswith("application/json") else None
-                self.requests.append(
-                    {
-                        "method": request.method,
-                        "path": request.path,
-                        "body": body,
-                        "auth": request.headers.get("authorization") or request.headers.get("x-api-key"),
-                        "at": time.monotonic(),
-                    }
-                )
+                request.record = {
+                    "method": request.method,
+                    "path": request.path,
+                    "body": body,
+                    "auth": request.headers.get("authorization") or request.headers.get("x-api-key"),
+                    "at": time.monotonic(),
+                }
+                self.requests.append(request.record)
             forced = self._script.popleft() if self._script else None
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -229,13 +230,16 @@ class ProviderServer:
                 method, target, _ = lines[0].split(" ", 2)
                 headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
                 body = await reader.readexactly(int(headers.get("content-length", 0)))
-                reply = await self._dispatch(Request(method, target, headers, body))
+                request = Request(method, target, headers, body)
+                reply = await self._dispatch(request)
                 if reply.disconnect:
                     return
                 status_line = f"HTTP/1.1 {reply.status} X\r\n"
                 extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
                 writer.write(f"{status_line}content-length: {len(reply.body)}\r\n{extra}\r\n".encode() + reply.body)
                 await writer.drain()
+                if request.record is not None:
+                    request.record["answered_at"] = time.monotonic()
                 if headers.get("connection", "").lower() == "close":
                     return
         except (ConnectionError, asyncio.CancelledError):

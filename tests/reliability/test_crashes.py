@@ -6,6 +6,10 @@ Each kill point is reached with nothing in flight (one batch per stage), so ever
 answer cached: any second sight of one is a request paid twice. The crashed run makes v2, so publish is killed on
 top of a published version (the table is appended to, then rolled back)."""
 
+import os
+import signal
+import time
+
 import pytest
 
 from flows.generate import generate_dataset
@@ -13,10 +17,12 @@ from synthfoundry.store import DatasetStore
 from tests.fakes.provider_server import ProviderServer
 from tests.fakes.replies import self_instruct_reply
 from tests.reliability.runs import (
+    body_key,
     content,
     create_flow_run,
     paid_twice,
     run_flow,
+    start_flow,
     table_ids,
     write_config,
 )
@@ -63,3 +69,47 @@ def test_killed_runs_resume_to_the_uninterrupted_dataset_paying_nothing_twice(tm
         record_property("requests_paid_twice", twice)
         assert twice == 0
 
+
+def is_distillation(record: dict) -> bool:
+    """A distillation request (an instruction to answer), not a Self-Instruct generation prompt."""
+    return record["path"] == "/v1/chat/completions" and "Task 1:" not in record["body"]["messages"][-1]["content"]
+
+
+def test_a_kill_mid_fan_out_asks_again_only_what_was_in_flight(tmp_path, record_property):
+    """SIGKILL from outside while the teacher is answering distillation requests: every answer the server finished
+    writing before the kill was cached as it arrived, so the resume asks again only the requests in flight."""
+    limit, latency = 4, 0.6
+    with ProviderServer(reply=self_instruct_reply, latency=latency) as server:
+        recipe = {"name": "self_instruct", "target_instructions": 24, "prompts_per_round": 3, "max_rounds": 12,
+                  "instances": False}
+        teacher = {"provider": "openai", "model": "fake-teacher", "base_url": server.base_url, "max_tokens": 64,
+                   "max_retries": 0, "max_in_flight": limit}
+        config = write_config(tmp_path / "run.yaml", tmp_path / "root", server.base_url, recipe=recipe, teacher=teacher)
+        run_id = create_flow_run(config)
+        process = start_flow(config, flow_run_id=run_id)
+        killed_at = None
+        while process.poll() is None and killed_at is None:
+            time.sleep(0.05)
+            distilled = [r for r in list(server.requests) if is_distillation(r)]
+            answered = [r["answered_at"] for r in distilled if "answered_at" in r]
+            # mid fan-out, between two waves of answers: none is half-written at the kill
+            if len(answered) >= 2 * limit and server.in_flight == limit and time.monotonic() - max(answered) > latency / 3:
+                killed_at = time.monotonic()
+                os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=60)
+        assert killed_at is not None, "the run ended before its distillation fan-out was reached"
+
+        seen = list(server.requests)
+        answered = {body_key(r) for r in seen if r.get("answered_at", killed_at) < killed_at}
+        in_flight = {body_key(r) for r in seen} - answered
+        code, output = run_flow(config, flow_run_id=run_id)
+        assert code == 0, output
+        asked_again = {body_key(r) for r in server.requests[len(seen):]} & {body_key(r) for r in seen}
+        record_property("requests_answered_before_kill", len(answered))
+        record_property("requests_in_flight_at_kill", len(in_flight))
+        record_property("requests_asked_again", len(asked_again))
+        record_property("requests_paid_twice", len(asked_again & answered))
+        assert 0 < len(in_flight) <= limit
+        assert not asked_again & answered
+        assert asked_again == in_flight
+        assert [v.tag for v in DatasetStore(tmp_path / "root", "demo").versions()] == ["v1"]
