@@ -115,6 +115,7 @@ def _seed_check(config: RunConfig) -> tuple[Check | None, Estimate | None]:
 
 
 def _forecast(config: RunConfig, synthesis: Estimate, environ: Mapping[str, str]) -> RunForecast:
+    """Each stage priced at the model that answers it: the run's teacher, or a filter's own judge or policy."""
     teacher = config.teacher
     stages = {"synthesis": synthesis}
     rows, row_tokens = synthesis.rows, synthesis.row_tokens
@@ -123,14 +124,39 @@ def _forecast(config: RunConfig, synthesis: Estimate, environ: Mapping[str, str]
         answer = min(teacher.expected_output_tokens or teacher.max_tokens, teacher.max_tokens)
         stages["distillation"] = Estimate.asking(rows, synthesis.row_tokens, answer).passing(rows)
         row_tokens += teacher.max_tokens  # a filter that reads the row reads the answer too
-    for step in config.filters:  # a filter that asks has `estimate(config, rows, row_tokens)`; its prices: the run's
+    costs = [_cost(teacher, estimate, environ) for estimate in stages.values()]
+    for step in config.filters:  # a filter that asks has `estimate(config, rows, row_tokens)`
         estimate = getattr(get_filter(step.name), "estimate", None)
         if estimate is not None:
             stages[step.name] = estimate(step, rows, row_tokens)
-    total = sum(stages.values(), Estimate())
+            costs.append(_cost(_step_teacher(step)[1] or teacher, stages[step.name], environ))
+    return RunForecast(stages, None if None in costs else sum(costs))
+
+
+def _step_teacher(step) -> tuple[str, TeacherConfig | None]:
+    """The field naming a filter step's own teacher (its judge or policy), and that teacher if it is set."""
+    for name in ("judge", "policy"):
+        own = getattr(step, name, None)
+        if isinstance(own, TeacherConfig):
+            return name, own
+    return "", None
+
+
+def _cost(teacher: TeacherConfig, estimate: Estimate, environ: Mapping[str, str]) -> float | None:
+    if not estimate.requests:
+        return 0.0
     price = _price(teacher, environ)
-    usd = price.cost(total.prompt_tokens, total.completion_tokens) if price else None
-    return RunForecast(stages, usd)
+    return price.cost(estimate.prompt_tokens, estimate.completion_tokens) if price else None
+
+
+def _asked(config: RunConfig, forecast: RunForecast | None) -> list[tuple[str, TeacherConfig]]:
+    """The run's teacher and the filters' own teachers that the run will ask (all of them if it is unknown)."""
+    teachers = [("teacher", config.teacher)]
+    for index, step in enumerate(config.filters):
+        name, own = _step_teacher(step)
+        if own is not None and (forecast is None or step.name in forecast.stages):
+            teachers.append((f"filters[{index}].{name}", own))
+    return teachers
 
 
 def _model(teacher: TeacherConfig, environ: Mapping[str, str]) -> str:
@@ -146,15 +172,10 @@ def _price(teacher: TeacherConfig, environ: Mapping[str, str]) -> Price | None:
 
 def _teacher_checks(config: RunConfig, forecast: RunForecast | None, environ: Mapping[str, str]) -> list[Check]:
     """The key and endpoint of every teacher the run asks: its own, the fallback, and filters' own judges."""
-    teachers = [("teacher", config.teacher)]
+    teachers = _asked(config, forecast)
     if config.teacher.fallback is not None:
         endpoint = config.teacher.fallback.model_dump(exclude={"after_failures"})
-        teachers.append(("fallback", config.teacher.model_copy(update={**endpoint, "fallback": None})))
-    for index, step in enumerate(config.filters):
-        for field_name in ("judge", "policy"):
-            own = getattr(step, field_name, None)
-            if isinstance(own, TeacherConfig) and (forecast is None or step.name in forecast.stages):
-                teachers.append((f"filters[{index}].{field_name}", own))
+        teachers.insert(1, ("fallback", config.teacher.model_copy(update={**endpoint, "fallback": None})))
     checks = []
     for name, teacher in teachers:
         provider = resolve_provider(teacher, environ=environ)
@@ -208,10 +229,11 @@ def _root_check(config: RunConfig) -> Check:
 
 def _forecast_check(config: RunConfig, forecast: RunForecast | None, environ: Mapping[str, str]) -> Check:
     teacher = config.teacher
-    price = _price(teacher, environ)
-    if price is None and teacher.budget_usd is not None:
-        return Check("forecast", False, f"teacher.budget_usd needs a price for model {_model(teacher, environ)!r}: "
-                                        "add it to teacher.prices (USD per million input and output tokens)")
+    unpriced = [(name, t) for name, t in _asked(config, forecast) if _price(t, environ) is None]
+    if unpriced and teacher.budget_usd is not None:
+        name, unpriced_teacher = unpriced[0]
+        return Check("forecast", False, f"teacher.budget_usd needs a price for model {_model(unpriced_teacher, environ)!r}"
+                                        f": add it to {name}.prices (USD per million input and output tokens)")
     if forecast is None:
         return Check("forecast", True, "not made: the seeds could not be read")
     requests = forecast.total.requests

@@ -4,6 +4,7 @@ import pytest
 
 from synthfoundry.config import parse_config
 from synthfoundry.preflight import preflight
+from synthfoundry.teachers.pricing import price_for
 
 PROCEDURAL = {"name": "procedural", "datasets": {"basic_arithmetic": 3}}
 FAKE = {"provider": "openai", "model": "gpt-4o-mini", "base_url": "http://127.0.0.1:9/v1"}
@@ -53,6 +54,28 @@ def test_an_unpriced_model_with_a_budget_is_refused(tmp_path):
     report = preflight(config(tmp_path, teacher={**FAKE, "model": "mystery", "budget_usd": 1}), environ={})
     assert report.forecast.usd is None
     assert any("needs a price for model 'mystery'" in p for p in report.problems)
+
+
+def test_a_filter_with_its_own_judge_is_priced_at_the_judge_model(tmp_path):
+    def forecast(judge_model):
+        judge = [{"name": "quality_judge", "judge": {**FAKE, "model": judge_model}}]
+        return preflight(config(tmp_path, filters=judge), environ={}).forecast
+
+    cheap, dear = forecast("gpt-4o-mini"), forecast("gpt-4o")  # the run's teacher is gpt-4o-mini in both
+    assert cheap.stages == dear.stages and dear.stages["quality_judge"].requests > 0
+    teacher, judge = price_for("openai", "gpt-4o-mini"), price_for("openai", "gpt-4o")
+    for run, judge_price in ((cheap, teacher), (dear, judge)):
+        expected = sum((judge_price if name == "quality_judge" else teacher).cost(e.prompt_tokens, e.completion_tokens)
+                       for name, e in run.stages.items())
+        assert run.usd == pytest.approx(expected)
+    assert dear.usd > cheap.usd
+
+
+def test_an_unpriced_judge_with_a_budget_is_refused_naming_it(tmp_path):
+    judge = [{"name": "quality_judge", "judge": {**FAKE, "model": "mystery"}}]
+    report = preflight(config(tmp_path, teacher={**FAKE, "budget_usd": 1}, filters=judge), environ={})
+    assert report.forecast.usd is None
+    assert any("needs a price for model 'mystery': add it to filters[0].judge.prices" in p for p in report.problems)
 
 
 def test_a_recipe_that_asks_nothing_needs_no_key(tmp_path):
