@@ -11,7 +11,7 @@ import sys
 from datetime import datetime, timezone
 
 import polars as pl
-from prefect import flow, unmapped
+from prefect import flow, get_run_logger, unmapped
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
@@ -20,9 +20,10 @@ from synthfoundry.filters import get_filter
 from synthfoundry.manifest import build_manifest, dataset_card
 from synthfoundry.recipes import get_recipe
 from synthfoundry.records import to_published
-from synthfoundry.store import DatasetStore
+from synthfoundry.store import DatasetStore, NothingNew, PublishError
 from tasks.contracts import check_contract, nothing_new, refuse_publication, skip_publication
 from tasks.distillation import distill_batch, forecast_distillation
+from tasks.failures import EXPECTED, ContractFailed, PreflightFailed, failed
 from tasks.filters import embed_rows, run_filter
 from tasks.monitor import RunMonitor, report_stages
 from tasks.preflight import check_run
@@ -40,11 +41,21 @@ def generate_dataset(config: RunConfig | None = None, config_path: str | None = 
     """Make and publish the next version of the dataset a run config describes; returns the version's folder.
 
     Give the run config itself (`config`: the run form's fields) or the path of its YAML file on the worker.
+    An expected failure (see tasks/failures.py) ends the run Failed with its message and no traceback.
     """
     show_project_logs()
-    config = config_from(config, config_path)
+    try:
+        return generate(config_from(config, config_path))
+    except EXPECTED as error:
+        return failed(error)
+
+
+def generate(config: RunConfig) -> str | State:
+    """The run itself; its expected failures are returned as the run's Failed state (or raised by its tasks)."""
     announce(config)
-    check_run(config)
+    report = check_run(config)
+    if not report.ok:
+        return failed(PreflightFailed(report.message()))
     run_id = str(flow_run.id or f"local-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
     store = DatasetStore(config.publish.root, config.dataset)
     done = store.published_by_run(run_id)
@@ -91,9 +102,14 @@ def generate_dataset(config: RunConfig | None = None, config_path: str | None = 
     if nothing_new(rows, ledger, monitor.spend):
         return Completed(message=skip_publication(store, ledger, manifest))
     if not contract.success:
-        refuse_publication(store, ledger, manifest, contract)
+        return failed(ContractFailed(refuse_publication(store, ledger, manifest, contract)))
     threshold = next((step.threshold for step in config.filters if step.name == "diversity"), None)
     version = publish_version(store, rows, ledger, manifest, threshold)
+    if isinstance(version, NothingNew):  # the same run started twice: the other one published these rows
+        get_run_logger().info(str(version))
+        return Completed(message=str(version))
+    if isinstance(version, PublishError):
+        return failed(version)
     print(dataset_card(version.manifest(), store.root))
     return version.path
 
@@ -101,4 +117,6 @@ def generate_dataset(config: RunConfig | None = None, config_path: str | None = 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m flows.generate RUN_CONFIG.yaml")
-    generate_dataset(config_path=sys.argv[1])
+    state = generate_dataset(config_path=sys.argv[1], return_state=True)
+    if state.is_failed() or state.is_crashed():
+        sys.exit(1)  # the message is the run's last log line

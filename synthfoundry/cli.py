@@ -95,11 +95,11 @@ def run(config: Annotated[Path, typer.Argument(help="run config (YAML)")], as_js
     if not report.ok:
         raise UserError("; ".join(report.problems) + f" (see `synthfoundry validate {config}`)")
     from flows.generate import generate_dataset
-    from tasks.contracts import ContractFailed
+    from tasks.failures import EXPECTED
 
     try:
         path = generate_dataset(config_path=str(config))
-    except ContractFailed as error:
+    except EXPECTED as error:
         raise UserError(str(error)) from None
     _print({"published": path}, as_json, f"published: {path}")
 

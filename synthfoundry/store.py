@@ -53,6 +53,10 @@ class PublishError(RuntimeError):
     """Publishing could not complete; nothing was published."""
 
 
+class NothingNew(PublishError):
+    """Every row was published meanwhile by another run (the same run started twice): nothing to add, no failure."""
+
+
 @dataclass(frozen=True)
 class PublishedVersion:
     dataset: str
@@ -261,9 +265,10 @@ class DatasetStore:
                 manifest = {**manifest, "stages": {**manifest.get("stages", {}), "publish": check.counts}}
                 if check.kept.height == 0:
                     report = self.write_run_report(ledger, manifest)
-                    raise PublishError(
-                        f"nothing left to publish: all {rows.height} rows were published meanwhile (latest "
-                        f"{previous.tag if previous else 'none'}); the run's ledger and manifest: {report}"
+                    raise NothingNew(
+                        f"nothing new to publish: all {rows.height} rows were published meanwhile by another run "
+                        f"(latest {self.dataset} {previous.tag if previous else 'none'}); the run's ledger and "
+                        f"manifest: {report}"
                     )
                 return self._publish(previous, tag, check.kept, ledger, manifest)
             except Exception as error:

@@ -17,10 +17,6 @@ from tasks.events import emit_dataset_event
 from tasks.monitor import artifact_key
 
 
-class ContractFailed(RuntimeError):
-    """The candidate version broke its data contract; nothing was published."""
-
-
 @task
 def check_contract(frame: pl.DataFrame, suite_name: str, dataset: str) -> ContractResult:
     checkpoint("contract")
@@ -55,8 +51,9 @@ def skip_publication(store: DatasetStore, ledger: pl.DataFrame, manifest: dict) 
 
 
 @task
-def refuse_publication(store: DatasetStore, ledger: pl.DataFrame, manifest: dict, result: ContractResult) -> None:
-    """Keep the run's ledger and manifest for inspection, then fail the run; published versions stay untouched."""
+def refuse_publication(store: DatasetStore, ledger: pl.DataFrame, manifest: dict, result: ContractResult) -> str:
+    """Keep the run's ledger and manifest for inspection; returns why the run fails. Published versions stay
+    untouched."""
     report = store.write_run_report(ledger, manifest)
     hint = "No row survived the filters. " if result.rows == 0 else ""
     cost = manifest["cost"]
@@ -71,7 +68,7 @@ def refuse_publication(store: DatasetStore, ledger: pl.DataFrame, manifest: dict
     emit_dataset_event("contract-failed", store.dataset, {
         "suite": result.suite, "rows": result.rows, "run_id": manifest["run_id"], "report": str(report),
     })
-    raise ContractFailed(message)
+    return message
 
 
 def _card(dataset: str, heading: str, manifest: dict) -> None:

@@ -6,15 +6,12 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from synthfoundry.config import RunConfig
-from synthfoundry.preflight import RunForecast, preflight
-
-
-class PreflightFailed(RuntimeError):
-    """The run config cannot work as it stands; nothing was sent or published. Retrying cannot fix it."""
+from synthfoundry.preflight import PreflightReport, preflight
 
 
 @task
-def check_run(config: RunConfig) -> RunForecast:
+def check_run(config: RunConfig) -> PreflightReport:
+    """The checks and the forecast; the flow stops on a failed check (`report.message()` lists every problem)."""
     report = preflight(config)
     if report.forecast is not None:
         get_run_logger().info("forecast: %s", report.forecast.summary())
@@ -26,6 +23,4 @@ def check_run(config: RunConfig) -> RunForecast:
             ),
             description="upper bound of what the run will ask of the teacher",
         )
-    if not report.ok:
-        raise PreflightFailed(report.message())
-    return report.forecast
+    return report

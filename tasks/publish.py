@@ -11,7 +11,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from synthfoundry import report
-from synthfoundry.store import DatasetStore, PublishedVersion
+from synthfoundry.store import DatasetStore, PublishError, PublishedVersion
 from tasks.events import emit_dataset_event
 from tasks.monitor import artifact_key
 
@@ -23,9 +23,14 @@ def publish_version(
     ledger: pl.DataFrame,
     manifest: dict,
     near_duplicate_threshold: float | None = None,
-) -> PublishedVersion:
-    """`near_duplicate_threshold`: rows too close to rows another run published meanwhile go to the ledger."""
-    version = store.publish(rows, ledger, manifest, near_duplicate_threshold)
+) -> PublishedVersion | PublishError:
+    """The new version, or the PublishError saying why there is none (returned, not raised: the flow ends on it
+    with its message, Completed when another run published these rows meanwhile). `near_duplicate_threshold`: rows
+    too close to rows another run published meanwhile go to the ledger."""
+    try:
+        version = store.publish(rows, ledger, manifest, near_duplicate_threshold)
+    except PublishError as error:
+        return error
     announce_version(store, version)
     return version
 

@@ -17,14 +17,14 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 from prefect.task_runners import TaskRunner
 
-from synthfoundry.config import RunConfig, RunnerConfig, load_config, parse_config
+from synthfoundry.config import ConfigError, RunConfig, RunnerConfig, load_config, parse_config
 from tasks.monitor import artifact_key
 
 
 def config_from(config: RunConfig | dict | None, config_path: str | None) -> RunConfig:
     """The run's config: given as a value (the run form), or read from a file on the worker."""
     if (config is None) == (config_path is None):
-        raise ValueError("give the run config either as `config` or as `config_path`, not both and not neither")
+        raise ConfigError("give the run config either as `config` or as `config_path`, not both and not neither")
     if config_path is not None:
         return load_config(config_path)
     return config if isinstance(config, RunConfig) else parse_config(config, "config")

@@ -229,7 +229,7 @@ def test_two_processes_publishing_the_same_rows_publish_them_once(tmp_path):
     children = [publish_in_child(root, f"run-{n}", batch) for n in range(2)]
     outputs = sorted(child.communicate(timeout=120)[0].strip() for child in children)
     store = DatasetStore(root, "ds")
-    assert outputs[0].startswith("PublishError nothing left to publish: all 50 rows") and outputs[1] == "v1"
+    assert outputs[0].startswith("NothingNew nothing new to publish: all 50 rows") and outputs[1] == "v1"
     assert [v.tag for v in store.versions()] == ["v1"]
     ids = table_ids(root)
     assert len(ids) == len(set(ids)) == 50 and store.read().height == 50
@@ -346,7 +346,7 @@ def test_object_store_publishers_are_kept_apart_by_the_lease_lock(s3, tmp_path):
     root = f"{s3}/concurrent"
     children = [publish_in_child(root, f"run-{n}", batch) for n in range(2)]
     outputs = sorted(child.communicate(timeout=180)[0].strip() for child in children)
-    assert outputs[0].startswith("PublishError nothing left to publish: all 20 rows") and outputs[1] == "v1"
+    assert outputs[0].startswith("NothingNew nothing new to publish: all 20 rows") and outputs[1] == "v1"
     store = DatasetStore(root, "ds")
     assert [v.tag for v in store.versions()] == ["v1"] and store.read()["id"].n_unique() == 20
     assert not store.fs.exists(f"{store.exports}/_publish.lock")  # released

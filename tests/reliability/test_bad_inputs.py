@@ -1,6 +1,7 @@
 """Bad inputs, tried as a new user would make them: each is refused with a message saying what, where and how to
 fix it, before anything is sent, and the published dataset beside it is untouched."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,9 @@ from flows.generate import generate_dataset
 from synthfoundry.config import ConfigError
 from synthfoundry.store import DatasetStore
 from synthfoundry.teachers.base import CircuitOpen, TeacherError
-from tasks.contracts import ContractFailed
-from tasks.preflight import PreflightFailed
+from tasks.failures import ContractFailed, PreflightFailed
 from tests.fakes.provider_server import ProviderServer, status
+from tests.reliability.runs import run_flow, run_logs
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -187,3 +188,35 @@ def test_a_provider_refusal_is_not_retried(tmp_path, published):
         with pytest.raises(TeacherError, match=r"refused the request \(HTTP 401\): .*invalid api key"):
             generate_dataset(config_path=str(path))
         assert server.count == 1  # neither the SDK nor Prefect's task retries asked again
+
+
+# id -> (tmp -> config dict, the message the console shows): expected failures run as a user runs them
+CONSOLE = {
+    "unknown-field": (lambda t: run(datset="x"), r"datset: unknown field"),
+    "over-budget": (CASES["over-budget"][0], r"exceeds teacher.budget_usd"),
+    "bad-seeds-file": (CASES["latin1-seed-file"][0], r"s.jsonl: seed tasks is not UTF-8 text"),
+    "root-not-writable": (CASES["root-is-a-file"][0], r"afile: cannot write there"),
+    "no-row-survived": (CASES["every-row-failed"][0], r"No row survived the filters"),
+    "contract-failed": (lambda t: run(recipe={"name": "procedural", "datasets": {"basic_arithmetic": 3}}, contract=write(
+                            t, "c.yaml", yaml.safe_dump({"name": "strict", "expectations": [
+                                {"expectation": "expect_column_to_exist", "kwargs": {"column": "rationale"}}]}))),
+                        r"contract `strict`|strict.*rationale"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CONSOLE, ids=list(CONSOLE))
+def test_an_expected_failure_prints_its_message_and_no_traceback(case, tmp_path, published):
+    """`python -m flows.generate` as a user runs it: a non-zero exit, the message, and no traceback in the console
+    or in the run's logs (tracebacks are for bugs)."""
+    root, _ = published
+    build, message = CONSOLE[case]
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({"publish": {"root": str(root)}, **build(tmp_path)}))
+    code, output = run_flow(path)
+    assert code != 0, output
+    assert re.search(message, output), output
+    assert "Traceback" not in output, output
+    logs = run_logs(re.search(r"flow-run/([0-9a-f-]{36})", output)[1])
+    assert logs and not any("Traceback" in line for line in logs), logs
+    assert any(re.search(message, line) for line in logs), logs
