@@ -1,5 +1,6 @@
 """Reliability figures, from the reliability suite itself: it runs tests/reliability and adds up what each test
-recorded (crashes survived, faults injected, bad inputs refused, rows lost, requests paid twice).
+recorded (crashes survived, faults injected, bad inputs refused, rows lost, requests paid twice, and for the kill mid
+fan-out the requests in flight at the kill and those asked again).
 
 Run: `PYTHONPATH=. python bench/reliability.py` (several minutes: real flows, some in their own processes).
 """
@@ -31,8 +32,9 @@ def main() -> int:
             figures[prop.get("name")] += int(prop.get("value"))
     print(f"\nreliability suite: {'passed' if code == 0 else f'{failed} test(s) FAILED'} in {seconds:.0f} s")
     for name in ("crashes_survived", "faults_injected", "requests_under_faults", "bad_inputs_refused", "rows_lost",
-                 "requests_paid_twice"):
-        print(f"  {name.replace('_', ' '):22} {figures[name]}")
+                 "requests_paid_twice", "requests_answered_before_kill", "requests_in_flight_at_kill",
+                 "requests_asked_again"):
+        print(f"  {name.replace('_', ' '):29} {figures[name]}")
     return int(code)
 
 

@@ -105,6 +105,7 @@ def test_a_kill_mid_fan_out_asks_again_only_what_was_in_flight(tmp_path, record_
         code, output = run_flow(config, flow_run_id=run_id)
         assert code == 0, output
         asked_again = {body_key(r) for r in server.requests[len(seen):]} & {body_key(r) for r in seen}
+        record_property("crashes_survived", 1)
         record_property("requests_answered_before_kill", len(answered))
         record_property("requests_in_flight_at_kill", len(in_flight))
         record_property("requests_asked_again", len(asked_again))
