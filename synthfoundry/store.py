@@ -94,6 +94,7 @@ class DatasetStore:
         self.local = "file" in self.fs.protocol
         self._root = root_path if self.local else self.fs.unstrip_protocol(root_path)
         self.exports = f"{self._root}/exports/{dataset}"
+        self._connection = None
 
     # --- reading ---------------------------------------------------------------------------------------------
 
@@ -471,9 +472,16 @@ class DatasetStore:
         )
 
     def _db(self):
+        """One LanceDB connection per store: its session caches the vector index, which a new connection loads
+        again (at 1 M rows that doubled a lookup's time)."""
         import lancedb
 
-        return lancedb.connect(f"{self._root}/lancedb")
+        if self._connection is None:
+            self._connection = lancedb.connect(f"{self._root}/lancedb")
+        return self._connection
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_connection": None}  # a store sent to another process connects there
 
     def _table(self):
         db = self._db()
@@ -594,7 +602,10 @@ def _exact_nearest(vectors: np.ndarray, rows: pl.DataFrame, limit: int, columns:
     queries, found = [], []
     for begin in range(0, len(vectors), block):
         similarity = vectors[begin : begin + block] @ matrix.T
-        top = np.argpartition(-similarity, k - 1, axis=1)[:, :k] if k < len(matrix) else np.argsort(-similarity, axis=1)
+        if k == 1:
+            top = similarity.argmax(axis=1)[:, None]
+        else:
+            top = np.argpartition(similarity, -k, axis=1)[:, -k:] if k < len(matrix) else np.argsort(similarity, axis=1)
         queries.append(np.repeat(np.arange(begin, begin + len(similarity)), k))
         found.append(top.ravel())
     queries, found = np.concatenate(queries), np.concatenate(found)
