@@ -37,7 +37,7 @@ def config(rows: int, base_url: str, in_flight: int, root: Path, runner: str) ->
         "seed": 1,
         "recipe": {"name": "cosmopedia", "topics": topics, "per_seed": per_seed},
         "teacher": {"provider": "openai", "model": "gpt-4o-mini", "base_url": base_url, "max_tokens": 64,
-                    "max_in_flight": in_flight, "drop_truncated": False},
+                    "max_in_flight": in_flight, "drop_truncated": False, "max_requests": None},
         "filters": [{"name": "diversity", "threshold": 0.95}],
         "publish": {"root": str(root)},
         "batch_size": 1000,
