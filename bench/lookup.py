@@ -68,7 +68,7 @@ def exact_nearest(published: int | tuple[int, np.ndarray], queries: np.ndarray) 
 
 def flat_nearest(store: DatasetStore, queries: np.ndarray) -> np.ndarray:
     hits = (
-        store._published_table().search(list(queries), vector_column_name="vector")
+        store._published_table(store.latest()).search(list(queries), vector_column_name="vector")
         .distance_type("cosine").bypass_vector_index().limit(1).select(["_distance"]).to_arrow()
     )
     best = np.zeros(len(queries), dtype=np.float32)

@@ -186,13 +186,14 @@ class DatasetStore:
         partitions nearest to each vector; bench/lookup.py measures recall and speed); rows published after it was
         built, or after `since`, exactly in numpy (LanceDB's own scan of unindexed rows costs ~30 ms a query).
         """
-        table = self._published_table()
+        latest = self.latest()
+        table = self._published_table(latest)
         empty = pl.DataFrame(schema={"query": pl.Int64, "cosine": pl.Float32, **{c: pl.String for c in columns}})
         if table is None or len(vectors) == 0:
             return empty
         vectors = np.asarray(vectors, dtype=np.float32)
         total = table.count_rows()
-        indexed = 0 if since else _indexed_rows(self.latest().record)
+        indexed = 0 if since else _indexed_rows(latest.record)
         start = since.record["rows"]["total"] if since else indexed
         parts = [empty]
         if indexed:
@@ -222,7 +223,7 @@ class DatasetStore:
 
     def ids(self, ids) -> set[str]:
         """Which of these ids the latest version already holds (a filter on the table's id index)."""
-        table = self._published_table()
+        table = self._published_table(self.latest())
         wanted = list(dict.fromkeys(str(i) for i in ids))
         if table is None or not wanted:
             return set()
@@ -487,9 +488,9 @@ class DatasetStore:
         db = self._db()
         return db.open_table(self.dataset) if self.dataset in db.list_tables().tables else None
 
-    def _published_table(self):
-        """The table checked out at the latest committed version (rows of an unfinished publish stay unseen)."""
-        latest = self.latest()
+    def _published_table(self, latest: PublishedVersion | None):
+        """The table checked out at `latest`, the latest committed version (rows of an unfinished publish stay
+        unseen)."""
         if latest is None:
             return None
         table = self._table()
