@@ -28,7 +28,7 @@ from tasks.filters import embed_rows, run_filter
 from tasks.monitor import RunMonitor, report_stages
 from tasks.preflight import check_run
 from tasks.publish import already_published, publish_version
-from tasks.runs import announce, config_from, run_name, show_project_logs, stage_runner
+from tasks.runs import announce, config_from, flow_threads, run_name, show_project_logs, stage_runner
 from tasks.synthesis import synthesize
 
 
@@ -83,8 +83,10 @@ def generate(config: RunConfig) -> str | State:
         }), "embedding").kept
         for step in config.filters:
             judge = run_filter.with_options(task_run_name=f"filter-{step.name}")
-            parts = [rows] if get_filter(step.name).COMPARES_ROWS else batches(rows, config.batch_size)
-            stages.append(monitor.gather(runner.map(judge, {
+            # a filter that compares rows takes them all as one batch: nothing to spread, so it runs where they are
+            whole = get_filter(step.name).COMPARES_ROWS
+            parts = [rows] if whole else batches(rows, config.batch_size)
+            stages.append(monitor.gather((flow_threads() if whole else runner).map(judge, {
                 "frame": parts, "config": unmapped(step), "teacher_config": unmapped(teacher),
                 "store": unmapped(store), "embedding": unmapped(config.embedding),
                 "text_column": unmapped(recipe.EMBED_COLUMN), "seed": unmapped(seed),

@@ -48,8 +48,9 @@ class PublishConfig(Strict):
 
 
 class RunnerConfig(Strict):
-    """Where the fanned-out stages (distillation, embedding, filters) run: the flow's threads, or a Dask cluster
-    (a local one of `n_workers` processes, or the scheduler at `address`, whose workers may be other machines)."""
+    """Where the fanned-out stages (distillation, embedding, batch filters) run: the flow's threads, or a Dask
+    cluster (a local one of `n_workers` processes, or the scheduler at `address`, whose workers may be other
+    machines). Filters that compare rows take them all at once, so they run in the flow's process."""
 
     kind: Literal["local", "dask"] = Field(default="local", description="local: the flow's threads; dask: a cluster")
     address: str | None = Field(

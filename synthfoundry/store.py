@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 _VERSION = re.compile(r"^v(\d+)$")
 _TAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 SHARD_ROWS = 500_000  # rows per Parquet shard
-ANN_MIN_ROWS = 20_000  # fewer unindexed rows than this are searched exactly in numpy; from here IVF_FLAT
+ANN_MIN_ROWS = 50_000  # fewer unindexed rows than this are searched exactly in numpy (faster up to here); then IVF_FLAT
 ANN_NPROBES = 24
 ANN_REBUILD_SHARE = 0.05  # rebuild the vector index once rows published since its build pass this share of it
 

@@ -7,6 +7,7 @@ Also where its fanned-out stages run: the flow's threads, or a Dask cluster the 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -91,15 +92,24 @@ def show_project_logs() -> None:
         project.setLevel(logging.INFO)
 
 
+def flow_threads() -> TaskRunner:
+    """The flow run's own task runner: threads of the flow's process."""
+    from prefect.context import FlowRunContext
+
+    return FlowRunContext.get().task_runner
+
+
 @contextmanager
 def stage_runner(config: RunnerConfig) -> Iterator[TaskRunner]:
     """The task runner the fanned-out stages go to: the flow's own threads, or a Dask cluster for this run (a local
     one, or the scheduler at `address`). Their results carry their spend and the cap is shared, so accounting is the
-    same either way."""
-    from prefect.context import FlowRunContext
+    same either way.
 
+    A local cluster's workers take seconds to exit (torch and the embedding model are loaded): it is closed in the
+    background while the run checks its contract and publishes.
+    """
     if config.kind == "local":
-        yield FlowRunContext.get().task_runner
+        yield flow_threads()
         return
     from prefect_dask import DaskTaskRunner
 
@@ -107,5 +117,8 @@ def stage_runner(config: RunnerConfig) -> Iterator[TaskRunner]:
         runner = DaskTaskRunner(address=config.address)
     else:
         runner = DaskTaskRunner(cluster_kwargs={"n_workers": config.n_workers, "processes": True})
-    with runner:
+    runner.__enter__()
+    try:
         yield runner
+    finally:
+        threading.Thread(target=runner.__exit__, args=(None, None, None), name="close-dask-cluster").start()

@@ -245,15 +245,18 @@ def test_budget_exhausted_warns_emits_and_fails_with_the_top_reasons(tmp_path, f
 
 @pytest.mark.slow
 def test_dask_cluster_of_processes_keeps_spend_and_the_cap_right(tmp_path, fake_openai):
-    """Distillation, embedding and filters on a local Dask cluster of two worker processes: the spend each stage
-    returns adds up to what the server saw, and the shared cap holds across the processes."""
+    """Distillation, embedding and a batch filter on a local Dask cluster of two worker processes (diversity, which
+    compares rows, runs in the flow's process): the spend each stage returns adds up to what the server saw, and
+    the shared cap holds across the processes."""
     budget = 0.0005  # about half of what answering the 24 prompts costs: the cap is reached on the cluster
     teacher = {"provider": "openai", "model": "gpt-4o-mini", "base_url": fake_openai.base_url, "max_tokens": 64,
                "budget_usd": budget, "drop_truncated": False, "allow_over_forecast": True}
     recipe = {"name": "cosmopedia", "topics": [f"topic {i}" for i in range(12)], "per_seed": 2}  # sends nothing
     config = yaml.safe_load(open(write_config(tmp_path, 5, teacher, recipe=recipe)))
     state = generate_dataset(
-        config={**config, "batch_size": 3, "runner": {"kind": "dask", "n_workers": 2}}, return_state=True
+        config={**config, "batch_size": 3, "runner": {"kind": "dask", "n_workers": 2},
+                "filters": [{"name": "injection"}, {"name": "diversity"}]},
+        return_state=True,
     )
 
     manifest = json.loads((Path(state.result()) / "manifest.json").read_text())
@@ -263,6 +266,8 @@ def test_dask_cluster_of_processes_keeps_spend_and_the_cap_right(tmp_path, fake_
     distillation = manifest["stages"]["distillation"]
     assert distillation["in"] > 3 * 2  # several batches went to the cluster
     assert 0 < distillation["kept"] < distillation["in"]
+    assert manifest["stages"]["injection"]["in"] == distillation["kept"]
+    assert manifest["stages"]["diversity"]["in"] == manifest["stages"]["injection"]["kept"]
     ledger = pl.read_parquet(Path(state.result()) / "rejections.parquet")
     assert ledger.filter(pl.col("stage") == "distillation")["reason"].to_list() == ["budget exhausted"] * (
         distillation["dropped"]
