@@ -76,9 +76,9 @@ def flat_nearest(store: DatasetStore, queries: np.ndarray) -> np.ndarray:
     return best
 
 
-def publish(root: str, size: int) -> tuple[DatasetStore, float]:
+def publish(root: str, size: int, ann_min_rows: int | None = None) -> tuple[DatasetStore, float]:
     """Versions of CHUNK rows, the last one building the vector index (timed: what a publish at `size` costs)."""
-    store = DatasetStore(root, "bench", ann_min_rows=size)
+    store = DatasetStore(root, "bench", ann_min_rows=size if ann_min_rows is None else ann_min_rows)
     for offset, vectors in published_chunks(size):
         start = time.perf_counter()
         frame = pl.DataFrame({"id": [f"r{offset + i}" for i in range(len(vectors))]}).with_columns(
@@ -117,7 +117,11 @@ def main() -> None:
     parser.add_argument("--baseline-rows", type=int, default=200)
     parser.add_argument("--nprobes", type=int, nargs="+", default=[8, 16, 24])
     parser.add_argument("--nightly", type=int, default=20_000, help="rows of one more version published on top")
+    parser.add_argument("--crossover", type=int, nargs="+", metavar="SIZE",
+                        help="instead: exact numpy against the IVF_FLAT index at these sizes, for one run's lookup")
     args = parser.parse_args()
+    if args.crossover:
+        return crossover(args.crossover, args.new)
     print("published  last publish s  index  nprobes  ms/new row  CPU ms/new row  recall  precision  "
           "flat ms/new row  flat/store  peak RSS GiB")
     for size in args.sizes:
@@ -138,6 +142,25 @@ def main() -> None:
                       f"{peak_rss_gib():>12.2f}", flush=True)
             if args.nightly:
                 nightly(root, size, args, flat_ms)
+
+
+def crossover(sizes: list[int], new: int) -> None:
+    """Where the vector index starts to pay: one lookup of `new` rows (a run's diversity step) against `size`
+    published rows kept unindexed (exact numpy) and indexed (IVF_FLAT, nprobes as the store's default). Below
+    the size where the index wins, the store keeps rows unindexed (`ANN_MIN_ROWS`)."""
+    print(f"published  lookup of {new:,} new rows: exact s  IVF_FLAT s  exact / index  index build s")
+    for size in sizes:
+        queries, seconds = new_rows(size, new), {}
+        for kind, min_rows in (("exact", size + 1), ("index", size)):
+            with tempfile.TemporaryDirectory() as root:
+                _, build_s = publish(root, size, min_rows)
+                store = DatasetStore(root, "bench")
+                store.nearest_published(queries[:100])  # connects and loads the index, as a run's first lookup
+                start = time.perf_counter()
+                store.nearest_published(queries)
+                seconds[kind] = time.perf_counter() - start
+        print(f"{size:>9,}  {seconds['exact']:>25.2f}  {seconds['index']:>10.2f}  "
+              f"{seconds['exact'] / seconds['index']:>13.2f}  {build_s:>13.1f}", flush=True)
 
 
 def nightly(root: str, size: int, args, flat_ms: float) -> None:

@@ -28,7 +28,9 @@ from tasks.filters import embed_rows, run_filter
 from tasks.monitor import RunMonitor, report_stages
 from tasks.preflight import check_run
 from tasks.publish import already_published, publish_version
-from tasks.runs import announce, config_from, flow_threads, run_name, show_project_logs, stage_runner
+from tasks.runs import (
+    announce, config_from, flow_threads, run_name, show_project_logs, stage_runner, wait_for_closing_clusters,
+)
 from tasks.synthesis import synthesize
 
 
@@ -48,6 +50,8 @@ def generate_dataset(config: RunConfig | None = None, config_path: str | None = 
         return generate(config_from(config, config_path))
     except EXPECTED as error:
         return failed(error)
+    finally:
+        wait_for_closing_clusters()
 
 
 def generate(config: RunConfig) -> str | State:
@@ -105,8 +109,8 @@ def generate(config: RunConfig) -> str | State:
         return Completed(message=skip_publication(store, ledger, manifest))
     if not contract.success:
         return failed(ContractFailed(refuse_publication(store, ledger, manifest, contract)))
-    threshold = next((step.threshold for step in config.filters if step.name == "diversity"), None)
-    version = publish_version(store, rows, ledger, manifest, threshold)
+    diversity = next((step for step in config.filters if step.name == "diversity"), None)
+    version = publish_version(store, rows, ledger, manifest, diversity, recipe.EMBED_COLUMN)
     if isinstance(version, NothingNew):  # the same run started twice: the other one published these rows
         get_run_logger().info(str(version))
         return Completed(message=str(version))

@@ -30,6 +30,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -81,6 +82,24 @@ class PublishedVersion:
 
     def manifest(self) -> dict:
         return json.loads(json.dumps(self.record))
+
+
+@dataclass(frozen=True)
+class PublishedSince:
+    """The rows of `store` published after `version` (every row if None), searched as a filter searches the store:
+    what a publish re-checks its rows against."""
+
+    store: DatasetStore
+    version: PublishedVersion | None
+
+    def nearest_published(self, vectors: np.ndarray) -> np.ndarray:
+        return self.store.nearest_published(vectors, self.version)
+
+    def published_neighbours(self, vectors: np.ndarray, above: float, column: str, limit: int = 16) -> pl.DataFrame:
+        return self.store.published_neighbours(vectors, above, column, limit, self.version)
+
+
+Recheck = Callable[[pl.DataFrame, PublishedSince], list[str | None]]  # a reason (duplicate) or None per row
 
 
 class DatasetStore:
@@ -174,10 +193,13 @@ class DatasetStore:
         best[found["query"].to_numpy()] = found["cosine"].to_numpy()
         return best
 
-    def published_neighbours(self, vectors: np.ndarray, above: float, column: str, limit: int = 16) -> pl.DataFrame:
+    def published_neighbours(
+        self, vectors: np.ndarray, above: float, column: str, limit: int = 16, since: PublishedVersion | None = None
+    ) -> pl.DataFrame:
         """Up to `limit` published rows per vector with cosine > `above`: (query, cosine, `column`), nearest first,
-        so a filter can look closer at them (their numbers, their words)."""
-        return self._search(vectors, limit, (column,)).filter(pl.col("cosine") > above)
+        so a filter can look closer at them (their numbers, their words); with `since`, only rows published after
+        that version."""
+        return self._search(vectors, limit, (column,), since).filter(pl.col("cosine") > above)
 
     def _search(self, vectors, limit: int, columns: tuple[str, ...], since: PublishedVersion | None = None):
         """The `limit` nearest rows of the latest version per vector, as (query, cosine, *columns).
@@ -242,14 +264,15 @@ class DatasetStore:
         rows: pl.DataFrame,
         ledger: pl.DataFrame,
         manifest: dict,
-        near_duplicate_threshold: float | None = None,
+        recheck: Recheck | None = None,
     ) -> PublishedVersion:
         """Add `rows` (with a `vector` column) as the next version; all-or-nothing, one publisher at a time.
 
         Under the lock, rows published meanwhile by another run are re-checked: a row whose id is already published,
-        or whose vector has cosine > `near_duplicate_threshold` to a row published after the manifest's
-        `compared_with` version (what the run's filters compared with; none: every row), goes to the ledger (stage
-        "publish"). A run that already published returns its version. Each step ends at a checkpoint
+        or that `recheck` finds a duplicate of a row published after the manifest's `compared_with` version (what
+        the run's filters compared with; none: every row), goes to the ledger (stage "publish"). `recheck` gets the
+        rows and those published rows (a `PublishedSince`) and returns a reason or None per row: the run's own
+        diversity rule. A run that already published returns its version. Each step ends at a checkpoint
         (`publish-recheck`, `-shards`, `-append`, `-index`, `-tag`, `-commit`) where the crash suite kills it.
         """
         with self._lock():
@@ -261,7 +284,7 @@ class DatasetStore:
             previous = self.latest()
             tag = f"v{previous.number + 1 if previous else 1}"
             try:
-                check = self._recheck(rows, near_duplicate_threshold, self._compared_with(manifest))
+                check = self._recheck(rows, recheck, self._compared_with(manifest))
                 checkpoint("publish-recheck")
                 ledger = pl.concat([ledger, _ledger_rows(check.dropped, ledger)], how="diagonal_relaxed")
                 manifest = {**manifest, "stages": {**manifest.get("stages", {}), "publish": check.counts}}
@@ -288,12 +311,12 @@ class DatasetStore:
         later = [v for v in self.versions() if v.number > int(tag[1:])]
         return None if any("rollback_of" in v.record for v in later) else self.version(int(tag[1:]))
 
-    def _recheck(self, rows: pl.DataFrame, threshold: float | None, since: PublishedVersion | None):
+    def _recheck(self, rows: pl.DataFrame, recheck: Recheck | None, since: PublishedVersion | None):
         reason = np.full(rows.height, None, dtype=object)
-        if threshold is not None and rows.height:
-            similarity = self.nearest_published(np.stack(rows["vector"].to_numpy()), since)
-            close = similarity > threshold
-            reason[close] = [f"cosine {s:.3f} > {threshold} to a row published meanwhile" for s in similarity[close]]
+        latest = self.latest()
+        published_meanwhile = latest is not None and (since is None or since.number < latest.number)
+        if recheck is not None and rows.height and published_meanwhile:
+            reason[:] = recheck(rows, PublishedSince(self, since))
         published = self.ids(rows["id"].to_list())
         taken = rows["id"].is_in(list(published)).to_numpy()
         reason[taken] = "id published meanwhile by another run"

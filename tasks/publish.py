@@ -5,12 +5,14 @@ the export deployment)."""
 from __future__ import annotations
 
 import base64
+from functools import partial
 
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from synthfoundry import report
+from synthfoundry.filters import diversity as diversity_filter
 from synthfoundry.store import DatasetStore, PublishError, PublishedVersion
 from tasks.events import emit_dataset_event
 from tasks.monitor import artifact_key
@@ -22,13 +24,17 @@ def publish_version(
     rows: pl.DataFrame,
     ledger: pl.DataFrame,
     manifest: dict,
-    near_duplicate_threshold: float | None = None,
+    diversity: diversity_filter.Config | None = None,
+    text_column: str = "instruction",
 ) -> PublishedVersion | PublishError:
     """The new version, or the PublishError saying why there is none (returned, not raised: the flow ends on it
-    with its message, Completed when another run published these rows meanwhile). `near_duplicate_threshold`: rows
-    too close to rows another run published meanwhile go to the ledger."""
+    with its message, Completed when another run published these rows meanwhile). With the run's `diversity`
+    step, rows that duplicate rows another run published meanwhile, by that step's rule, go to the ledger."""
+    recheck = None
+    if diversity is not None:
+        recheck = partial(diversity_filter.published_duplicates, config=diversity, text_column=text_column)
     try:
-        version = store.publish(rows, ledger, manifest, near_duplicate_threshold)
+        version = store.publish(rows, ledger, manifest, recheck)
     except PublishError as error:
         return error
     announce_version(store, version)

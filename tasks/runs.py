@@ -99,6 +99,9 @@ def flow_threads() -> TaskRunner:
     return FlowRunContext.get().task_runner
 
 
+_CLOSING = "close-dask-cluster"
+
+
 @contextmanager
 def stage_runner(config: RunnerConfig) -> Iterator[TaskRunner]:
     """The task runner the fanned-out stages go to: the flow's own threads, or a Dask cluster for this run (a local
@@ -106,7 +109,7 @@ def stage_runner(config: RunnerConfig) -> Iterator[TaskRunner]:
     same either way.
 
     A local cluster's workers take seconds to exit (torch and the embedding model are loaded): it is closed in the
-    background while the run checks its contract and publishes.
+    background while the run checks its contract and publishes; `wait_for_closing_clusters` waits for that.
     """
     if config.kind == "local":
         yield flow_threads()
@@ -121,4 +124,12 @@ def stage_runner(config: RunnerConfig) -> Iterator[TaskRunner]:
     try:
         yield runner
     finally:
-        threading.Thread(target=runner.__exit__, args=(None, None, None), name="close-dask-cluster").start()
+        threading.Thread(target=runner.__exit__, args=(None, None, None), name=_CLOSING).start()
+
+
+def wait_for_closing_clusters() -> None:
+    """Wait for the clusters `stage_runner` is closing in the background, so a run ends with its cluster closed
+    (and its last logs inside the run)."""
+    for thread in threading.enumerate():
+        if thread.name == _CLOSING:
+            thread.join()

@@ -2,12 +2,14 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
+from synthfoundry.filters import diversity
 from synthfoundry.store import DatasetStore, PublishError
 
 WORKTREE = Path(__file__).resolve().parents[1]
@@ -107,18 +109,24 @@ def test_vector_index_is_rebuilt_only_once_enough_rows_are_unindexed_and_new_row
     assert rebuilt.record["vector_index"]["rows"] == 3200
 
 
+COSINE_RECHECK = partial(diversity.published_duplicates, config=diversity.Config(threshold=0.9, word_overlap=None),
+                         text_column="instruction")
+
+
 def test_publish_rechecks_only_rows_published_after_the_version_the_run_compared_with(tmp_path):
     store = DatasetStore(tmp_path, "ds")
     store.publish(rows(["a"]), LEDGER, manifest("r1"))
     store.publish(rows(["b"], seed=1), LEDGER, manifest("r2"))
     # copies of a (v1's, which the run's filters saw and kept, e.g. as a maths variant) and of b (published meanwhile)
     copies = pl.concat([rows(["a"]), rows(["b"], seed=1)]).with_columns(pl.Series("id", ["a2", "b2"]))
-    v3 = store.publish(copies, LEDGER, {**manifest("r3"), "compared_with": "v1"}, near_duplicate_threshold=0.9)
+    v3 = store.publish(copies, LEDGER, {**manifest("r3"), "compared_with": "v1"}, COSINE_RECHECK)
     assert store.read(v3.number)["id"].to_list() == ["a", "b", "a2"]
-    assert store.ledger(3).filter(pl.col("stage") == "publish")["id"].to_list() == ["b2"]
+    dropped = store.ledger(3).filter(pl.col("stage") == "publish")
+    assert dropped["id"].to_list() == ["b2"]
+    assert dropped["reason"][0].startswith("cosine 1.000 > 0.9 to a row published meanwhile")
     store.rollback(1, "undo")  # v4 = v1; after a rollback every row is re-checked
     v5 = store.publish(copies.with_columns(pl.Series("id", ["a3", "b3"])), LEDGER,
-                       {**manifest("r5"), "compared_with": "v3"}, near_duplicate_threshold=0.9)
+                       {**manifest("r5"), "compared_with": "v3"}, COSINE_RECHECK)
     assert store.read(v5.number)["id"].to_list() == ["a", "b3"]
 
 
@@ -192,7 +200,7 @@ def test_rows_published_meanwhile_go_to_the_ledger_under_the_publish_stage(tmp_p
     second = pl.concat([first.filter(pl.col("id") == "b"), near, rows(["e"], seed=5)])
     ledger = LEDGER.with_columns(pl.lit("r2").alias("run_id"))
     v2 = store.publish(second, ledger, {"run_id": "r2", "stages": {"diversity": {"in": 4, "kept": 3, "dropped": 1}}},
-                       near_duplicate_threshold=0.9)
+                       COSINE_RECHECK)
     assert store.read(2)["id"].to_list() == ["a", "b", "c", "e"]
     stages = v2.manifest()["stages"]
     assert stages["publish"] == {"in": 3, "kept": 1, "dropped": 2} and v2.manifest()["rows"]["added"] == 1
@@ -203,12 +211,13 @@ def test_rows_published_meanwhile_go_to_the_ledger_under_the_publish_stage(tmp_p
 
 PUBLISH_CHILD = """
 import sys, polars as pl
+from tests.test_store import COSINE_RECHECK
 from synthfoundry.store import DatasetStore
 root, run_id, batch = sys.argv[1:4]
 frame = pl.read_parquet(batch)
 ledger = pl.DataFrame({"id": ["x"], "stage": ["diversity"], "reason": ["near duplicate"]})
 try:
-    version = DatasetStore(root, "ds").publish(frame, ledger, {"run_id": run_id, "stages": {}}, 0.9)
+    version = DatasetStore(root, "ds").publish(frame, ledger, {"run_id": run_id, "stages": {}}, COSINE_RECHECK)
     print(version.tag)
 except Exception as error:
     print(type(error).__name__, error)
@@ -328,7 +337,7 @@ def s3():
 def test_object_store_root_publishes_reads_tags_and_rolls_back(s3):
     store = DatasetStore(f"{s3}/roundtrip", "ds")
     store.publish(rows(["a", "b"]), LEDGER, manifest("r1"))
-    store.publish(rows(["c"], seed=1), LEDGER, manifest("r2"), near_duplicate_threshold=0.9)
+    store.publish(rows(["c"], seed=1), LEDGER, manifest("r2"), COSINE_RECHECK)
     assert [v.tag for v in store.versions()] == ["v1", "v2"]
     assert store.read()["id"].to_list() == ["a", "b", "c"] and store.read(1).height == 2
     assert all(path.startswith("s3://published/roundtrip/exports/ds/") for path in store.data_files())

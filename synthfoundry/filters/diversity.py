@@ -136,7 +136,7 @@ def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
     texts = frame[tools.text_column].fill_null("").to_list()
     numbers = number_codes(texts) if config.number_aware else None
     words = _WordSets(texts)
-    score, old = _published_duplicates(vectors, numbers, words, config, tools)
+    score, old = _published_duplicates(vectors, numbers, words, config, tools.published, tools.text_column)
     fresh = np.flatnonzero(~old)
     lexical = None
     if config.word_overlap is not None:
@@ -154,21 +154,35 @@ def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
     return Verdicts(reason.tolist(), score.tolist())
 
 
-def _published_duplicates(vectors, numbers, words, config: Config, tools: Tools) -> tuple[np.ndarray, np.ndarray]:
+def published_duplicates(frame: pl.DataFrame, published, config: Config, text_column: str) -> list[str | None]:
+    """Per row, why it duplicates a row of `published` (a store, or the rows published since a version), or None:
+    the rule `judge` applies to published rows, which a publish re-applies under its lock to the rows other runs
+    published meanwhile (so maths variants they published stay apart from this run's, as in the run)."""
+    texts = frame[text_column].fill_null("").to_list()
+    numbers = number_codes(texts) if config.number_aware else None
+    score, duplicate = _published_duplicates(
+        frame["vector"].to_numpy(), numbers, _WordSets(texts), config, published, text_column
+    )
+    reason = np.full(len(frame), None, dtype=object)
+    reason[duplicate] = [_reason(s, config, "a row published meanwhile") for s in score[duplicate]]
+    return reason.tolist()
+
+
+def _published_duplicates(vectors, numbers, words, config: Config, published, text_column: str):
     """Each row's highest cosine to a published row (a duplicate's: to that duplicate), and whether it has one.
 
     Only rows with a published row above the floor are looked at closer: their nearest published rows' texts are
     fetched for the numbers and words rule.
     """
-    nearest = tools.published.nearest_published(vectors)
+    nearest = published.nearest_published(vectors)
     floor = _floor(config)
     candidates = np.flatnonzero(nearest > floor)
     duplicate = np.zeros(len(vectors), dtype=bool)
     if not len(candidates):
         return nearest, duplicate
-    pairs = tools.published.published_neighbours(vectors[candidates], floor, tools.text_column)
+    pairs = published.published_neighbours(vectors[candidates], floor, text_column)
     rows, cosine = candidates[pairs["query"].to_numpy()], pairs["cosine"].to_numpy()
-    others = pairs[tools.text_column].fill_null("").to_list()
+    others = pairs[text_column].fill_null("").to_list()
     same = numbers[rows] == number_codes(others) if numbers is not None else np.ones(len(rows), dtype=bool)
     close = cosine > config.threshold
     if config.word_overlap is not None:

@@ -1,3 +1,5 @@
+from functools import partial
+
 import numpy as np
 import polars as pl
 
@@ -109,6 +111,24 @@ def test_published_rows_with_other_numbers_are_not_duplicates_but_reworded_copie
     plain = apply(diversity, with_vectors(rows, vectors), diversity.Config(number_aware=False, word_overlap=None),
                   tools(store))
     assert plain.kept["id"].to_list() == ["reworded"]
+
+
+def test_a_publish_keeps_maths_variants_another_run_published_meanwhile(tmp_path):
+    """The publish's re-check under its lock applies the run's own rule: a variant with other numbers that a
+    concurrent run published meanwhile stays apart from this run's rows; a copy of it does not."""
+    store = published(tmp_path, unit([0, 1]), ["A list of fruits."])  # v1: what this run's filters compared with
+    store.publish(with_vectors(pl.DataFrame({"id": ["other"], "instruction": ["Tom has 3 apples and buys 5."]}),
+                               unit([1, 0])), pl.DataFrame(schema={"id": pl.String}), {"run_id": "concurrent"})
+    rows = with_vectors(pl.DataFrame({"id": ["variant", "copy"],
+                                      "instruction": ["Tom has 4 apples and buys 5.", "Tom has 3 apples and buys 5!"]}),
+                        unit([1, 0.01], [1, 0.02]))
+    recheck = partial(diversity.published_duplicates, config=diversity.Config(), text_column="instruction")
+    version = store.publish(rows, pl.DataFrame(schema={"id": pl.String}), {"run_id": "this", "compared_with": "v1"},
+                            recheck)
+    assert store.read(version.number)["id"].to_list() == ["p0", "other", "variant"]
+    dropped = store.ledger(version.number)
+    assert dropped["id"].to_list() == ["copy"]
+    assert dropped["reason"][0].endswith("> 0.9 to a row published meanwhile with the same numbers")
 
 
 def test_number_formats_do_not_make_numbers_different():

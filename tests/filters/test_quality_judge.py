@@ -70,7 +70,9 @@ def test_scores_are_recorded_and_low_or_unreadable_ones_ledgered(judge_server, t
         "model": "fake-judge", "aspects": {"helpfulness": 5.0},
     }
     # the LIMA prompt went out verbatim with the row filled in, at the filter's sampling
-    sent = judge_server.paths("/v1/chat/completions")[0]["body"]
+    # (the requests fan out, so the server may see them in any order)
+    prompts = [request["body"] for request in judge_server.paths("/v1/chat/completions")]
+    sent = next(body for body in prompts if "that is great\n" in body["messages"][0]["content"])
     assert "[Task]: Write a note that is great\n***\n[Submission]: An answer.\n***" in sent["messages"][0]["content"]
     assert "repeat just the selected choice again by itself on a new line." in sent["messages"][0]["content"]
     assert sent["model"] == "fake-judge" and sent["temperature"] == 0.0 and sent["max_tokens"] == 512
