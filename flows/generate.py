@@ -28,9 +28,7 @@ from tasks.filters import embed_rows, run_filter
 from tasks.monitor import RunMonitor, report_stages
 from tasks.preflight import check_run
 from tasks.publish import already_published, publish_version
-from tasks.runs import (
-    announce, config_from, flow_threads, run_name, show_project_logs, stage_runner, wait_for_closing_clusters,
-)
+from tasks.runs import announce, config_from, flow_threads, run_name, show_project_logs, stage_runner
 from tasks.synthesis import synthesize
 
 
@@ -50,8 +48,6 @@ def generate_dataset(config: RunConfig | None = None, config_path: str | None = 
         return generate(config_from(config, config_path))
     except EXPECTED as error:
         return failed(error)
-    finally:
-        wait_for_closing_clusters()
 
 
 def generate(config: RunConfig) -> str | State:

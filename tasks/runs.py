@@ -108,8 +108,9 @@ def stage_runner(config: RunnerConfig) -> Iterator[TaskRunner]:
     one, or the scheduler at `address`). Their results carry their spend and the cap is shared, so accounting is the
     same either way.
 
-    A local cluster's workers take seconds to exit (torch and the embedding model are loaded): it is closed in the
-    background while the run checks its contract and publishes; `wait_for_closing_clusters` waits for that.
+    A local cluster's workers take seconds to exit (interpreter shutdown with torch loaded: ~2 s): it is closed in
+    the background while the run checks its contract and publishes, and the flow's process waits for that before
+    it exits (the thread is not a daemon).
     """
     if config.kind == "local":
         yield flow_threads()
@@ -128,8 +129,8 @@ def stage_runner(config: RunnerConfig) -> Iterator[TaskRunner]:
 
 
 def wait_for_closing_clusters() -> None:
-    """Wait for the clusters `stage_runner` is closing in the background, so a run ends with its cluster closed
-    (and its last logs inside the run)."""
+    """Wait for the clusters `stage_runner` is closing in the background: for a caller that goes on in the same
+    process and must see them gone (a test, a notebook running several flows)."""
     for thread in threading.enumerate():
         if thread.name == _CLOSING:
             thread.join()

@@ -11,6 +11,7 @@ import yaml
 from flows.generate import generate_dataset
 from synthfoundry.embeddings import embed
 from synthfoundry.store import DatasetStore
+from tasks.runs import wait_for_closing_clusters
 from tests.helpers import assert_accounted, read_published
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -258,6 +259,7 @@ def test_dask_cluster_of_processes_keeps_spend_and_the_cap_right(tmp_path, fake_
                 "filters": [{"name": "injection"}, {"name": "diversity"}]},
         return_state=True,
     )
+    wait_for_closing_clusters()  # the run ends while its cluster closes; its workers are gone before the next test
 
     manifest = json.loads((Path(state.result()) / "manifest.json").read_text())
     cost = manifest["cost"]
