@@ -25,6 +25,7 @@ _BLOCK = 1024
 _EXACT_UP_TO = 20_000
 _ROWS_PER_CELL = 256
 _PROBES = 4
+_NEIGHBOURS, _MOST_NEIGHBOURS = 16, 4096  # published rows looked at closer per row: first, at most
 
 
 class Config(Strict):
@@ -171,30 +172,40 @@ def published_duplicates(frame: pl.DataFrame, published, config: Config, text_co
 def _published_duplicates(vectors, numbers, words, config: Config, published, text_column: str):
     """Each row's highest cosine to a published row (a duplicate's: to that duplicate), and whether it has one.
 
-    Only rows with a published row above the floor are looked at closer: their nearest published rows' texts are
-    fetched for the numbers and words rule.
+    Only rows with a published row above the floor are looked at closer: their `_NEIGHBOURS` nearest published
+    rows' texts are fetched for the numbers and words rule. A row whose nearest all passed the threshold without
+    being a duplicate is asked again for 16 times as many above the threshold (up to `_MOST_NEIGHBOURS`): a
+    template's many published variants, with other numbers, can outrank a copy with the row's own numbers.
     """
     nearest = published.nearest_published(vectors)
-    floor = _floor(config)
-    candidates = np.flatnonzero(nearest > floor)
-    duplicate = np.zeros(len(vectors), dtype=bool)
-    if not len(candidates):
-        return nearest, duplicate
-    pairs = published.published_neighbours(vectors[candidates], floor, text_column)
-    rows, cosine = candidates[pairs["query"].to_numpy()], pairs["cosine"].to_numpy()
-    others = pairs[text_column].fill_null("").to_list()
+    score, duplicate = nearest.copy(), np.zeros(len(vectors), dtype=bool)
+    asking, limit, above = np.flatnonzero(nearest > _floor(config)), _NEIGHBOURS, _floor(config)
+    while len(asking):
+        pairs = published.published_neighbours(vectors[asking], above, text_column, limit)
+        rows, cosine = asking[pairs["query"].to_numpy()], pairs["cosine"].to_numpy()
+        hits = _same_problem(rows, cosine, pairs[text_column].fill_null("").to_list(), numbers, words, config)
+        found = np.unique(rows[hits])
+        score[found] = 0.0
+        np.maximum.at(score, rows[hits], cosine[hits])
+        duplicate[found] = True
+        if limit >= _MOST_NEIGHBOURS:
+            break
+        passed = np.bincount(rows[cosine > config.threshold], minlength=len(vectors))
+        asking = asking[(passed[asking] >= limit) & ~duplicate[asking]]
+        limit, above = limit * 16, config.threshold
+    return score, duplicate
+
+
+def _same_problem(rows, cosine, others: list[str], numbers, words, config: Config) -> np.ndarray:
+    """Which (row, published text) pairs are duplicates: the same numbers, and a cosine above the threshold or
+    word overlap above `word_overlap`."""
     same = numbers[rows] == number_codes(others) if numbers is not None else np.ones(len(rows), dtype=bool)
     close = cosine > config.threshold
     if config.word_overlap is not None:
         band = np.flatnonzero(same & ~close)
         close[band] = [jaccard(words[row], word_set(other)) > config.word_overlap
                        for row, other in zip(rows[band], np.array(others, dtype=object)[band])]
-    hits = same & close
-    score = nearest.copy()
-    score[rows[hits]] = 0.0
-    np.maximum.at(score, rows[hits], cosine[hits])
-    duplicate[rows[hits]] = True
-    return score, duplicate
+    return same & close
 
 
 def _floor(config: Config) -> float:

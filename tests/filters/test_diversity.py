@@ -113,6 +113,21 @@ def test_published_rows_with_other_numbers_are_not_duplicates_but_reworded_copie
     assert plain.kept["id"].to_list() == ["reworded"]
 
 
+def test_a_copy_ranked_below_many_published_variants_is_still_found(tmp_path):
+    """20 published variants (other numbers) are nearer than a published copy with the row's own numbers: the
+    copy is past the first 16 neighbours, and still found."""
+    dims = 32
+    axis = np.eye(dims, dtype=np.float32)
+    variants = [0.99 * axis[0] + np.sqrt(1 - 0.99**2) * axis[i] for i in range(1, 21)]
+    copy = 0.96 * axis[0] + np.sqrt(1 - 0.96**2) * axis[21]
+    texts = [f"Tom has {i + 10} apples and buys 5." for i in range(20)] + ["Tom has 3 apples and buys 5."]
+    store = published(tmp_path, np.stack([*variants, copy]), texts)
+    row = with_vectors(pl.DataFrame({"id": ["new"], "instruction": ["Tom has 3 apples and buys 5!"]}), axis[:1])
+    result = apply(diversity, row, diversity.Config(threshold=0.95, word_overlap=None), tools(store))
+    assert result.kept.height == 0
+    assert result.dropped["reason"][0] == "cosine 0.960 > 0.95 to a published row with the same numbers"
+
+
 def test_a_publish_keeps_maths_variants_another_run_published_meanwhile(tmp_path):
     """The publish's re-check under its lock applies the run's own rule: a variant with other numbers that a
     concurrent run published meanwhile stays apart from this run's rows; a copy of it does not."""
