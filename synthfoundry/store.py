@@ -284,7 +284,7 @@ class DatasetStore:
             previous = self.latest()
             tag = f"v{previous.number + 1 if previous else 1}"
             try:
-                check = self._recheck(rows, recheck, self._compared_with(manifest))
+                check = self._recheck(rows, recheck, self._compared_with(manifest), previous)
                 checkpoint("publish-recheck")
                 ledger = pl.concat([ledger, _ledger_rows(check.dropped, ledger)], how="diagonal_relaxed")
                 manifest = {**manifest, "stages": {**manifest.get("stages", {}), "publish": check.counts}}
@@ -311,9 +311,8 @@ class DatasetStore:
         later = [v for v in self.versions() if v.number > int(tag[1:])]
         return None if any("rollback_of" in v.record for v in later) else self.version(int(tag[1:]))
 
-    def _recheck(self, rows: pl.DataFrame, recheck: Recheck | None, since: PublishedVersion | None):
+    def _recheck(self, rows, recheck: Recheck | None, since: PublishedVersion | None, latest: PublishedVersion | None):
         reason = np.full(rows.height, None, dtype=object)
-        latest = self.latest()
         published_meanwhile = latest is not None and (since is None or since.number < latest.number)
         if recheck is not None and rows.height and published_meanwhile:
             reason[:] = recheck(rows, PublishedSince(self, since))

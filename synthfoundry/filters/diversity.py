@@ -179,7 +179,8 @@ def _published_duplicates(vectors, numbers, words, config: Config, published, te
     """
     nearest = published.nearest_published(vectors)
     score, duplicate = nearest.copy(), np.zeros(len(vectors), dtype=bool)
-    asking, limit, above = np.flatnonzero(nearest > _floor(config)), _NEIGHBOURS, _floor(config)
+    above, limit = _floor(config), _NEIGHBOURS
+    asking = np.flatnonzero(nearest > above)
     while len(asking):
         pairs = published.published_neighbours(vectors[asking], above, text_column, limit)
         rows, cosine = asking[pairs["query"].to_numpy()], pairs["cosine"].to_numpy()
