@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import yaml
 
@@ -100,6 +101,34 @@ def table_ids(root: Path, dataset: str = "demo", tag: str | None = None) -> list
     return table.to_arrow().column("id").to_pylist()
 
 
-def content(frame: pl.DataFrame) -> pl.DataFrame:
-    """A version's rows without what differs between runs of the same config (run id, timestamps, vectors)."""
-    return frame.drop("run_id", "created_at", "vector", strict=False).sort("id")
+# MiniLM's float32 vectors depend on the batch a text was embedded in (padding to the batch's longest text changes
+# the summation order): the same text embeds up to ~1e-7 apart per component, and cosines up to ~1e-6 apart, between
+# runs that batch it differently. Scores derived from vectors are therefore equal within this tolerance, not bitwise.
+EMBEDDING_TOLERANCE = 1e-5
+
+
+def assert_same_dataset(actual: pl.DataFrame, expected: pl.DataFrame) -> None:
+    """Two runs of one config made the same dataset: the same ids, texts, lineage and keep/drop decisions (every
+    column equal, the stages in each row's `decisions` trail equal), with vectors and the filters' scores equal
+    within EMBEDDING_TOLERANCE. Run ids and timestamps differ between runs by design."""
+    actual, expected = (
+        frame.drop("run_id", "created_at", strict=False).sort("id") for frame in (actual, expected)
+    )
+    assert actual.columns == expected.columns
+    exact = [column for column in expected.columns if column not in ("vector", "decisions")]
+    assert actual.select(exact).equals(expected.select(exact))
+    stages = [[d["stage"] for d in row] for row in actual["decisions"].to_list()]
+    assert stages == [[d["stage"] for d in row] for row in expected["decisions"].to_list()]
+    floats = {"decisions": lambda frame: [[d["score"] for d in row] for row in frame["decisions"]]}
+    if "vector" in expected.columns:  # the LanceDB table has them; the Parquet shards do not
+        floats["vector"] = lambda frame: frame["vector"].to_list()
+    for column, values in floats.items():
+        got, want = _floats(values(actual)), _floats(values(expected))
+        assert got.shape == want.shape, column
+        assert np.allclose(got, want, rtol=0, atol=EMBEDDING_TOLERANCE, equal_nan=True), (
+            f"{column} differ by up to {np.nanmax(np.abs(got - want)):.2e} > {EMBEDDING_TOLERANCE}")
+
+
+def _floats(nested: list) -> np.ndarray:
+    """A ragged list of float lists (None for a score a filter did not give) as one flat float64 array."""
+    return np.array([np.nan if x is None else x for row in nested for x in row], dtype=np.float64)
