@@ -67,15 +67,24 @@ class SDKTeacher(Generic[C]):
         self._clients = ClientShards(client, max_connections, shared=http_client is not None)
 
     async def answer(self, send: Callable[[], Awaitable[R]], read: Callable[[R], Completion]) -> Completion:
-        """`read(await send())`, with a malformed or truncated 200 body retried like a 5xx: up to `max_retries`
-        more times, with exponential backoff and jitter."""
+        """`read(await send())`, with a malformed or truncated 200 body, or an empty answer, retried like a 5xx: up
+        to `max_retries` more times, with exponential backoff and jitter.
+
+        An empty answer (no text, no reasoning) is most often a one-off of the server's; one that stays empty on
+        every attempt is returned as it is, and the recipe's ledger says "empty response".
+        """
         for attempt in range(self.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(min(8.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
             try:
-                return read(await send())
+                completion = read(await send())
             except _UNREADABLE as error:
-                problem = f"{type(error).__name__}: {error}"
-                if attempt < self.max_retries:
-                    await asyncio.sleep(min(8.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.5))
+                problem, completion = f"{type(error).__name__}: {error}", None
+                continue
+            if completion.text.strip() or completion.reasoning:
+                return completion
+        if completion is not None:
+            return completion
         raise UnreadableAnswer(
             f"the response body was not a readable answer, {self.max_retries + 1} times ({problem})"
         )

@@ -33,9 +33,10 @@ FAULTS = {
 }
 # What a fault that outlives its retries leaves in the ledger.
 REASONS = ("teacher failed: RateLimitError", "teacher failed: InternalServerError", "teacher failed: APITimeoutError",
-           "teacher failed: APIConnectionError", "teacher failed: UnreadableAnswer", "empty response",
-           "no instruction could be parsed", "no instance could be parsed", "no class label could be parsed",
-           "teacher failed generating an instance", "teacher failed identifying")  # the last four: an empty answer
+           "teacher failed: APIConnectionError", "teacher failed: UnreadableAnswer")
+# What an empty answer that outlived its retries leaves: none of these once a one-off empty answer is asked again.
+EMPTY_REASONS = ("empty response", "no instruction could be parsed", "no instance could be parsed",
+                 "no class label could be parsed", "teacher failed generating an instance", "teacher failed identifying")
 
 
 def injector(every: int = 5):
@@ -76,6 +77,6 @@ def test_a_fifth_of_requests_failing_loses_no_row_unaccounted(tmp_path, record_p
         ~pl.col("reason").str.starts_with("ROUGE-L") & ~pl.col("reason").str.contains("near-duplicate|similar")
     )
     assert all(reason.startswith(REASONS) for reason in unexplained["reason"]), unexplained["reason"].to_list()
-    empties = injected.count("empty")
-    assert published.ledger.filter(pl.col("reason") == "empty response").height <= empties
+    assert injected.count("empty") > 0
+    assert not any(reason.startswith(EMPTY_REASONS) for reason in published.ledger["reason"])  # retried, not lost
     assert published.data.height > 0

@@ -197,16 +197,27 @@ def test_an_answer_garbled_every_time_becomes_a_ledger_row_saying_so(server: Pro
     assert first.reason.startswith("UnreadableAnswer: the response body was not a readable answer, 3 times")
 
 
-def test_empty_answers_are_not_cached(server: ProviderServer, tmp_path: Path) -> None:
-    server.script(Reply.json({
-        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "stop"}],
-    }))
+EMPTY = Reply.json({
+    "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "stop"}],
+})
+
+
+def test_a_one_off_empty_answer_is_asked_again_within_the_call(server: ProviderServer, tmp_path: Path) -> None:
+    server.script(EMPTY)
+    (answer,) = complete_all(make_managed_teacher(config(server, tmp_path)), requests(1)).results
+
+    assert isinstance(answer, Completion) and answer.text
+    assert server.count == 2
+
+
+def test_an_answer_empty_every_time_is_returned_empty_and_never_cached(server: ProviderServer, tmp_path: Path) -> None:
+    server.script(EMPTY, EMPTY, EMPTY)  # max_retries 2: three attempts
     (empty,) = complete_all(make_managed_teacher(config(server, tmp_path)), requests(1)).results
     (again,) = complete_all(make_managed_teacher(config(server, tmp_path)), requests(1)).results
 
     assert empty.text == "" and again.text and not again.cached
-    assert server.count == 2
+    assert server.count == 4
 
 
 def test_a_dead_endpoint_opens_the_circuit_and_stops_early(server: ProviderServer, tmp_path: Path) -> None:
