@@ -16,6 +16,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
 from synthfoundry.config import RunConfig
+from synthfoundry.errors import SynthfoundryError
 from synthfoundry.filters import get_filter
 from synthfoundry.manifest import build_manifest, dataset_card
 from synthfoundry.recipes import get_recipe
@@ -23,7 +24,7 @@ from synthfoundry.records import to_published
 from synthfoundry.store import DatasetStore, NothingNew, PublishError
 from tasks.contracts import check_contract, nothing_new, refuse_publication, skip_publication
 from tasks.distillation import distill_batch, forecast_distillation
-from tasks.failures import EXPECTED, ContractFailed, PreflightFailed, failed
+from tasks.failures import ContractFailed, PreflightFailed, failed
 from tasks.filters import embed_rows, run_filter
 from tasks.monitor import RunMonitor, report_stages
 from tasks.preflight import check_run
@@ -46,7 +47,7 @@ def generate_dataset(config: RunConfig | None = None, config_path: str | None = 
     show_project_logs()
     try:
         return generate(config_from(config, config_path))
-    except EXPECTED as error:
+    except SynthfoundryError as error:
         return failed(error)
 
 

@@ -19,11 +19,12 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
+from synthfoundry.errors import UserError
 from synthfoundry.ngrams import NgramIndex
 from synthfoundry.strict import Strict
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(UserError, ValueError):
     """A benchmark set that cannot be read; the message names the file and what to fix."""
 
 

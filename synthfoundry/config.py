@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from synthfoundry.errors import UserError
 from synthfoundry.filters import FILTERS
 from synthfoundry.inputs import load_yaml
 from synthfoundry.recipes import RECIPES
@@ -19,7 +20,7 @@ from synthfoundry.strict import Strict
 from synthfoundry.teachers.config import TeacherConfig
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A run config that cannot be used; the message lists every problem with its location."""
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from synthfoundry.errors import UserError
 from synthfoundry.inputs import load_yaml
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ _TOP_KEYS = {"name", "description", "expectations"}
 _ENTRY_KEYS = {"expectation", "kwargs"}
 
 
-class ContractError(ValueError):
+class ContractError(UserError, ValueError):
     """A suite that cannot be used; the message names the file and the entry at fault."""
 
 

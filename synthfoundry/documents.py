@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 
 import polars as pl
 
+from synthfoundry.inputs import SeedError
 from synthfoundry.records import content_id
 from synthfoundry.stages import LEDGER_SCHEMA
 
@@ -20,7 +21,7 @@ DOCUMENT_SCHEMA = {"id": pl.String, "source": pl.String, "text": pl.String}
 _TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
 
 
-class DocumentsError(ValueError):
+class DocumentsError(SeedError):
     """No document at all could be read from a source: a run over it would only fill the ledger."""
 
 

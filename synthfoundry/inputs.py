@@ -8,9 +8,16 @@ from pathlib import Path
 
 import yaml
 
+from synthfoundry.errors import UserError
 
-class InputError(ValueError):
+
+class InputError(UserError, ValueError):
     """A user-supplied file that cannot be used; the message names the file, the place and the fix."""
+
+
+class SeedError(InputError):
+    """Seeds that cannot be used (seed tasks or questions, topics, an outline, a taxonomy, documents): the one error
+    of every seed loader; the message names the file and line."""
 
 
 def read_text(path: str | Path, what: str, error: type[ValueError] = InputError) -> str:

@@ -32,12 +32,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from synthfoundry.errors import UserError
+
 MATH_VERIFY = "math_verify"
 REASONING_GYM = "reasoning_gym:"
 KNOWN = "math_verify, reasoning_gym:<dataset>, exact, normalised, numeric[:<tolerance>], choice, regex:<pattern>"
 
 
-class VerifierError(ValueError):
+class VerifierError(UserError, ValueError):
     """A verifier name that does not exist, a malformed argument, or a ground truth the verifier cannot read."""
 
 

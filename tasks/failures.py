@@ -1,6 +1,6 @@
-"""Expected failures end a run Failed with one message and no traceback: a config or input the user must fix, a
-run preflight refused, a contract the rows broke, a publish that could not complete, a teacher refusing or a dead
-endpoint. Anything else is a bug and keeps Prefect's traceback.
+"""Expected failures (`SynthfoundryError`, see synthfoundry/errors.py) end a run Failed with one message and no
+traceback: a config or input the user must fix, a run preflight refused, a contract the rows broke, a publish that
+could not complete, a teacher refusing or a dead endpoint. Anything else is a bug and keeps Prefect's traceback.
 
 Prefect logs a traceback for an exception a flow raises, and for one a task raises when it has no retry left
 (prefect/task_engine.py `handle_retry`); a flow that returns a `Failed` state ends Failed without one
@@ -15,13 +15,10 @@ from __future__ import annotations
 from prefect import get_run_logger
 from prefect.states import Failed, State
 
-from synthfoundry.config import ConfigError
-from synthfoundry.contracts import ContractError
-from synthfoundry.store import PublishError
-from synthfoundry.teachers.base import TeacherError
+from synthfoundry.errors import UserError
 
 
-class RunStopped(RuntimeError):
+class RunStopped(UserError, RuntimeError):
     """The run was stopped on purpose (preflight refused it, its contract failed); nothing was published."""
 
 
@@ -31,9 +28,6 @@ class PreflightFailed(RunStopped):
 
 class ContractFailed(RunStopped):
     """The candidate version broke its data contract; nothing was published."""
-
-
-EXPECTED = (ConfigError, ContractError, RunStopped, PublishError, TeacherError)
 
 
 def failed(error: BaseException) -> State:

@@ -8,12 +8,13 @@ from typing import Literal
 
 import polars as pl
 
+from synthfoundry.errors import UserError
 from synthfoundry.records import to_chat_messages
 
 THINK_OPEN, THINK_CLOSE = "<think>\n", "\n</think>\n\n"
 
 
-class ExportError(ValueError):
+class ExportError(UserError, ValueError):
     """The version cannot be exported in that format; the message says what is missing and what to use instead."""
 
 

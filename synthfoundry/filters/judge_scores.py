@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from synthfoundry.errors import TransientError
+
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _LABEL = r"(?:final\s+|overall\s+)?(?:score|rating|grade|quality|complexity|choice|helpfulness)"
 _OUT_OF = rf"\s*(?:/|out\s+of)\s*{_NUMBER}"
@@ -22,7 +24,7 @@ _ANY_NUMBER = re.compile(rf"(?<![\d.\w-]){_NUMBER}(?![\d\w]|\.\d)")
 _MARKUP = re.compile(r"[*_`#>\"']")
 
 
-class ScoreUnparseable(ValueError):
+class ScoreUnparseable(TransientError, ValueError):
     """The answer holds no single in-range score; the message says why in a few words."""
 
 

@@ -24,6 +24,7 @@ import polars as pl
 import yaml
 from pydantic import Field, model_validator
 
+from synthfoundry.errors import UserError
 from synthfoundry.filters.base import Tools, Verdicts
 from synthfoundry.filters.judge_scores import ScoreUnparseable, parse_score
 from synthfoundry.records import text_hash
@@ -41,7 +42,7 @@ _RUBRIC_KEYS = {"name", "version", "scale", "default_min_score", "aspects"}
 _JUDGE_SAMPLING = {"temperature", "top_p", "max_tokens", "n"}
 
 
-class RubricError(ValueError):
+class RubricError(UserError, ValueError):
     """A rubric file that cannot be used; the message names the file and the field at fault."""
 
 

@@ -13,6 +13,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Generic, Protocol, Sequence, TypeVar, runtime_checkable
 
+from synthfoundry.errors import SynthfoundryError, UserError
 from synthfoundry.redaction import redact
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class TeacherFailure:
 Ask = Callable[[list[ChatRequest]], "list[Completion | TeacherFailure]"]
 
 
-class TeacherError(RuntimeError):
+class TeacherError(UserError, RuntimeError):
     """A failure that retrying will not fix (bad key, unknown model, malformed request)."""
 
 
@@ -80,7 +81,7 @@ class CircuitOpen(TeacherError):
     """The endpoint failed every one of the last requests: the run stops early instead of failing row after row."""
 
 
-class Unanswered(Exception):
+class Unanswered(SynthfoundryError):
     """A request deliberately left unanswered (budget exhausted, invalid structured output); the message is the reason."""
 
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, Generic, TypeVar
 
 import httpx2
 
+from synthfoundry.errors import TransientError
 from synthfoundry.teachers.base import ClientShards, Completion
 
 R = TypeVar("R")
@@ -21,7 +22,7 @@ R = TypeVar("R")
 _UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 
-class UnreadableAnswer(Exception):
+class UnreadableAnswer(TransientError):
     """Every attempt at a request came back 200 with a body that is not an answer."""
 
 C = TypeVar("C")

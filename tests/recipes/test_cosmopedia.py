@@ -4,6 +4,7 @@ from collections import Counter
 
 import pytest
 
+from synthfoundry.inputs import SeedError
 from synthfoundry.recipes import cosmopedia as cp
 from tests.helpers import assert_accounted, run_recipe
 
@@ -81,7 +82,7 @@ def test_topic_and_outline_files_and_unreadable_documents(tmp_path):
     assert result.dropped["reason"].to_list() == ["unreadable document: shorter than 100 characters after cleaning"]
     assert "1 unreadable documents" in log
     (tmp_path / "bad.yaml").write_text("- just a list\n")
-    with pytest.raises(cp.SeedError, match="bad.yaml: expected a mapping"):
+    with pytest.raises(SeedError, match="bad.yaml: expected a mapping"):
         synthesize(outline_file=tmp_path / "bad.yaml")
 
 

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from synthfoundry.config import parse_config
 from synthfoundry.filters import correctness
 from synthfoundry.filters.base import apply
+from synthfoundry.inputs import SeedError
 from synthfoundry.recipes import metamath as mm
 from synthfoundry.teachers.base import Completion, TeacherFailure
 from tests.filters.tools import tools
@@ -32,7 +33,7 @@ def test_ships_gsm8k_train_with_its_licence():
 def test_own_seed_file_and_errors_name_file_and_line(tmp_path):
     path = tmp_path / "qa.jsonl"
     path.write_text('{"id": "q1", "question": "What is 2 + 3?", "answer": "5"}\n{"question": "Hi?"}\n')
-    with pytest.raises(mm.SeedError, match=r"qa.jsonl:2: expected a JSON object with 'question' and 'answer'"):
+    with pytest.raises(SeedError, match=r"qa.jsonl:2: expected a JSON object with 'question' and 'answer'"):
         mm.load_seeds(path)
     path.write_text('{"id": "q1", "question": "What is 2 + 3?", "answer": "2 + 3 = 5\\n#### 5"}\n')
     assert mm.load_seeds(path) == [mm.Seed("q1", "What is 2 + 3?", "5")]

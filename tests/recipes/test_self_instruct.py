@@ -3,6 +3,7 @@ import random
 
 import pytest
 
+from synthfoundry.inputs import SeedError
 from synthfoundry.recipes import self_instruct as si
 from synthfoundry.teachers.base import Completion, TeacherFailure
 
@@ -20,10 +21,10 @@ def test_ships_the_175_human_seed_tasks():
 def test_bad_seed_file_names_file_and_line(tmp_path):
     path = tmp_path / "seeds.jsonl"
     path.write_text('{"id": "a", "instruction": "Say hi."}\n{"id": "b"}\n')
-    with pytest.raises(si.SeedError, match=r"seeds.jsonl:2: expected a JSON object with an 'instruction'"):
+    with pytest.raises(SeedError, match=r"seeds.jsonl:2: expected a JSON object with an 'instruction'"):
         si.load_seed_tasks(path)
     path.write_text("not json\n")
-    with pytest.raises(si.SeedError, match=r"seeds.jsonl:1"):
+    with pytest.raises(SeedError, match=r"seeds.jsonl:1"):
         si.load_seed_tasks(path)
 
 

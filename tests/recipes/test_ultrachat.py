@@ -4,6 +4,7 @@ import random
 import pytest
 from pydantic import ValidationError
 
+from synthfoundry.inputs import SeedError
 from synthfoundry.recipes import ultrachat as uc
 from synthfoundry.teachers.base import Completion, TeacherFailure
 from tests.helpers import assert_accounted, run_recipe
@@ -25,9 +26,9 @@ def test_own_taxonomy_and_bad_taxonomy_files(tmp_path):
     path.write_text("meta_concepts: [Tea]\nmaterial_types: [Poems, Emails]\n")
     assert uc.load_taxonomy(path) == uc.Taxonomy(("Tea",), ("Poems", "Emails"))
     path.write_text("meta_concepts: [Tea]\n")
-    with pytest.raises(uc.TaxonomyError, match=r"taxonomy.yaml: `material_types` must be a non-empty list"):
+    with pytest.raises(SeedError, match=r"taxonomy.yaml: `material_types` must be a non-empty list"):
         uc.load_taxonomy(path)
-    with pytest.raises(uc.TaxonomyError, match="cannot read the taxonomy"):
+    with pytest.raises(SeedError, match="cannot read the taxonomy"):
         uc.load_taxonomy(tmp_path / "missing.yaml")
 
 

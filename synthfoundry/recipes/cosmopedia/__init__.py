@@ -21,7 +21,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from synthfoundry.documents import load_documents
-from synthfoundry.inputs import load_yaml, read_text
+from synthfoundry.inputs import SeedError, load_yaml, read_text
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.document_seeds import as_content
 from synthfoundry.recipes.templates import Template, combined_hash, load_template
@@ -89,10 +89,6 @@ class Seed:
     subject: str  # how the prompt names what to write about
     context: str  # text shown before the task (a document extract), or ""
     metadata: dict
-
-
-class SeedError(ValueError):
-    """A seed file that cannot be used; the message names the file."""
 
 
 def default_outline_path() -> Path:

@@ -27,7 +27,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synthfoundry.distill import why_unusable
-from synthfoundry.inputs import read_text
+from synthfoundry.inputs import SeedError, read_text
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import first_line, teacher_columns, user_request
 from synthfoundry.recipes.templates import Template, combined_hash, load_template
@@ -107,10 +107,6 @@ class Config(BaseModel):
     def filters(self) -> tuple[dict, ...]:
         """Questions alone (rlvr) have no reasoning to verify."""
         return FILTERS if self.output == "sft" else FILTERS[1:]
-
-
-class SeedError(ValueError):
-    """A seed file that cannot be used; the message names the file and line."""
 
 
 @dataclass(frozen=True)

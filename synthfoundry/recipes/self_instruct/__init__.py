@@ -25,7 +25,7 @@ import polars as pl
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from synthfoundry.inputs import read_text
+from synthfoundry.inputs import SeedError, read_text
 from synthfoundry.similarity.rouge import RougePool
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import user_request
@@ -83,10 +83,6 @@ BLOCKED_WORDS = (
 _BLOCKED = re.compile(r"\b(" + "|".join(re.escape(w) for w in BLOCKED_WORDS) + r")\b", re.IGNORECASE)
 _TASK_LINE = re.compile(r"^\s*\**\s*(?:task\s*)?(\d+)\s*[:.)]\**\s*(.*)$", re.IGNORECASE)
 _NOISE = re.compile(r"^(?:\s*(?:task\s*\S*\s*:|<instruction>|\*+))+\s*", re.IGNORECASE)
-
-
-class SeedError(ValueError):
-    """A seed file that cannot be used; the message names the file and line."""
 
 
 @dataclass(frozen=True)

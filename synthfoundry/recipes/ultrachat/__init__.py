@@ -19,7 +19,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from synthfoundry.distill import why_unusable
-from synthfoundry.inputs import load_yaml
+from synthfoundry.inputs import SeedError, load_yaml
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import first_line, teacher_columns
 from synthfoundry.recipes.templates import combined_hash, load_template
@@ -63,10 +63,6 @@ class Config(BaseModel):
         return self
 
 
-class TaxonomyError(ValueError):
-    """A taxonomy file that cannot be used; the message names the file and the problem."""
-
-
 @dataclass(frozen=True)
 class Taxonomy:
     meta_concepts: tuple[str, ...]
@@ -79,12 +75,12 @@ def default_taxonomy_path() -> Path:
 
 def load_taxonomy(path: Path | None = None) -> Taxonomy:
     path = path or default_taxonomy_path()
-    data = load_yaml(path, "the taxonomy", TaxonomyError)
+    data = load_yaml(path, "the taxonomy", SeedError)
     lists = {}
     for key in ("meta_concepts", "material_types"):
         items = data.get(key) if isinstance(data, dict) else None
         if not isinstance(items, list) or not items or not all(isinstance(i, str) and i.strip() for i in items):
-            raise TaxonomyError(f"{path}: `{key}` must be a non-empty list of strings")
+            raise SeedError(f"{path}: `{key}` must be a non-empty list of strings")
         lists[key] = tuple(dict.fromkeys(i.strip() for i in items))
     return Taxonomy(**lists)
 
