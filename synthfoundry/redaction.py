@@ -3,6 +3,8 @@ an error message or a cached answer.
 
 Known key values (the teacher's own) are replaced wherever they appear; text that looks like a provider key or a
 bearer token is replaced even when its value is not known here (a key echoed by a proxy, a fallback's key).
+The library never touches logging's handlers: the entry point installs `RedactingFilter` on the ones it writes to
+(tasks/runs.py `redact_logs`).
 """
 
 from __future__ import annotations
@@ -43,16 +45,3 @@ class RedactingFilter(logging.Filter):
                 record.exc_info = record.exc_text = None
         return True
 
-
-# Where records are written: the root's console and Prefect's API handlers (the run logs in the UI).
-_WRITERS = ("", "prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.extra")
-
-
-def redact_logs(secrets: Iterable[str | None] = (), loggers: Iterable[str] = _WRITERS) -> None:
-    """Make every handler of `loggers` redact records, with `secrets` added to the values it masks."""
-    for name in loggers:
-        for handler in logging.getLogger(name).handlers:
-            redacting = next((f for f in handler.filters if isinstance(f, RedactingFilter)), None)
-            if redacting is None:
-                handler.addFilter(redacting := RedactingFilter())
-            redacting.secrets.update(s for s in secrets if s)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import TaskRunner
 
 from synthfoundry.config import ConfigError, RunConfig, RunnerConfig, load_config, parse_config
+from synthfoundry.redaction import RedactingFilter
 from tasks.monitor import artifact_key
 
 
@@ -80,7 +81,7 @@ def announce(config: RunConfig) -> None:
 
 def show_project_logs() -> None:
     """Send the `synthfoundry` logger's records to the run's logs in the UI, as PREFECT_LOGGING_EXTRA_LOGGERS
-    would: Prefect gives extra loggers the handlers of its `prefect.extra` logger."""
+    would (Prefect gives extra loggers the handlers of its `prefect.extra` logger), with key-shaped text masked."""
     from prefect.logging.configuration import ensure_logging_setup
 
     ensure_logging_setup()
@@ -90,6 +91,22 @@ def show_project_logs() -> None:
             project.addHandler(handler)
     if project.level == logging.NOTSET:
         project.setLevel(logging.INFO)
+    redact_logs()
+
+
+# Where records are written: the root's console and Prefect's API handlers (the run logs in the UI).
+_WRITERS = ("", "prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.extra")
+
+
+def redact_logs(secrets: Iterable[str | None] = ()) -> None:
+    """Make every handler a run writes to redact records, with `secrets` added to the values it masks: at the
+    flow's start, and in each process where a teacher learns its keys (the flow's, or a Dask worker's)."""
+    for name in _WRITERS:
+        for handler in logging.getLogger(name).handlers:
+            redacting = next((f for f in handler.filters if isinstance(f, RedactingFilter)), None)
+            if redacting is None:
+                handler.addFilter(redacting := RedactingFilter())
+            redacting.secrets.update(s for s in secrets if s)
 
 
 def flow_threads() -> TaskRunner:

@@ -12,12 +12,16 @@ import json
 from collections.abc import Awaitable, Callable
 
 from synthfoundry.filters.base import Ask
-from synthfoundry.redaction import redact_logs
 from synthfoundry.teachers import make_managed_teacher
 from synthfoundry.teachers.base import TeacherError, complete_all
 from synthfoundry.teachers.config import TeacherConfig
-from synthfoundry.teachers.limits import Budget, Cap, LocalCap, SharedCap
+from synthfoundry.teachers.limits import Budget, Cap, LocalCap, ProviderLimits, SharedCap
 from synthfoundry.teachers.managed import ManagedTeacher
+from tasks.runs import redact_logs
+
+# The provider quotas of this process: every stage's and every step's teacher in one worker process (the flow's
+# threads, or one Dask worker) stays together under teacher.max_in_flight and the rate limits.
+WORKER_LIMITS = ProviderLimits()
 
 
 def _secret(name: str | None) -> str | None:
@@ -70,6 +74,7 @@ def teacher_from_config(config: TeacherConfig, budget: Budget | None = None) -> 
         budget=budget or stage_budget(config),
         throttle=_global_rate_limit(config.global_rate_limit) if config.global_rate_limit else None,
         api_keys=(_secret(config.api_key_secret), _secret(fallback_secret)),
+        limits=WORKER_LIMITS,
     )
     redact_logs(teacher.secrets)
     return teacher

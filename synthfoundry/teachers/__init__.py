@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import httpx2
 
     from synthfoundry.teachers.config import TeacherConfig
-    from synthfoundry.teachers.limits import Budget
+    from synthfoundry.teachers.limits import Budget, ProviderLimits
     from synthfoundry.teachers.managed import ManagedTeacher
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def resolve_provider(config: TeacherConfig, api_key: str | None = None, environ:
     return "local"
 
 
-def _key_variable(config: TeacherConfig, provider: str) -> str:
+def key_variable(config: TeacherConfig, provider: str) -> str:
     if config.api_key_env and (config.provider != "auto" or provider == "openai"):
         return config.api_key_env
     return KEY_VARIABLES[provider]
@@ -54,7 +54,7 @@ def resolve_api_key(config: TeacherConfig, environ: Mapping[str, str] = os.envir
     provider = resolve_provider(config, environ=environ)
     if provider == "local":
         return None
-    return environ.get(_key_variable(config, provider)) or None
+    return environ.get(key_variable(config, provider)) or None
 
 
 def missing_key(config: TeacherConfig, environ: Mapping[str, str] = os.environ) -> str | None:
@@ -65,7 +65,7 @@ def missing_key(config: TeacherConfig, environ: Mapping[str, str] = os.environ) 
     if provider == "openai" and _is_loopback(config.base_url):
         return None  # a local OpenAI-compatible server (llama.cpp, vLLM, Ollama) usually wants no key
     return (
-        f"no API key for the {provider} teacher: set {_key_variable(config, provider)} "
+        f"no API key for the {provider} teacher: set {key_variable(config, provider)} "
         "(or teacher.api_key_env), or name a Prefect Secret block in teacher.api_key_secret"
     )
 
@@ -121,14 +121,16 @@ def make_managed_teacher(
     throttle: Callable[[], Awaitable[None]] | None = None,
     api_keys: tuple[str | None, str | None] = (None, None),
     http_client: httpx2.AsyncClient | None = None,
+    limits: ProviderLimits | None = None,
 ) -> ManagedTeacher:
     """The configured teacher (and its fallback) behind the request cache, limits, budget and accounting.
 
     `api_keys` are the main and fallback teachers' keys when they come from elsewhere than the environment.
+    `limits`: shared with the other teachers that must stay together under the provider's quota (default: its own).
     """
     from synthfoundry.teachers.batch import BatchAPI, BatchRunner, BatchSettings
     from synthfoundry.teachers.cache import RequestCache
-    from synthfoundry.teachers.limits import Budget, shared_limits
+    from synthfoundry.teachers.limits import Budget, ProviderLimits
     from synthfoundry.teachers.managed import ManagedTeacher
     from synthfoundry.teachers.pricing import Price, price_for
 
@@ -136,6 +138,7 @@ def make_managed_teacher(
     cache = RequestCache(cache_path) if config.cache and cache_path else None
     overrides = {name: Price(p.input, p.output) for name, p in config.prices.items()}
     budget = budget or Budget(config.budget_usd)
+    limits = limits or ProviderLimits()
     if config.mode == "batch" and cache is None:
         raise TeacherError("teacher.mode 'batch' needs the request cache: set teacher.cache_path")
     batch_settings = BatchSettings(
@@ -151,7 +154,7 @@ def make_managed_teacher(
                 f"add it to teacher.prices (USD per million input and output tokens)"
             )
         identity = (teacher.provider, teacher.base_url, teacher.model)
-        slots, limiter = shared_limits(
+        slots, limiter = limits.of(
             identity, settings.max_in_flight, settings.requests_per_minute, settings.tokens_per_minute
         )
         batch = None

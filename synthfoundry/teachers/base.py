@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 import re
 import weakref
 from dataclasses import dataclass, field
@@ -201,37 +197,7 @@ async def complete_many(
                 return TeacherFailure(redact(f"{type(error).__name__}: {error}", secrets))
 
     secrets = getattr(teacher, "secrets", ())
-    with fewer_gc_pauses():
-        return BatchOutcome(list(await asyncio.gather(*(one(r) for r in requests))))
-
-
-_gc_lock = threading.Lock()
-_gc_users = 0
-_gc_default: tuple[int, int, int] | None = None
-
-
-@contextmanager
-def fewer_gc_pauses(generation0: int = 50_000) -> Iterator[None]:
-    """Raise the collector's gen-0 threshold while requests fan out.
-
-    Hundreds of requests in flight allocate many short-lived objects; at Python's default threshold (700) the
-    collector runs constantly and its pauses become tail latency. Measured at 256 in flight, 1 s latency:
-    1.68 -> 1.45 ms client CPU per request, p90 1.15 -> 1.08 s, 0.89 -> 0.92 of the bound. Counted, so
-    overlapping fan-outs in several threads restore the default only when the last one ends.
-    """
-    global _gc_users, _gc_default
-    with _gc_lock:
-        if _gc_users == 0:
-            _gc_default = gc.get_threshold()
-            gc.set_threshold(max(generation0, _gc_default[0]), *_gc_default[1:])
-        _gc_users += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_users -= 1
-            if _gc_users == 0 and _gc_default is not None:
-                gc.set_threshold(*_gc_default)
+    return BatchOutcome(list(await asyncio.gather(*(one(r) for r in requests))))
 
 
 def complete_all(

@@ -1,5 +1,5 @@
 """Limits on talking to a provider: requests in flight and requests and tokens per minute (shared by every thread
-and event loop of a process), and a run's budget (shared by every process of the run).
+and event loop of the teachers given the same `ProviderLimits`), and a run's budget (shared by every process of the run).
 
 The flow answers batches in parallel threads, each running its own event loop, so these use thread locks and
 hand-offs between loops instead of asyncio primitives (which belong to one loop).
@@ -247,19 +247,22 @@ class Budget:
         return self.spend().summary(self.cap_usd)
 
 
-_shared_lock = threading.Lock()
-_limits: dict[tuple, tuple[Slots, RateLimiter | None]] = {}
+class ProviderLimits:
+    """The in-flight slots and rate limiter of each provider endpoint + model: the teachers built with one of these
+    share one quota. Its owner decides how far it reaches (the tasks: one per worker process; a test: its own)."""
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_key: dict[tuple, tuple[Slots, RateLimiter | None]] = {}
 
-def shared_limits(
-    identity: tuple, max_in_flight: int, requests_per_minute: float | None, tokens_per_minute: float | None
-) -> tuple[Slots, RateLimiter | None]:
-    """The in-flight slots and rate limiter of one provider endpoint + model, shared by every teacher in the process."""
-    key = (identity, max_in_flight, requests_per_minute, tokens_per_minute)
-    with _shared_lock:
-        if key not in _limits:
-            limiter = None
-            if requests_per_minute or tokens_per_minute:
-                limiter = RateLimiter(requests_per_minute, tokens_per_minute)
-            _limits[key] = (Slots(max_in_flight), limiter)
-        return _limits[key]
+    def of(
+        self, identity: tuple, max_in_flight: int, requests_per_minute: float | None, tokens_per_minute: float | None
+    ) -> tuple[Slots, RateLimiter | None]:
+        key = (identity, max_in_flight, requests_per_minute, tokens_per_minute)
+        with self._lock:
+            if key not in self._by_key:
+                limiter = None
+                if requests_per_minute or tokens_per_minute:
+                    limiter = RateLimiter(requests_per_minute, tokens_per_minute)
+                self._by_key[key] = (Slots(max_in_flight), limiter)
+            return self._by_key[key]

@@ -1,25 +1,29 @@
+import gc
+
+from synthfoundry.teachers.base import ChatRequest, Completion, complete_all
 
 
-def test_fewer_gc_pauses_restores_the_threshold_after_the_last_overlapping_user():
-    import gc
-    import threading
+class Echo:
+    """A teacher that answers at once and notes the collector's threshold while requests are in flight."""
 
-    from synthfoundry.teachers.base import fewer_gc_pauses
+    provider, model, base_url = "echo", "echo", None
 
-    default = gc.get_threshold()
-    first_in, second_done = threading.Event(), threading.Event()
+    def __init__(self) -> None:
+        self.thresholds: set[tuple[int, int, int]] = set()
 
-    def first():
-        with fewer_gc_pauses():
-            first_in.set()
-            second_done.wait(5)
-            assert gc.get_threshold()[0] == 50_000  # still raised after the other user left
+    async def complete(self, request: ChatRequest) -> Completion:
+        self.thresholds.add(gc.get_threshold())
+        return Completion(request.messages[0]["content"], self.model, 1, 1)
 
-    thread = threading.Thread(target=first)
-    thread.start()
-    first_in.wait(5)
-    with fewer_gc_pauses():
-        assert gc.get_threshold()[0] == 50_000
-    second_done.set()
-    thread.join(5)
-    assert gc.get_threshold() == default
+    def params(self) -> dict:
+        return {}
+
+
+def test_a_fan_out_leaves_the_process_gc_settings_alone():
+    """The library keeps no process-wide state: a raised gen-0 threshold measured 2.23 -> 2.03 ms client CPU per
+    request and no throughput at 256 in flight, not worth changing the host process's collector for."""
+    teacher, before = Echo(), gc.get_threshold()
+    requests = [ChatRequest(messages=({"role": "user", "content": f"q{i}"},)) for i in range(64)]
+    outcome = complete_all(teacher, requests, max_in_flight=32)
+    assert [r.text for r in outcome.results] == [f"q{i}" for i in range(64)]
+    assert teacher.thresholds == {before} and gc.get_threshold() == before

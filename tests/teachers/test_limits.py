@@ -9,7 +9,7 @@ import time
 import pytest
 
 from synthfoundry.teachers.base import Completion
-from synthfoundry.teachers.limits import Budget, RateLimiter, SharedCap, Slots, shared_limits
+from synthfoundry.teachers.limits import Budget, ProviderLimits, RateLimiter, SharedCap, Slots
 
 
 def test_slots_cap_concurrency_across_threads_and_loops() -> None:
@@ -127,11 +127,14 @@ def test_one_cap_holds_across_processes(tmp_path) -> None:
     assert other_run.reserve(0.5)  # another run's cap is its own
 
 
-def test_shared_limits_are_one_object_per_key() -> None:
-    assert shared_limits(("openai", None, "m"), 4, None, None) is shared_limits(("openai", None, "m"), 4, None, None)
-    slots, limiter = shared_limits(("openai", None, "m"), 4, 60, None)
+def test_provider_limits_are_one_object_per_key_within_one_owner() -> None:
+    limits = ProviderLimits()
+    assert limits.of(("openai", None, "m"), 4, None, None) is limits.of(("openai", None, "m"), 4, None, None)
+    slots, limiter = limits.of(("openai", None, "m"), 4, 60, None)
     assert limiter is not None
-    assert shared_limits(("openai", None, "m"), 4, None, None)[1] is None
+    assert limits.of(("openai", None, "m"), 4, None, None)[1] is None
+    other = ProviderLimits()  # another owner's teachers have their own quota: nothing is shared by the process
+    assert other.of(("openai", None, "m"), 4, None, None)[0] is not limits.of(("openai", None, "m"), 4, None, None)[0]
 
 
 def test_waiting_does_not_block_the_event_loop() -> None:

@@ -20,7 +20,7 @@ from synthfoundry.teachers.base import (
     TeacherFailure,
     complete_all,
 )
-from synthfoundry.teachers.limits import Budget
+from synthfoundry.teachers.limits import Budget, ProviderLimits
 from tests.fakes.provider_server import (
     ProviderServer,
     Reply,
@@ -290,11 +290,13 @@ def test_fallback_answers_when_the_main_teacher_keeps_failing(server: ProviderSe
     assert len(server.paths("/v1/messages")) == 6
 
 
-def test_in_flight_cap_is_per_provider_across_threads(tmp_path: Path) -> None:
+def test_in_flight_cap_is_per_provider_across_the_threads_of_teachers_sharing_limits(tmp_path: Path) -> None:
+    limits = ProviderLimits()  # what the tasks give every teacher of one worker process
     with ProviderServer(latency=0.2) as server:
         settings = config(server, tmp_path, max_in_flight=3, cache=False)
         threads = [
-            threading.Thread(target=lambda i=i: complete_all(make_managed_teacher(settings), requests(6, seed=i), 6))
+            threading.Thread(target=lambda i=i: complete_all(
+                make_managed_teacher(settings, limits=limits), requests(6, seed=i), 6))
             for i in range(3)
         ]
         for thread in threads:
