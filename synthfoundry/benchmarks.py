@@ -103,6 +103,8 @@ def load_items(benchmark: Benchmark) -> Items:
 
 
 def _read(path: Path, name: str) -> pl.DataFrame:
+    if path.stat().st_size == 0:
+        raise BenchmarkError(f"benchmark {name!r}: {path} is empty: point `path` at the benchmark's items")
     try:
         if path.suffix in (".jsonl", ".json", ".ndjson"):
             return pl.read_ndjson(path, infer_schema_length=None)

@@ -83,6 +83,12 @@ def _table(rows: list[dict]) -> str:
 # --- running -----------------------------------------------------------------------------------------------------
 
 
+def _secret_exists(name: str) -> bool:
+    from tasks.teacher import secret_exists  # imports Prefect: only for a config that names a Secret block
+
+    return secret_exists(name)
+
+
 @command
 def run(config: Annotated[Path, typer.Argument(help="run config (YAML)")], as_json: Json = False) -> None:
     """Run CONFIG through the flow and publish the next version.
@@ -91,7 +97,7 @@ def run(config: Annotated[Path, typer.Argument(help="run config (YAML)")], as_js
     """
     from synthfoundry.preflight import preflight_file
 
-    report = preflight_file(config)
+    report = preflight_file(config, secret_exists=_secret_exists)
     if not report.ok:
         raise UserError("; ".join(report.problems) + f" (see `synthfoundry validate {config}`)")
     from flows.generate import generate_dataset
@@ -110,7 +116,7 @@ def validate(config: Annotated[Path, typer.Argument(help="run config (YAML)")], 
 
     from synthfoundry.preflight import preflight_file
 
-    checks = preflight_file(config).checks
+    checks = preflight_file(config, secret_exists=_secret_exists).checks
     text = "\n".join(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}" for c in checks)
     _print([asdict(c) for c in checks], as_json, text)
     if not all(c.ok for c in checks):
@@ -304,6 +310,9 @@ def export(
 
     if export_format not in EXPORTERS:
         raise typer.BadParameter(f"{export_format!r} is not one of {', '.join(EXPORTERS)}", param_hint="--format")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: that is a file, and an export is a folder of files: give a new folder or an "
+                        "existing one")
     store = _store(root, dataset)
     chosen = store.version(version)
     card = _hf_card(store, chosen, out) if export_format == "hf" else None

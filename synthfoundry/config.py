@@ -193,6 +193,9 @@ def _where(loc: list) -> str:
 
 
 def parse_config(data: object, source: str = "<config>") -> RunConfig:
+    if data is None:
+        raise ConfigError(f"{source}: the run config is empty: write at least `dataset:` and `recipe:` "
+                          "(deployments/configs/quickstart.yaml is a complete example)")
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
     try:

@@ -19,6 +19,7 @@ from synthfoundry.stages import LEDGER_SCHEMA
 
 DOCUMENT_SCHEMA = {"id": pl.String, "source": pl.String, "text": pl.String}
 _TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
+_READABLE = _TEXT_SUFFIXES + (".jsonl", ".parquet")
 
 
 class DocumentsError(SeedError):
@@ -105,8 +106,17 @@ def _files(source: str) -> tuple[object, list[str]]:
     if any(ch in path for ch in "*?["):
         return fs, sorted(fs.glob(path))
     if fs.isdir(path):
-        return fs, sorted(p for p in fs.find(path) if p.lower().endswith(_TEXT_SUFFIXES + (".jsonl", ".parquet")))
+        return fs, sorted(p for p in fs.find(path) if p.lower().endswith(_READABLE))
     return fs, [path]
+
+
+def _none_found(fs, source: str) -> str:
+    """Why a source gave no file to read: the types read, and the ones a folder holds instead."""
+    path = fs._strip_protocol(source)
+    others = sorted({"." + p.rsplit(".", 1)[-1].lower() for p in fs.find(path) if "." in p.rsplit("/", 1)[-1]}
+                    ) if fs.isdir(path) else []
+    held = f"; it holds only {', '.join(others)} files (convert them to text first)" if others else ""
+    return f"no documents found (the types read: {', '.join(_READABLE)}){held}"
 
 
 def load_documents(source: str, text_field: str = "text", min_chars: int = 1, limit: int | None = None) -> Documents:
@@ -127,7 +137,7 @@ def load_documents(source: str, text_field: str = "text", min_chars: int = 1, li
     except Exception as error:  # noqa: BLE001 - any fsspec/back-end failure is reported, not raised
         return Documents(pl.DataFrame(schema=DOCUMENT_SCHEMA), [Unreadable(source, f"cannot list: {error}")])
     if not paths:
-        unreadable.append(Unreadable(source, "no documents found"))
+        unreadable.append(Unreadable(source, _none_found(fs, source)))
     for path in paths:
         if limit is not None and len(rows) >= limit:
             break

@@ -4,14 +4,19 @@
 in requests, tokens and USD, applies the guards (`teacher.max_requests`, `teacher.budget_usd`), and checks the
 seeds and documents, the teacher's key and endpoint, the contract suite and the publish root. Each check says what
 it looked at and, when it fails, how to fix it; all of them run, so one attempt shows everything there is to fix.
-The flow's first task and `synthfoundry validate` both use it; nothing here sends a request.
+The flow's first task and `synthfoundry validate` both use it; nothing here sends a request. It also reads what
+would otherwise fail only after requests were paid: the benchmarks, the contract and the filters against the rows
+the recipe makes, the request cache, the Dask scheduler, and (with a `secret_exists` lookup, from the caller that
+knows Prefect) the Secret blocks the teachers name.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,7 +25,7 @@ from synthfoundry.config import ConfigError, RunConfig, load_config
 from synthfoundry.filters import get_filter
 from synthfoundry.recipes import get_recipe
 from synthfoundry.spend import Estimate
-from synthfoundry.teachers import DEFAULT_MODELS, missing_key, resolve_provider
+from synthfoundry.teachers import DEFAULT_MODELS, key_variable, missing_key, resolve_provider
 from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers.pricing import Price, price_for
 
@@ -75,27 +80,37 @@ class PreflightReport:
         return "\n".join(lines)
 
 
-def preflight_file(path: str | Path, environ: Mapping[str, str] = os.environ) -> PreflightReport:
+# Does a Prefect Secret block of this name exist? Given by the callers that know Prefect (the flow, the CLI).
+SecretLookup = Callable[[str], bool]
+
+
+def preflight_file(
+    path: str | Path, environ: Mapping[str, str] = os.environ, secret_exists: SecretLookup | None = None
+) -> PreflightReport:
     """`preflight` of a run config file; a config that does not load is the one failed check."""
     try:
         config = load_config(path)
     except ConfigError as error:
         return PreflightReport([Check("config", False, str(error))])
-    report = preflight(config, environ)
+    report = preflight(config, environ, secret_exists)
     loaded = Check("config", True, f"{path}: dataset {config.dataset!r}, recipe {config.recipe.name}")
     return PreflightReport([loaded, *report.checks], report.forecast)
 
 
-def preflight(config: RunConfig, environ: Mapping[str, str] = os.environ) -> PreflightReport:
+def preflight(
+    config: RunConfig, environ: Mapping[str, str] = os.environ, secret_exists: SecretLookup | None = None
+) -> PreflightReport:
     seeds, synthesis = _seed_check(config)
     forecast = _forecast(config, synthesis, environ) if synthesis is not None else None
     asks = forecast is None or forecast.total.requests > 0  # unreadable seeds: assume the run would ask
     checks = [check for check in (seeds,) if check is not None]
     if asks:
-        checks += _teacher_checks(config, forecast, environ)
+        checks += _teacher_checks(config, forecast, environ, secret_exists)
+        checks += _cache_checks(config)
     else:
         checks.append(Check("teacher key", True, "not needed: the run asks no teacher"))
-    checks += [_contract_check(config), _root_check(config), _forecast_check(config, forecast, environ)]
+    checks += [*_filter_checks(config), _contract_check(config), *_runner_checks(config), _root_check(config),
+               _forecast_check(config, forecast, environ)]
     return PreflightReport(checks, forecast)
 
 
@@ -170,7 +185,9 @@ def _price(teacher: TeacherConfig, environ: Mapping[str, str]) -> Price | None:
     return price.batch() if price and teacher.mode == "batch" and provider != "local" else price
 
 
-def _teacher_checks(config: RunConfig, forecast: RunForecast | None, environ: Mapping[str, str]) -> list[Check]:
+def _teacher_checks(
+    config: RunConfig, forecast: RunForecast | None, environ: Mapping[str, str], secret_exists: SecretLookup | None
+) -> list[Check]:
     """The key and endpoint of every teacher the run asks: its own, the fallback, and filters' own judges."""
     teachers = _asked(config, forecast)
     if config.teacher.fallback is not None:
@@ -187,8 +204,79 @@ def _teacher_checks(config: RunConfig, forecast: RunForecast | None, environ: Ma
         if provider == "local" and teacher.model_path is not None and not Path(teacher.model_path).is_file():
             checks.append(Check(f"{name}.model_path", False, f"{teacher.model_path}: no such file (a local GGUF model)"))
         problem = missing_key(teacher, environ)
+        if problem is None and provider != "local" and teacher.api_key_secret and secret_exists is not None:
+            if not secret_exists(teacher.api_key_secret):
+                problem = (f"{name}.api_key_secret: no Prefect Secret block named {teacher.api_key_secret!r}: create it "
+                           f"(UI: Blocks > Secret, or `Secret(value=KEY).save({teacher.api_key_secret!r})`), or leave "
+                           f"api_key_secret out and set {key_variable(teacher, provider)}")
         checks.append(Check(f"{name} key", problem is None, problem or f"{provider}: {_key_source(teacher, provider)}"))
     return checks
+
+
+def _cache_checks(config: RunConfig) -> list[Check]:
+    """The request cache opens as SQLite: a corrupt file would otherwise fail every request with no path named."""
+    path = config.teacher.with_cache_under(config.publish.root).cache_path
+    if not config.teacher.cache or path is None or "://" in str(path) or not Path(path).exists():
+        return []
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            db.execute("SELECT name FROM sqlite_master").fetchall()
+    except sqlite3.Error as error:
+        return [Check("teacher.cache_path", False, f"{path}: not a readable request cache ({error}): move the file "
+                                                   "away (the run starts a new cache) or set teacher.cache_path")]
+    return [Check("teacher.cache_path", True, f"{path}: opens")]
+
+
+def _runner_checks(config: RunConfig) -> list[Check]:
+    """The Dask scheduler answers at runner.address (a short connect, not the 30 s the runner would wait)."""
+    address = config.runner.address
+    if config.runner.kind != "dask" or not address:
+        return []
+    url = urlparse(address if "://" in address else f"tcp://{address}")
+    try:
+        with socket.create_connection((url.hostname or "", url.port or 8786), timeout=3):
+            pass
+    except (OSError, ValueError) as error:
+        return [Check("runner.address", False, f"{address}: no Dask scheduler answers there ({error}): start one "
+                                               "(`dask scheduler`), correct the address, or leave runner.address out "
+                                               "to start a local cluster")]
+    return [Check("runner.address", True, f"{address}: a scheduler answers")]
+
+
+def _filter_checks(config: RunConfig) -> list[Check]:
+    """Each step against what it reads: the benchmarks it compares with, the answers it verifies."""
+    from synthfoundry.benchmarks import load_items
+    from synthfoundry.recipes import RECIPES
+
+    checks = []
+    answers = _answers(config)
+    for index, step in enumerate(config.filters):
+        where = f"filters[{index}]"
+        if getattr(get_filter(step.name), "NEEDS_ANSWERS", False) and answers is False:
+            with_answers = ", ".join(name for name, recipe in RECIPES.items() if getattr(recipe, "ANSWERS", False))
+            checks.append(Check(where, False, (
+                f"{step.name} scores rows against their ground truth (answer + verifier), and recipe "
+                f"{config.recipe.name} never gives a row one: remove the step, or use a recipe whose rows carry "
+                f"answers ({with_answers})"
+            )))
+        for number, benchmark in enumerate(getattr(step, "benchmarks", ())):
+            try:
+                texts = load_items(benchmark).texts
+            except (ValueError, OSError) as error:
+                checks.append(Check(f"{where}.benchmarks[{number}]", False, str(error)))
+                continue
+            ok = texts.drop_nulls().len() > 0
+            detail = f"{benchmark.path}: {texts.len()} texts" if ok else (
+                f"benchmark {benchmark.name!r}: {benchmark.path} has no rows in {', '.join(benchmark.columns)}: "
+                "point `path` at the benchmark's items, or remove it")
+            checks.append(Check(f"{where}.benchmarks[{number}]", ok, detail))
+    return checks
+
+
+def _answers(config: RunConfig) -> bool | None:
+    """Whether the recipe's rows carry a ground truth (answer + verifier); None: the recipe does not say."""
+    recipe = get_recipe(config.recipe.name)
+    return getattr(config.recipe, "answers", getattr(recipe, "ANSWERS", None))
 
 
 def _key_source(teacher: TeacherConfig, provider: str) -> str:
@@ -206,7 +294,34 @@ def _contract_check(config: RunConfig) -> Check:
         suite = load_suite(suite_path(config.contract_suite))
     except (ContractError, OSError) as error:
         return Check("contract", False, str(error))
+    unfilled = _unfilled(config, suite)
+    if unfilled:
+        default = config.model_copy(update={"contract": None}).contract_suite
+        return Check("contract", False, (
+            f"suite {suite.name!r} requires {', '.join(unfilled)} on every row, and recipe {config.recipe.name} never "
+            f"fills {'it' if len(unfilled) == 1 else 'them'}: the contract would fail after the run is paid; leave "
+            f"`contract` out (the recipe's is {default!r}) or use a recipe that fills them"
+        ))
     return Check("contract", True, f"suite {suite.name!r}: {len(suite.expectations)} expectations ({suite.source})")
+
+
+def _unfilled(config: RunConfig, suite) -> list[str]:
+    """Columns the chosen suite requires on every row that the recipe's own contract does not promise (plus the
+    answer and verifier of a recipe that gives them): a contract chosen for another kind of dataset."""
+    from synthfoundry.contracts import load_suite, suite_path
+
+    default = config.model_copy(update={"contract": None}).contract_suite
+    if config.contract is None or default == config.contract:
+        return []
+    filled = _required(load_suite(suite_path(default)))
+    if _answers(config):
+        filled |= {"answer", "verifier"}
+    return sorted(_required(suite) - filled)
+
+
+def _required(suite) -> set[str]:
+    return {e.kwargs["column"] for e in suite.expectations
+            if e.expectation == "expect_column_values_to_not_be_null" and "column" in e.kwargs}
 
 
 def _root_check(config: RunConfig) -> Check:

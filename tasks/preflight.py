@@ -7,12 +7,13 @@ from prefect.artifacts import create_markdown_artifact
 
 from synthfoundry.config import RunConfig
 from synthfoundry.preflight import PreflightReport, preflight
+from tasks.teacher import secret_exists
 
 
 @task
 def check_run(config: RunConfig) -> PreflightReport:
     """The checks and the forecast; the flow stops on a failed check (`report.message()` lists every problem)."""
-    report = preflight(config)
+    report = preflight(config, secret_exists=secret_exists)
     if report.forecast is not None:
         get_run_logger().info("forecast: %s", report.forecast.summary())
         create_markdown_artifact(

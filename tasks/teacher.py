@@ -32,6 +32,17 @@ def _secret(name: str | None) -> str | None:
     return Secret.load(name).get()
 
 
+def secret_exists(name: str) -> bool:
+    """Whether a Prefect Secret block of this name exists: for preflight, before any teacher is built."""
+    from prefect.blocks.system import Secret
+
+    try:
+        Secret.load(name)
+    except ValueError:  # "Unable to find block document named ..."
+        return False
+    return True
+
+
 def run_cap(config: TeacherConfig) -> Cap:
     """The flow run's cap: kept beside the request cache, so every process of the run reserves against one total.
 

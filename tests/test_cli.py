@@ -156,7 +156,8 @@ def write_config(tmp_path, **overrides):
 def test_validate_passes_a_good_config(tmp_path):
     checks = json.loads(ok("validate", write_config(tmp_path), "--json").stdout)
     assert {c["name"]: c["ok"] for c in checks} == {
-        "config": True, "teacher key": True, "contract": True, "publish root": True, "forecast": True
+        "config": True, "teacher key": True, "filters[1].benchmarks[0]": True, "contract": True, "publish root": True,
+        "forecast": True,
     }
 
 

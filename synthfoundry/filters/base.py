@@ -6,6 +6,7 @@ A filter is a module with:
   Config          its pydantic config, with `name: Literal[NAME]`; every threshold a field with a description
   COMPARES_ROWS   True when a row's verdict depends on the other rows of the run (diversity, clusters): the engine
                   then judges the run's rows in one call; otherwise batch by batch, in parallel
+  NEEDS_ANSWERS   (optional) True when it reads each row's `answer` and `verifier`: refused on a recipe without them
   estimate(config, rows, row_tokens) -> Estimate
                   (filters that ask a teacher) at most what judging `rows` rows of `row_tokens` prompt tokens asks,
                   for the run's forecast before anything is sent

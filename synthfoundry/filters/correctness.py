@@ -17,6 +17,7 @@ from synthfoundry.verify import VerifierError, verify
 
 NAME = "correctness"
 COMPARES_ROWS = False
+NEEDS_ANSWERS = True  # reads each row's answer and verifier: preflight refuses it on a recipe that gives none
 
 
 class Config(Strict):

@@ -24,6 +24,7 @@ from synthfoundry.verify import VerifierError, get_verifier, verify
 
 NAME = "pass_rate"
 COMPARES_ROWS = False
+NEEDS_ANSWERS = True  # reads each row's answer and verifier: preflight refuses it on a recipe that gives none
 
 
 class Config(Strict):

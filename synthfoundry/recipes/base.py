@@ -5,6 +5,7 @@ A recipe is a module with:
   KIND              "sft" | "chat" | "rlvr" | "pretrain": picks the default data contract (a Config whose output
                     kind depends on its settings overrides it with a `kind` property)
   DISTILL           True when the teacher must answer rows whose `response` is still null
+  ANSWERS           True when every row carries a ground truth (`answer` + `verifier`) that filters can verify
   EMBED_COLUMN      the column the diversity filter embeds ("instruction", or "response" for generated text)
   FILTERS           the filter steps a run config that names none gets, in order (e.g. ({"name": "diversity"},))
   Config            its pydantic config model, with `name: Literal[NAME]`
@@ -33,6 +34,7 @@ class Recipe(Protocol):
     VERSION: str
     KIND: str
     DISTILL: bool
+    ANSWERS: bool
     EMBED_COLUMN: str
     FILTERS: tuple[dict, ...]
     Config: type[BaseModel]

@@ -8,10 +8,10 @@ hand-offs between loops instead of asyncio primitives (which belong to one loop)
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from collections import deque
-import sqlite3
 from pathlib import Path
 from typing import Protocol
 

@@ -1,9 +1,13 @@
 """Bad inputs, tried as a new user would make them: each is refused with a message saying what, where and how to
 fix it, before anything is sent, and the published dataset beside it is untouched."""
 
+import io
 import re
+import socket
+import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 
@@ -220,3 +224,109 @@ def test_an_expected_failure_prints_its_message_and_no_traceback(case, tmp_path,
     logs = run_logs(re.search(r"flow-run/([0-9a-f-]{36})", output)[1])
     assert logs and not any("Traceback" in line for line in logs), logs
     assert any(re.search(message, line) for line in logs), logs
+
+
+def corrupt_cache(tmp: Path, root: Path) -> dict:
+    cache = tmp / "cache.sqlite"
+    cache.write_bytes(b"this is not a database" * 200)
+    return run(teacher={**TEACHER, "cache_path": str(cache)})
+
+
+def dead_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def no_rows() -> bytes:
+    out = io.BytesIO()
+    pl.DataFrame(schema={"question": pl.String}).write_parquet(out)
+    return out.getvalue()
+
+
+def benchmark(tmp: Path, name: str, text: str, columns=("question",)) -> dict:
+    return run(filters=[{"name": "decontamination", "benchmarks": [
+        {"name": "bench", "path": write(tmp, name, text), "columns": list(columns)}]}])
+
+
+# id -> (tmp -> config dict or raw text, the field the message names, the message): what preflight reads before
+# any request, each run the two ways a user meets it (the flow, `synthfoundry validate`)
+PREFLIGHT = {
+    "empty-config": (lambda t: "", "config", r"the run config is empty: write at least `dataset:` and `recipe:`"),
+    "benchmark-missing": (lambda t: run(filters=[{"name": "decontamination", "benchmarks": [
+                              {"name": "bench", "path": str(t / "nope.jsonl"), "columns": ["question"]}]}]),
+                          "filters[0].benchmarks[0]", r"benchmark 'bench': no file at .*nope.jsonl"),
+    "benchmark-empty-file": (lambda t: benchmark(t, "b.jsonl", ""), "filters[0].benchmarks[0]",
+                             r"benchmark 'bench': .*b.jsonl is empty: point `path` at the benchmark's items"),
+    "benchmark-no-rows": (lambda t: benchmark(t, "b.parquet", no_rows()), "filters[0].benchmarks[0]",
+                          r"benchmark 'bench': .*b.parquet has no rows in question: point `path` at"),
+    "benchmark-wrong-column": (lambda t: benchmark(t, "b.jsonl", '{"prompt": "What is 2+2?"}\n'),
+                               "filters[0].benchmarks[0]", r"b.jsonl has no column 'question' \(its columns: prompt\)"),
+    "documents-pdf-only": (lambda t: run(recipe={"name": "wrap", "documents": str(Path(write(t, "docs/a.pdf", b"%PDF"))
+                                                                                     .parent)}),
+                           "recipe.documents", r"types read: \.txt, \.md, .*; it holds only \.pdf files"),
+    "contract-rlvr-on-sft": (lambda t: run(contract="rlvr"), "contract",
+                             r"suite 'rlvr' requires answer, verifier on every row, and recipe self_instruct never "
+                             r"fills them: .*leave `contract` out \(the recipe's is 'sft'\)"),
+    "pass-rate-without-answers": (lambda t: run(filters=[{"name": "pass_rate"}]), "filters[0]",
+                                  r"pass_rate scores rows against their ground truth .* recipe self_instruct never "
+                                  r"gives a row one: .*\(metamath, procedural\)"),
+    "missing-secret-block": (lambda t: run(teacher={**TEACHER, "api_key_secret": "no-such-block"}), "teacher key",
+                             r"teacher.api_key_secret: no Prefect Secret block named 'no-such-block': create it"),
+    "dask-unreachable": (lambda t: run(runner={"kind": "dask", "address": f"tcp://127.0.0.1:{dead_port()}"}),
+                         "runner.address", r"tcp://127.0.0.1:\d+: no Dask scheduler answers there .*start one"),
+    "corrupt-cache": (lambda t: corrupt_cache(t, t), "teacher.cache_path",
+                      r"cache.sqlite: not a readable request cache \(file is not a database\): move the file away"),
+}
+
+
+def _config_file(tmp: Path, root: Path, build, base_url: str) -> Path:
+    config = build(tmp)
+    path = tmp / "run.yaml"
+    if isinstance(config, dict):
+        config.setdefault("publish", {"root": str(root)})
+        config["teacher"] = {**config["teacher"], "base_url": base_url}
+        path.write_text(yaml.safe_dump(config))
+    else:
+        path.write_text(config)
+    return path
+
+
+@pytest.mark.parametrize("case", PREFLIGHT, ids=list(PREFLIGHT))
+def test_what_preflight_reads_is_refused_before_any_request(case, tmp_path, published):
+    """The flow (`python -m flows.generate` in-process) against a live fake provider: refused with the field and the
+    fix, not one request sent, nothing published; `synthfoundry validate` says the same and exits 1."""
+    from typer.testing import CliRunner
+
+    from synthfoundry.cli import app
+
+    root, before = published
+    build, field, message = PREFLIGHT[case]
+    with ProviderServer() as server:
+        path = _config_file(tmp_path, root, build, server.base_url)
+        error = ConfigError if case == "empty-config" else PreflightFailed
+        started = time.monotonic()
+        with pytest.raises(error, match=message):
+            generate_dataset(config_path=str(path))
+        assert time.monotonic() - started < 60
+        validated = CliRunner().invoke(app, ["validate", str(path)])
+        assert server.count == 0
+    assert validated.exit_code == 1, validated.output
+    assert re.search(rf"FAIL  {re.escape(field)}: .*{message}", validated.output), validated.output
+    store = DatasetStore(root, "demo")
+    assert [v.tag for v in store.versions()] == ["v1"] and store.read().equals(before)
+
+
+def test_export_to_an_existing_file_says_an_export_is_a_folder(tmp_path, published):
+    from typer.testing import CliRunner
+
+    from synthfoundry.cli import app
+
+    root, _ = published
+    taken = write(tmp_path, "out.jsonl", "mine")
+    result = CliRunner().invoke(app, ["export", "demo", "--format", "jsonl", "--out", taken, "--root", str(root)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip() == f"error: --out {taken}: that is a file, and an export is a folder of files: give a " \
+                                    "new folder or an existing one"
+    assert Path(taken).read_text() == "mine"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers import make_managed_teacher
 from synthfoundry.teachers.base import (
     BUDGET_EXHAUSTED,
@@ -20,6 +19,7 @@ from synthfoundry.teachers.base import (
     TeacherFailure,
     complete_all,
 )
+from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers.limits import Budget, ProviderLimits
 from tests.fakes.provider_server import (
     ProviderServer,

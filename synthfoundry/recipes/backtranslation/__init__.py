@@ -39,6 +39,7 @@ NAME = "backtranslation"
 VERSION = "2"  # 2: documents between delimiters, marked as content
 KIND = "sft"
 DISTILL = False  # the passage is the response
+ANSWERS = False  # no ground truth a program can check
 EMBED_COLUMN = "instruction"
 FILTERS = ({"name": "injection"}, {"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
 INSTRUCTION = load_template(__package__, "instruction")

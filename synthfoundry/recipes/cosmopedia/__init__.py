@@ -33,6 +33,7 @@ NAME = "cosmopedia"
 VERSION = "2"  # 2: document extracts between delimiters, marked as content
 KIND = "pretrain"
 DISTILL = True  # the prompt is the instruction; the teacher writes the text
+ANSWERS = False  # no ground truth a program can check
 EMBED_COLUMN = "response"
 FILTERS = ({"name": "injection"}, {"name": "diversity"})  # default filter steps, in order
 

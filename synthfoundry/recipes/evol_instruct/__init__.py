@@ -36,6 +36,7 @@ NAME = "evol_instruct"
 VERSION = "1"
 KIND = "sft"
 DISTILL = True  # evolved instructions only: the teacher answers them in the distillation stage
+ANSWERS = False  # no ground truth a program can check
 EMBED_COLUMN = "instruction"
 FILTERS = ({"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
 

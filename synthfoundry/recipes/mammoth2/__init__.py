@@ -42,6 +42,7 @@ NAME = "mammoth2"
 VERSION = "2"  # 2: documents between delimiters, marked as content; pairs per passage capped
 KIND = "sft"
 DISTILL = False  # the refined answer is the response
+ANSWERS = False  # no ground truth a program can check
 EMBED_COLUMN = "instruction"
 FILTERS = ({"name": "injection"}, {"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
 EXTRACT = load_template(__package__, "extract")

@@ -41,6 +41,7 @@ NAME = "metamath"
 VERSION = "1"
 KIND = "sft"
 DISTILL = False  # the recipe answers its questions itself, to verify each reasoning path
+ANSWERS = True  # every row carries its answer and verifier
 EMBED_COLUMN = "instruction"
 FILTERS = (
     {"name": "correctness", "one_per_prompt": True}, {"name": "decontamination"}, {"name": "diversity"}

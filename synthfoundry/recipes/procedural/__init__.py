@@ -25,6 +25,7 @@ NAME = "procedural"
 VERSION = "1"
 KIND = "rlvr"
 DISTILL = False  # no responses: the RL trainer generates them
+ANSWERS = True  # every row carries its answer and verifier
 EMBED_COLUMN = "instruction"
 # Default filter steps, in order. Variants differ in their numbers or a few words of one template: number-aware
 # cosine tells them apart at 0.95; word overlap would not (they share the template's words).

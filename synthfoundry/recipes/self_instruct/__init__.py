@@ -39,6 +39,7 @@ NAME = "self_instruct"
 VERSION = "1"
 KIND = "sft"
 DISTILL = True  # instructions only: the teacher answers them in the distillation stage
+ANSWERS = False  # no ground truth a program can check
 EMBED_COLUMN = "instruction"
 FILTERS = ({"name": "quality_judge"}, {"name": "decontamination"}, {"name": "diversity"})  # default steps, in order
 TEMPLATE = load_template(__package__, "generate_instructions")

@@ -32,6 +32,7 @@ NAME = "ultrachat"
 VERSION = "1"
 KIND = "chat"
 DISTILL = False  # the recipe runs the whole conversation, assistant turns included
+ANSWERS = False  # no ground truth a program can check
 EMBED_COLUMN = "instruction"
 FILTERS = ({"name": "decontamination"}, {"name": "diversity"})  # default filter steps, in order
 OPENING = load_template(__package__, "opening_question")

@@ -42,6 +42,7 @@ NAME = "wrap"
 VERSION = "2"  # 2: documents between delimiters, marked as content
 KIND = "pretrain"
 DISTILL = False  # the recipe rephrases, so it can ledger rephrasings too short to publish
+ANSWERS = False  # no ground truth a program can check
 EMBED_COLUMN = "response"
 FILTERS = ({"name": "injection"}, {"name": "diversity"})  # default filter steps, in order
 
