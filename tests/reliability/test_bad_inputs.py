@@ -330,3 +330,18 @@ def test_export_to_an_existing_file_says_an_export_is_a_folder(tmp_path, publish
     assert result.stderr.strip() == f"error: --out {taken}: that is a file, and an export is a folder of files: give a " \
                                     "new folder or an existing one"
     assert Path(taken).read_text() == "mine"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["missing-secret-block", "dask-unreachable"])
+def test_a_preflight_refusal_from_the_console_is_one_message_and_no_request(case, tmp_path, published):
+    """`python -m flows.generate CONFIG` as a user runs it (these two printed tracebacks before preflight read them):
+    exit 1, the field and the fix, no traceback, and the live fake provider never asked."""
+    root, _ = published
+    build, field, message = PREFLIGHT[case]
+    with ProviderServer() as server:
+        code, output = run_flow(_config_file(tmp_path, root, build, server.base_url))
+        assert server.count == 0
+    assert code == 1, output
+    assert re.search(message, output) and field in output, output
+    assert "Traceback" not in output, output
