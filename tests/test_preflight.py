@@ -144,3 +144,26 @@ def test_pass_rate_asks_samples_per_row(tmp_path):
     steps = [{"name": "pass_rate", "samples": 4}]
     report = preflight(config(tmp_path, recipe=PROCEDURAL, filters=steps), environ={})
     assert report.ok and report.forecast.stages["pass_rate"].requests == 3 * 4
+
+
+@pytest.mark.parametrize("recipe, contract, filters", [
+    ({"name": "metamath"}, "rlvr", [{"name": "correctness"}]),  # sft rows that carry answers fit the RLVR suite
+    (PROCEDURAL, "rlvr", [{"name": "pass_rate"}]),
+    ({"name": "metamath", "output": "rlvr", "operations": ["rephrase"]}, "rlvr", [{"name": "pass_rate"}]),
+    ({"name": "self_instruct"}, "sft", [{"name": "diversity"}]),
+], ids=["metamath-sft-rlvr", "procedural", "metamath-rlvr", "self-instruct"])
+def test_a_contract_and_filters_that_fit_the_recipe_pass(tmp_path, recipe, contract, filters):
+    report = preflight(config(tmp_path, recipe=recipe, contract=contract, filters=filters), environ={})
+    assert report.ok, report.problems
+
+
+def test_a_secret_block_is_looked_up_only_through_the_given_lookup(tmp_path):
+    teacher = {**FAKE, "base_url": None, "api_key_secret": "team-key"}
+    asked = []
+    report = preflight(config(tmp_path, teacher=teacher), environ={}, secret_exists=lambda n: asked.append(n) or False)
+    assert asked == ["team-key"]
+    assert report.problems == [
+        "teacher key: teacher.api_key_secret: no Prefect Secret block named 'team-key': create it (UI: Blocks > "
+        "Secret, or `Secret(value=KEY).save('team-key')`), or leave api_key_secret out and set OPENAI_API_KEY"
+    ]
+    assert preflight(config(tmp_path, teacher=teacher), environ={}).ok  # no lookup given: trusted, as before
