@@ -99,9 +99,12 @@ def test_no_cap_counts_but_never_refuses() -> None:
 def _spend_until_refused(path: str, run: str, start, results) -> None:
     budget = Budget(1.0, SharedCap(path, run, 1.0))
     start.wait()  # both processes spend at the same time
-    while budget.reserve(0.05):
+    reserved = budget.reserve(0.05)
+    start.wait()  # each holds its first reservation before either spends on: a loaded machine cannot starve one
+    while reserved:
         time.sleep(0.001)  # a request in flight
         budget.settle(0.05, completion(0.04))
+        reserved = budget.reserve(0.05)
     results.put(budget.spend())
 
 
