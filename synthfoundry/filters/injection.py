@@ -212,8 +212,9 @@ def plain(text: str) -> tuple[str, list[str]]:
         if letters and _LEET_CHARS & set(word) and letters < len(word):
             undone.append("leetspeak")
             word = word.translate(_LEET)
-            if not spaced:  # "1" is the i or the l that makes a marker word, else an i
-                return next((w for w in (word.replace("1", "l"),) if w in vocabulary()), word.replace("1", "i"))
+            if not spaced:  # "1" is the l that makes a marker word ("a11"), else an i ("1gnore")
+                with_l = word.replace("1", "l")
+                return with_l if with_l in vocabulary() else word.replace("1", "i")
         return _segment(word) if spaced else word  # a run spelled with no word breaks: find the words
 
     kept = _DISGUISED.sub(unleet, kept)
