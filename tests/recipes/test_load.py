@@ -162,3 +162,21 @@ def test_the_forecast_counts_only_the_rows_to_distil(tmp_path):
                                                                          "n": 2}})
     distillation = preflight(config, {"OPENAI_API_KEY": "sk-test"}).forecast.stages["distillation"]
     assert (distillation.requests, distillation.rows) == (2 * 2, 2 + 2 * 2)  # 2 unanswered rows, 2 samples each
+
+
+def test_a_glob_and_an_fsspec_url_are_read_file_by_file(tmp_path):
+    import fsspec
+
+    for part, (question, answer) in enumerate(QUESTIONS[:2]):
+        write_jsonl(tmp_path / f"part-{part}.jsonl", [{"prompt": question, "output": answer}])
+    columns = {"instruction": "prompt", "response": "output"}
+    globbed = load.rows(load.Config(path=str(tmp_path / "part-*.jsonl"), columns=columns)).kept
+    assert globbed["instruction"].to_list() == [q for q, _ in QUESTIONS[:2]]
+    assert [json.loads(m)["source"].rsplit("/", 1)[1] for m in globbed["metadata"]] == ["part-0.jsonl", "part-1.jsonl"]
+
+    with fsspec.open("memory://data/mine.parquet", "wb") as handle:
+        pl.DataFrame(user_rows()).write_parquet(handle)
+    remote = load.rows(load.Config(path="memory://data/mine.parquet", columns=columns)).kept
+    assert remote.height == 4 and set(remote["id"]) >= set(globbed["id"])  # same content, same ids, any place
+    with pytest.raises(load.LoadError, match=r"memory://data/none-\*\.jsonl: no \.jsonl or \.parquet file there"):
+        load.rows(load.Config(path="memory://data/none-*.jsonl", columns=columns))
