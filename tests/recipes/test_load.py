@@ -180,3 +180,9 @@ def test_a_glob_and_an_fsspec_url_are_read_file_by_file(tmp_path):
     assert remote.height == 4 and set(remote["id"]) >= set(globbed["id"])  # same content, same ids, any place
     with pytest.raises(load.LoadError, match=r"memory://data/none-\*\.jsonl: no \.jsonl or \.parquet file there"):
         load.rows(load.Config(path="memory://data/none-*.jsonl", columns=columns))
+
+
+def test_data_without_our_column_names_needs_a_mapping(tmp_path):
+    data = write_jsonl(tmp_path / "theirs.jsonl", user_rows())
+    with pytest.raises(load.LoadError, match=r"has no column named instruction or messages: say which column holds"):
+        load.rows(load.Config(path=str(data)))

@@ -109,23 +109,18 @@ class Config(Strict):
         return (({"name": "correctness"},) if verifiable else ()) + FILTERS
 
 
-def mapping(config: Config, tables: list[Table] | None = None) -> dict[str, str]:
-    """Our column -> theirs: the configured one, else the columns of our names the data has."""
-    if config.columns is not None:
-        return config.columns.model_dump(exclude_none=True)
-    present = {name for table in (tables or []) for row in table.rows[:1000] for name in row}
-    found = {name: name for name in OURS if name in present}
-    if not {"instruction", "messages"} & set(found):
-        sources = ", ".join(table.source for table in tables or [])
-        raise LoadError(f"{sources} has no column named instruction or messages: say which column "
-                        "holds the prompt, e.g. columns: {instruction: question, response: answer}")
-    return found
-
-
 def load(config: Config) -> tuple[list[Table], dict[str, str]]:
-    named = mapping(config) if config.columns is not None else None
-    tables = read_tables(config.path, sorted(set(named.values())) if named else None, config.split)
-    return tables, named or mapping(config, tables)
+    """The data's files, and our column -> theirs: the configured mapping, else the columns of our names it has."""
+    if config.columns is not None:
+        names = config.columns.model_dump(exclude_none=True)
+        return read_tables(config.path, sorted(set(names.values())), config.split), names
+    tables = read_tables(config.path, None, config.split)
+    present = {name for table in tables for row in table.rows[:1000] for name in row}
+    names = {name: name for name in OURS if name in present}
+    if not {"instruction", "messages"} & set(names):
+        raise LoadError(f"{config.path} has no column named instruction or messages: say which column holds the "
+                        "prompt, e.g. columns: {instruction: question, response: answer}")
+    return tables, names
 
 
 def _text(value: object, column: str) -> tuple[str | None, str | None]:
