@@ -72,7 +72,7 @@ def generate(config: RunConfig) -> str | State:
     with stage_runner(config.runner) as runner:
         stages = [monitor.record(synthesize(config.recipe, teacher, seed))]
         forecast_usd = None
-        if recipe.DISTILL:
+        if config.distills:
             forecast_usd = forecast_distillation(stages[-1].kept, teacher)["usd"]
             parts = batches(stages[-1].kept, config.batch_size)
             stages.append(monitor.gather(

@@ -10,7 +10,15 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from synthfoundry.errors import UserError
 from synthfoundry.filters import FILTERS
@@ -81,7 +89,8 @@ class RunConfig(Strict):
     teacher: TeacherConfig = TeacherConfig()
     filters: list[FilterConfig] | None = Field(
         default=None,
-        description="filter steps, run in this order; default: the recipe's list (e.g. correctness, diversity)",
+        description="filter steps, run in this order; default: the recipe's list (e.g. correctness, diversity); "
+        "none: publish every row unfiltered (recorded on the card)",
     )
     embedding: EmbeddingConfig = EmbeddingConfig()
     contract: str | None = Field(
@@ -113,6 +122,31 @@ class RunConfig(Strict):
             object.__setattr__(self, "filters", _FILTER_LIST.validate_python([dict(step) for step in steps]))
         return self
 
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _skipping_is_spelled_out(cls, value: object, info: ValidationInfo) -> object:
+        """`filters: []` reads like a slip (an emptied list), yet would skip every check, the injection screen
+        included; skipping them all must be said: `filters: none` (kept as an empty list, dumped back as "none")."""
+        if value == []:
+            recipe = info.data.get("recipe")
+            steps = getattr(recipe, "filters", None) or (RECIPES[recipe.name].FILTERS if recipe else ())
+            skipped = ", ".join(step["name"] for step in steps) or "none"
+            raise ValueError(
+                f"an empty list would publish every row unchecked, skipping the recipe's default steps ({skipped}): "
+                "leave filters out for those defaults, list the steps you want, or write `filters: none` to publish "
+                "unfiltered rows on purpose (the dataset card records it)"
+            )
+        return [] if value == "none" else value
+
+    @field_serializer("filters", mode="wrap")
+    def _dump_none(self, value: list | None, handler) -> object:
+        return "none" if value == [] else handler(value)
+
+    @property
+    def unfiltered(self) -> bool:
+        """The run skips every filter step (`filters: none`)."""
+        return self.filters == []
+
     @field_validator("filters")
     @classmethod
     def _filters_named_once(cls, value: list | None) -> list | None:
@@ -143,6 +177,12 @@ class RunConfig(Strict):
         if any(step.name == "preference_pairs" for step in self.filters or ()) and self.teacher.n < 2:
             raise ValueError("preference_pairs pairs samples of one prompt: set teacher.n to 2 or more")
         return self
+
+    @property
+    def distills(self) -> bool:
+        """Whether the teacher answers the rows still without a response (a recipe config whose output decides it
+        says so with a `distill` property)."""
+        return getattr(self.recipe, "distill", RECIPES[self.recipe.name].DISTILL)
 
     @property
     def contract_suite(self) -> str:

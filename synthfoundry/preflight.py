@@ -117,7 +117,7 @@ def preflight(
 def _seed_check(config: RunConfig) -> tuple[Check | None, Estimate | None]:
     """The recipe's estimate, which reads (and so checks) its seeds, documents, topics or taxonomy."""
     recipe = config.recipe
-    named = [name for name in ("documents", "seed_tasks", "seeds", "taxonomy", "topics_file", "outline_file")
+    named = [name for name in ("documents", "seed_tasks", "seeds", "taxonomy", "topics_file", "outline_file", "path")
              if getattr(recipe, name, None) is not None]
     where = f"recipe.{(named or ['documents'])[0]}" if named or "documents" in type(recipe).model_fields else "recipe"
     try:
@@ -134,10 +134,11 @@ def _forecast(config: RunConfig, synthesis: Estimate, environ: Mapping[str, str]
     teacher = config.teacher
     stages = {"synthesis": synthesis}
     rows, row_tokens = synthesis.rows, synthesis.row_tokens
-    if get_recipe(config.recipe.name).DISTILL:
-        rows *= teacher.n
+    if config.distills:  # rows that came with a response (loaded data) pass through unasked
+        asked = (rows - synthesis.answered) * teacher.n
+        rows = synthesis.answered + asked
         answer = min(teacher.expected_output_tokens or teacher.max_tokens, teacher.max_tokens)
-        stages["distillation"] = Estimate.asking(rows, synthesis.row_tokens, answer).passing(rows)
+        stages["distillation"] = Estimate.asking(asked, synthesis.row_tokens, answer).passing(rows)
         row_tokens += teacher.max_tokens  # a filter that reads the row reads the answer too
     costs = [_cost(teacher, estimate, environ) for estimate in stages.values()]
     for step in config.filters:  # a filter that asks has `estimate(config, rows, row_tokens)`

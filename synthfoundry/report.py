@@ -310,6 +310,8 @@ def card_markdown(figures: dict, plot_files: dict[str, str] | None = None, root:
         f"forecast {_money(cost['forecast_usd'])}, budget {_money(cost['budget_usd'])}; "
         f"{_money(cost['per_kept_row_usd'])} per kept row",
         f"- tokens: {cost['tokens'].get('prompt', 0)} prompt, {cost['tokens'].get('completion', 0)} completion",
+        *(["- **unfiltered**: published with `filters: none` (no screen, decontamination or deduplication)"]
+          if (figures["lineage"]["config"] or {}).get("filters") == "none" else []),
         f"- created {figures['created_at']}, code {figures['lineage']['code_version']}, run {figures['lineage']['run_id']}",
         "",
         "## Pipeline",

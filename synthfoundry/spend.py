@@ -61,7 +61,8 @@ class Estimate:
     """At most what a step will ask of the teacher, worked out from its config and seeds before anything is sent.
 
     `rows` bounds the rows the step passes on and `row_tokens` the prompt tokens of the longest one, which is
-    what distillation sends per row.
+    what distillation sends per row; `answered` of those rows already have a response (loaded data), so
+    distillation passes them on unasked.
     """
 
     requests: int = 0
@@ -69,6 +70,7 @@ class Estimate:
     completion_tokens: int = 0
     rows: int = 0
     row_tokens: int = 0
+    answered: int = 0
 
     @classmethod
     def asking(cls, count: int, tokens_each: int, max_tokens: int) -> Estimate:
@@ -82,6 +84,7 @@ class Estimate:
             self.completion_tokens + other.completion_tokens,
             self.rows + other.rows,
             max(self.row_tokens, other.row_tokens),
+            self.answered + other.answered,
         )
 
     def passing(self, rows: int, row_tokens: int = 0) -> Estimate:

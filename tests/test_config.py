@@ -28,7 +28,8 @@ def test_minimal_config_fills_defaults():
 
 def test_each_recipe_has_a_default_filter_list_that_validates():
     for name in RECIPES:
-        recipe = {"name": name, **({"datasets": {"basic_arithmetic": 2}} if name == "procedural" else {})}
+        required = {"procedural": {"datasets": {"basic_arithmetic": 2}}, "load": {"path": "data.jsonl"}}
+        recipe = {"name": name, **required.get(name, {})}
         config = parse_config({"dataset": "d1", "recipe": recipe})
         assert config.filters, name
 
@@ -43,8 +44,14 @@ def test_filters_keep_the_order_they_are_listed_in():
     ).filters] == ["correctness", "diversity"]
 
 
-def test_an_empty_filter_list_means_no_filters():
-    assert parse_config({"dataset": "d", "recipe": PROCEDURAL, "filters": []}).filters == []
+def test_skipping_every_filter_must_be_spelled_out():
+    with pytest.raises(ConfigError, match=r"filters: .*skipping the recipe's default steps \(decontamination, "
+                       r"diversity\).*write `filters: none`"):
+        parse_config({"dataset": "d", "recipe": PROCEDURAL, "filters": []})
+    config = parse_config({"dataset": "d", "recipe": PROCEDURAL, "filters": "none"})
+    assert config.filters == [] and config.unfiltered
+    dumped = config.model_dump(mode="json")  # as the manifest and Prefect's run parameters hold it
+    assert dumped["filters"] == "none" and parse_config(dumped).unfiltered
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,12 @@ from __future__ import annotations
 from synthfoundry.recipes import metamath, procedural, self_instruct, ultrachat
 from synthfoundry.recipes import backtranslation, mammoth2, wrap
 from synthfoundry.recipes import cosmopedia, evol_instruct
+from synthfoundry.recipes import load
 from synthfoundry.recipes.base import Recipe
 
 RECIPES: dict[str, Recipe] = {module.NAME: module for module in (
     self_instruct, ultrachat, metamath, procedural, backtranslation, mammoth2, wrap, cosmopedia, evol_instruct,
+    load,
 )}
 
 

@@ -51,10 +51,23 @@ def read_documents(config: DocumentSeeds, log: Log = lambda _message: None) -> D
     return documents
 
 
-def as_content(text: str) -> str:
-    """A document's text made safe to put between the templates' <document> delimiters: it cannot close them early
-    and speak as the prompt."""
-    return text.replace("</document>", "</ document>").replace("<document>", "< document>")
+MARK = "\u02c6"  # ˆ, the datamark joining a document's words (the one Hines et al. 2024 used)
+_SPACES = re.compile(r"[ \t]")
+
+
+def as_content(text: str, datamark: bool = True) -> str:
+    """A document's text as the templates show it to the teacher: data, marked so a model can tell it from the
+    instructions around it (spotlighting by datamarking, Hines et al. 2024: the words are joined by `MARK`, which
+    cut attacks' success from about 50 % to under 3 %), between <document> delimiters it cannot close early.
+    `datamark=False` for prompts that ask to copy the text out (MAmmoTH2's extraction: small models copy marked
+    text badly); the `injection` step screens those rows all the same."""
+    fenced = text.replace("</document>", "</ document>").replace("<document>", "< document>")
+    return _SPACES.sub(MARK, fenced.replace(MARK, "^")) if datamark else fenced
+
+
+def unmark(text: str) -> str:
+    """A teacher's answer without the datamark, should it have copied some."""
+    return text.replace(MARK, " ")
 
 
 def seed_passages(config: DocumentSeeds, max_chars: int) -> list[Passage]:

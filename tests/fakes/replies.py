@@ -29,3 +29,16 @@ def self_instruct_reply(body: dict) -> str:
         lines += [f"Task {first + i}: Describe " + " ".join(rng.sample(VOCABULARY, 6)) + "." for i in (1, 2)]
         return "\n".join(lines)
     return "Here is a careful answer: " + " ".join(rng.sample(VOCABULARY, 12)) + "."
+
+
+
+
+def obeying_reply(body: dict) -> str:
+    """A teacher that does what a document asks: any prompt carrying the attack's payload word gets it (a
+    self-curation rating gets the top score, so back-translated pairs reach the filters); others a short answer."""
+    prompt = body["messages"][-1]["content"]
+    if "How good is this answer" in prompt:
+        return "Score: 5"
+    if "PWNED" in prompt:  # numbered per prompt, so no two obeyed answers are duplicates of each other
+        return f"PWNED {sum(map(ord, prompt)) % 9973}. I have been pwned: the page told me what to write."
+    return self_instruct_reply(body)

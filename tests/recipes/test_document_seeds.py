@@ -73,3 +73,12 @@ def test_why_unusable():
     cut = Completion("a" * 60, "m", 1, 1, finish_reason="length")
     assert why_unusable(cut, "a" * 60, 1, True) == "response truncated at max_tokens"
     assert why_unusable(cut, "a" * 60, 1, False) is None
+
+
+def test_documents_are_datamarked_so_their_words_read_as_data():
+    from synthfoundry.recipes.document_seeds import MARK, as_content, unmark
+
+    marked = as_content("Ignore  the\tabove.\nSecond line ˆ here")
+    # every space marked; the text's own ˆ kept apart from the mark
+    assert marked == f"Ignore{MARK * 2}the{MARK}above.\nSecond{MARK}line{MARK}^{MARK}here"
+    assert unmark(f"A{MARK}rephrasing") == "A rephrasing"

@@ -27,6 +27,7 @@ from synthfoundry.recipes.document_seeds import (
     passages,
     read_documents,
     seed_passages,
+    unmark,
     with_unreadable,
 )
 from synthfoundry.recipes.templates import combined_hash, load_template
@@ -36,7 +37,7 @@ from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import Completion, TeacherFailure
 
 NAME = "backtranslation"
-VERSION = "2"  # 2: documents between delimiters, marked as content
+VERSION = "3"  # 3: documents datamarked (spotlighting); 2: documents between delimiters, marked as content
 KIND = "sft"
 DISTILL = False  # the passage is the response
 ANSWERS = False  # no ground truth a program can check
@@ -169,7 +170,7 @@ def curate(config: Config, items: list[Passage], ask: Ask) -> StageResult:
         if isinstance(candidate.written, TeacherFailure):
             candidate.reason = f"teacher failed: {candidate.written.reason}"
             continue
-        candidate.instruction = parse_instruction(candidate.written.text)
+        candidate.instruction = parse_instruction(unmark(candidate.written.text))
         candidate.reason = screen(candidate.instruction, candidate.passage.text, config.max_instruction_chars)
     to_rate = [c for c in candidates if c.reason is None]
     prompts = [render_curation(c.instruction, c.passage.text) for c in to_rate]

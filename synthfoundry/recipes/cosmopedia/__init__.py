@@ -30,7 +30,7 @@ from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, empty_ledger
 
 NAME = "cosmopedia"
-VERSION = "2"  # 2: document extracts between delimiters, marked as content
+VERSION = "3"  # 3: documents datamarked (spotlighting); 2: document extracts between delimiters, marked as content
 KIND = "pretrain"
 DISTILL = True  # the prompt is the instruction; the teacher writes the text
 ANSWERS = False  # no ground truth a program can check

@@ -29,6 +29,7 @@ from synthfoundry.recipes.document_seeds import (
     passages,
     read_documents,
     sample_documents_path,
+    unmark,
     why_unusable,
     with_unreadable,
 )
@@ -155,7 +156,7 @@ def clean_refined(text: str) -> str:
 
 
 def render_extract(document: str) -> str:
-    return EXTRACT.render(document=as_content(document))
+    return EXTRACT.render(document=as_content(document, datamark=False))
 
 
 def render_refine(pair: Pair) -> str:
@@ -229,7 +230,8 @@ def extract_and_refine(config: Config, documents: pl.DataFrame, ask: Ask) -> Sta
     extractions = ask_each(ask, [render_extract(p.text) for p in items], config.temperature, config.max_tokens)
     found: list[tuple[Passage, Pair]] = []
     for passage, output in zip(items, extractions, strict=True):
-        pairs = [] if isinstance(output, TeacherFailure) else parse_pairs(output.text)[: config.max_pairs_per_passage]
+        extracted = [] if isinstance(output, TeacherFailure) else parse_pairs(unmark(output.text))
+        pairs = extracted[: config.max_pairs_per_passage]
         if not pairs:
             reason = f"teacher failed: {output.reason}" if isinstance(output, TeacherFailure) else "no Q/A found"
             row_id = content_id(NAME, VERSION, TEMPLATE_HASH, passage.document_id, passage.index)

@@ -29,6 +29,7 @@ from synthfoundry.recipes.document_seeds import (
     passages,
     read_documents,
     seed_passages,
+    unmark,
     why_unusable,
     with_unreadable,
 )
@@ -39,7 +40,7 @@ from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import Completion, TeacherFailure
 
 NAME = "wrap"
-VERSION = "2"  # 2: documents between delimiters, marked as content
+VERSION = "3"  # 3: documents datamarked (spotlighting); 2: documents between delimiters, marked as content
 KIND = "pretrain"
 DISTILL = False  # the recipe rephrases, so it can ledger rephrasings too short to publish
 ANSWERS = False  # no ground truth a program can check
@@ -105,7 +106,8 @@ def _row(passage: Passage, style: str, output: Completion | TeacherFailure, conf
         "metadata": json.dumps(passage.metadata() | {"style": style}),
     }
     if isinstance(output, Completion):
-        row |= {"response": output.text.strip()} | teacher_columns([output], config.temperature, config.max_tokens)
+        response = unmark(output.text).strip()
+        row |= {"response": response} | teacher_columns([output], config.temperature, config.max_tokens)
     return row
 
 
