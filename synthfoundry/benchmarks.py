@@ -11,6 +11,7 @@ benchmark the way the filter will, so a run can refuse a bad one before it pays 
 from __future__ import annotations
 
 import glob
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,6 +47,14 @@ class Benchmark(Strict):
     id_column: str | None = Field(
         default=None, description="column naming each item; default: file name and line (row) number"
     )
+
+    @field_validator("columns")
+    @classmethod
+    def _paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            if not all(re.fullmatch(r"[^.\[\]]+(?:\[\])?", step) for step in path.split(".")):
+                raise ValueError(f"{path!r} is not a column or a path such as instances[].input")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -57,3 +57,9 @@ def test_missing_and_empty_benchmarks_are_clear_errors(tmp_path):
     pl.DataFrame({"q": []}, schema={"q": pl.String}).write_parquet(tmp_path / "no_rows.parquet")
     with pytest.raises(BenchmarkError, match=r"benchmark 'none': .*no_rows\.parquet has no rows"):
         check_benchmark(Benchmark(name="none", path=str(tmp_path / "no_rows.parquet"), columns=["q"]))
+
+
+@pytest.mark.parametrize("path", ["instances..input", "instances[0].input", "[]", "a.[]"])
+def test_malformed_paths_are_refused_when_the_config_is_read(path):
+    with pytest.raises(ValueError, match="is not a column or a path such as instances"):
+        Benchmark(name="b", path="b.jsonl", columns=[path])

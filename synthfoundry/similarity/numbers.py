@@ -17,8 +17,9 @@ from hashlib import blake2b
 
 import numpy as np
 
-_DIGITS = r"(?:(?<![\w)\]])-)?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+(?![\d.,]\d))?"  # a minus sign counts, a subtraction's
-_TOKEN = re.compile(_DIGITS + r"|[^\W\d_]+|[-+*/×÷=<>^%]")  # minus does not; 3/4 is one number
+# a minus sign counts, a subtraction's minus does not; 3/4 is one number
+_DIGITS = r"(?:(?<![\w)\]])-)?[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?(?:/[0-9]+(?![0-9.,][0-9]))?"
+_TOKEN = re.compile(_DIGITS + r"|[^\W\d_]+|[-+*/×÷=<>^%]")
 
 _UNITS = {
     word: value for value, word in enumerate(
@@ -37,6 +38,10 @@ _DENOMINATORS = {"half": 2, "halves": 2, "quarter": 4, "quarters": 4} | {
 }
 _NUMBER_WORDS = _UNITS.keys() | _TENS.keys() | _MULTIPLIERS.keys() | _SCALES.keys()
 _ANY_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(sorted(_NUMBER_WORDS | _DENOMINATORS.keys())) + r")\b", re.I)
+
+
+def _is_number(token: str) -> bool:
+    return token[-1] in "0123456789"  # numbers end in an ASCII digit, "cm³" does not
 
 
 def canonical(number: str) -> str:
@@ -61,7 +66,7 @@ def tokens(text: str) -> list[str]:
     is spelled."""
     raw = _TOKEN.findall(text.lower())
     if not _ANY_NUMBER_WORD.search(text):
-        return [canonical(token) if token[-1].isdigit() else token for token in raw]
+        return [canonical(token) if _is_number(token) else token for token in raw]
     out: list[str] = []
     at = 0
     while at < len(raw):
@@ -77,7 +82,7 @@ def tokens(text: str) -> list[str]:
 def _number_at(raw: list[str], at: int) -> tuple[list[Fraction] | None, int]:
     """The number(s) starting at token `at` and the token after them; (None, at) when no number starts there."""
     token = raw[at]
-    if token[-1].isdigit():
+    if _is_number(token):
         values, end = [Fraction(canonical(token))], at + 1
     elif token in _NUMBER_WORDS:
         end = at + 1
@@ -94,7 +99,7 @@ def _number_at(raw: list[str], at: int) -> tuple[list[Fraction] | None, int]:
         return [Fraction(1, 2)], at + 1
     else:
         return None, at
-    if end < len(raw) and raw[end] in _SCALES | _MULTIPLIERS and token[-1].isdigit():  # "3 million"
+    if end < len(raw) and raw[end] in _SCALES | _MULTIPLIERS and _is_number(token):  # "3 million"
         values[-1] *= (_SCALES | _MULTIPLIERS)[raw[end]]
         end += 1
     if end < len(raw) and raw[end] in _DENOMINATORS and values[-1].denominator == 1 and values[-1] < 20:
@@ -127,7 +132,7 @@ def _words_value(words: list[str]) -> list[Fraction]:
 
 def numbers_in(text: str) -> tuple[str, ...]:
     """The numbers of a text by value, sorted: a multiset to compare."""
-    return tuple(sorted(token for token in tokens(text) if token[-1].isdigit()))
+    return tuple(sorted(token for token in tokens(text) if _is_number(token)))
 
 
 def word_set(text: str) -> frozenset[str]:

@@ -25,7 +25,10 @@ def questions(path, count=None, seed=0):
 
 
 def check(texts, field="instruction", **settings):
+    """The filter on these texts; n-grams only unless the test sets embedding_threshold (embedding GSM8K takes
+    seconds, and the n-gram tests need none)."""
     rows = rows_frame([{"id": str(i), "instruction": "Solve it.", field: text} for i, text in enumerate(texts)])
+    settings = {"embedding_threshold": None, **settings}
     return apply(decontamination, rows, decontamination.Config(**settings), tools())
 
 
@@ -215,4 +218,27 @@ def test_a_model_confirms_embedding_candidates_before_they_are_dropped(tmp_path)
                         r"fake-judge", result.dropped["reason"][0])
     assert asked == 2  # the paraphrase and the similar question; the poem is no candidate
     with pytest.raises(ValueError, match="confirm needs embedding_threshold"):
-        decontamination.Config(confirm=True)
+        decontamination.Config(confirm=True, embedding_threshold=None)
+
+
+def test_the_defaults_catch_light_edits_of_short_items_and_keep_unrelated_ones(tmp_path):
+    """Self-Instruct seed tasks as a user's benchmark, read from the run config: 13-grams never see them (all are
+    shorter); whole-text matching and the default embedding check catch their light edits."""
+    from synthfoundry.recipes.self_instruct import default_seed_path
+
+    tasks = [json.loads(line) for line in default_seed_path().read_text().splitlines()][:20]
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("".join(json.dumps(task) + "\n" for task in tasks[:10]))
+    config = parse_config({"dataset": "d", "recipe": {"name": "self_instruct"}, "filters": [{
+        "name": "decontamination", "benchmarks": [{"name": "si", "path": str(path),
+                                                   "columns": ["instruction", "instances[].input"]}]}]}).filters[0]
+    instructions = [task["instruction"] for task in tasks]
+    edited = [
+        instructions[0].upper(),
+        "Here is a task for you. " + instructions[1],
+        " ".join(word for i, word in enumerate(instructions[2].split()) if i != 2),  # a word dropped
+    ]
+    rows = rows_frame([{"id": str(i), "instruction": text} for i, text in enumerate(edited + instructions[10:])])
+    result = apply(decontamination, rows, config, tools())
+    assert sorted(result.dropped["id"].to_list()) == ["0", "1", "2"]
+    assert result.kept.height == 10
