@@ -474,7 +474,11 @@ def main() -> None:
             ("semhash 0.5.0 (same MiniLM vectors)", semhash, texts, vectors, args.threshold),
         ]
         for label, job, *job_args in methods:
-            kept, seconds, peak = forked(job, *job_args)
+            try:
+                kept, seconds, peak = forked(job, *job_args)
+            except ModuleNotFoundError as missing:  # semhash comes with the bench extra
+                print(f"{size:>7} {label:<44} skipped: {missing} (pip install -e '.[bench]')", flush=True)
+                continue
             q = quality(kept, rows)
             spelled = "  ".join(f"{recall:.3f}/{kept:.3f}" for recall, kept in q["by_spelling"].values())
             print(f"{size:>7} {label:<44} {seconds:>8.1f} {peak:>9.0f} {q['recall']:>7.3f} {q['precision']:>9.3f}"
