@@ -190,9 +190,9 @@ def test_large_runs_use_k_means_cells_and_find_the_same_duplicates(monkeypatch):
     cells = diversity._cells(vectors)
     assert len(cells) > 10 and sum(len(members) for members, _ in cells) == len(vectors)
     kept, best = greedy_novel(vectors, 0.9)
-    # random vectors have no cluster structure (the index's worst case): still >= 98 % of the copies found
-    assert (~kept[1500:]).sum() >= 294 and (~exact_kept[1500:]).all()
-    assert (kept == exact_kept).mean() > 0.995
+    # random vectors have no cluster structure (the index's worst case): every copy found with 16 probes (4: 298)
+    assert (~kept[1500:]).all() and (~exact_kept[1500:]).all()
+    assert (kept == exact_kept).all()
     assert np.allclose(best[~kept], exact_best[~kept])
 
 
