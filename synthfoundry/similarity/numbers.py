@@ -4,8 +4,8 @@ numbers are different, and a copy that spells its numbers otherwise is the same 
 86 % of GSM8K questions whose numbers were all changed still score MiniLM cosine >= 0.91 to the original, so an
 embedding alone calls them duplicates; comparing the multisets of numbers tells them apart. Numbers are compared by
 value whatever their spelling: digits with or without thousands separators (1,000 = 1000, 3.50 = 3.5), number words
-("forty-eight", "one hundred and five", "two dozen", "3 million"), simple fractions (3/4, "three quarters",
-"a half" = 0.5).
+("forty-eight", "one hundred and five", "two dozen", "3 million"), simple fractions (3/4 = 3.0/4.0 = 0.75 =
+"three quarters", "a half" = 0.5).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hashlib import blake2b
 import numpy as np
 
 # a minus sign counts, a subtraction's minus does not; 3/4 is one number
-_DIGITS = r"(?:(?<![\w)\]])-)?[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?(?:/[0-9]+(?![0-9.,][0-9]))?"
+_DIGITS = r"(?:(?<![\w)\]])-)?[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?(?:/[0-9]+(?:\.[0-9]+)?(?![0-9.,]?[0-9]))?"
 _TOKEN = re.compile(_DIGITS + r"|[^\W\d_]+|[-+*/×÷=<>^%]")
 
 _UNITS = {
@@ -47,7 +47,7 @@ def _is_number(token: str) -> bool:
 def canonical(number: str) -> str:
     """A number written in digits as its value: 1,000 -> 1000, 3.50 -> 3.5, 3/4 -> 0.75, 1/3 -> 1/3, 007 -> 7."""
     whole, _, denominator = number.replace(",", "").partition("/")
-    return _show(Fraction(whole) / int(denominator) if denominator and int(denominator) else Fraction(whole))
+    return _show(Fraction(whole) / Fraction(denominator) if denominator and Fraction(denominator) else Fraction(whole))
 
 
 def _show(value: Fraction) -> str:
@@ -131,8 +131,9 @@ def _words_value(words: list[str]) -> list[Fraction]:
 
 
 def numbers_in(text: str) -> tuple[str, ...]:
-    """The numbers of a text by value, sorted: a multiset to compare."""
-    return tuple(sorted(token for token in tokens(text) if _is_number(token)))
+    """The numbers of a text by value, sorted: a multiset to compare. One is left out: "one" is as often a pronoun
+    or an article ("one of them", "one day") as a number, and a copy may drop it or write it as 1."""
+    return tuple(sorted(token for token in tokens(text) if _is_number(token) and token != "1"))
 
 
 def word_set(text: str) -> frozenset[str]:

@@ -16,7 +16,8 @@ from synthfoundry.similarity.numbers import number_codes, numbers_in, word_set
             ["0.75", "0.75", "0.75", "0.5", "0.5", "0.5", "1/3", "1/3"]))),
         ("nineteen eighty-four", ("19", "84")),  # two numbers: a teen then a tens
         ("16 - 3 = 13, but -3 is negative", ("-3", "13", "16", "3")),  # a subtraction's minus is not a sign
-        ("the third day, one of them", ("1",)),  # an ordinal is not a number; "one" is
+        ("the third day, one of them, 1 more", ()),  # an ordinal is not a number; one is left out (often a pronoun)
+        ("1.0/4.0 of 50.0/100.0", ("0.25", "0.5")),
         ("no numbers here", ()),
     ],
 )
@@ -27,7 +28,7 @@ def test_numbers_are_read_by_value_whatever_their_spelling(text, numbers):
 def test_number_codes_match_exactly_when_the_values_do():
     codes = number_codes([
         "1,000 apples at 3.50", "one thousand apples at 3.5", "1000 apples at 3.6", "no numbers", "",
-        "Tom has 48 apples and 3/4 of a pie", "Tom has forty-eight apples and three quarters of a pie",
+        "Tom has 48 apples and 3/4 of a pie", "One day Tom has forty-eight apples and three quarters of a pie",
         "Tom has forty-nine apples and three quarters of a pie",
     ])
     assert codes[0] == codes[1] != codes[2]
