@@ -23,7 +23,6 @@ import json
 import os
 import random
 import re
-import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
