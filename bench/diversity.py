@@ -3,12 +3,16 @@ pairwise ROUGE-L, on a planted near-duplicate set built deterministically from s
 
     PYTHONPATH=. .venv/bin/python -m bench.diversity                 # 10 k and 100 k rows
     PYTHONPATH=. .venv/bin/python -m bench.diversity --sizes 10000   # a quick look
+    PYTHONPATH=. .venv/bin/python -m bench.diversity --methods index --sizes 10000,30000,100000 --vectors tfidf
+                                      # the k-means cells' recall of the exact search (above 20 k rows)
 
 The set: distinct base texts (GSM8K questions and solution steps, Self-Instruct seed tasks, the shipped documents,
-Python's own reference prose, reasoning-gym's GSM-style questions, one per template and numbers), 15 % planted near-duplicates (two of: dropped
-words, synonyms, punctuation/case, swapped sentences, number formats) placed after their original, and 10 % GSM8K
-questions whose numbers were all changed (different problems: they must be kept). MiniLM vectors are computed once
-and cached under /tmp. Each method runs in a process of its own so its peak RSS is its own.
+Python's own reference prose, reasoning-gym's GSM-style questions, one per template and numbers), 15 % planted
+near-duplicates (two of: dropped words, synonyms, punctuation/case, swapped sentences; a copy holding numbers keeps
+their digits, reformats them (1,000 / 3.0) or writes them in words ("forty-eight", "three quarters"), a third each)
+placed after their original, and 10 % GSM8K questions whose numbers were all changed (different problems: they must
+be kept; half of them written in words). MiniLM vectors are computed once and cached under /tmp. Each method runs in
+a process of its own so its peak RSS is its own.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ import json
 import os
 import random
 import re
-import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +51,10 @@ SYNONYMS = {
 class Row:
     text: str
     kind: str  # base | planted (must be dropped) | changed (numbers changed: must be kept)
+    spelling: str = ""  # planted and changed rows: how their numbers are written (SPELLINGS), or "no numbers"
+
+
+SPELLINGS = ("digits", "formats", "words")
 
 
 def base_texts() -> list[str]:
@@ -75,11 +82,10 @@ def base_texts() -> list[str]:
                 texts.append(paragraph)
     import reasoning_gym
 
-    from synthfoundry.similarity.numbers import numbers_in
-
     problems = set()  # one instance per template and numbers: renaming the people does not make a new problem
     for item in reasoning_gym.create_dataset("gsm_symbolic", size=60_000, seed=7):
-        problem = (tuple(sorted(item["metadata"]["variables"])), numbers_in(item["question"]))
+        numbers = tuple(sorted(re.findall(r"[0-9]+(?:[.,][0-9]+)*", item["question"])))
+        problem = (tuple(sorted(item["metadata"]["variables"])), numbers)
         if problem not in problems:
             problems.add(problem)
             texts.append(item["question"])
@@ -93,9 +99,16 @@ def base_texts() -> list[str]:
     return out
 
 
+NUMBER_WORD = re.compile(  # dropping these changes the problem, not its wording
+    r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|"
+    r"sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen|half|halves|thirds?|quarters?|fourths?|"
+    r"fifths?|twice|times)\b", re.IGNORECASE,
+)
+
+
 def _drop_words(text: str, rng: random.Random) -> str | None:
     words = text.split()
-    droppable = [i for i, w in enumerate(words) if not re.search(r"\d", w)]
+    droppable = [i for i, w in enumerate(words) if not re.search(r"\d", w) and not NUMBER_WORD.search(w)]
     if len(words) < 8 or len(droppable) < 2:
         return None
     for i in sorted(rng.sample(droppable, rng.randint(1, 2)), reverse=True):
@@ -136,11 +149,44 @@ def _number_formats(text: str, rng: random.Random) -> str | None:
     return changed if changed != text else None
 
 
-PERTURBATIONS = (_drop_words, _synonyms, _punctuation_case, _swap_sentences, _number_formats)
+_UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+          "seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_PARTS = {2: ("half", "halves"), 3: ("third", "thirds"), 4: ("quarter", "quarters"), 5: ("fifth", "fifths")}
 
 
-def perturb(text: str, rng: random.Random) -> str:
-    """Two meaning-keeping edits, drawn from those the text allows."""
+def in_words(number: int, rng: random.Random) -> str:
+    """An integer below a million in English words, "and" after hundreds or not, as people write them."""
+    if number < 20:
+        return _UNITS[number]
+    if number < 100:
+        return _TENS[number // 10] + ("-" + _UNITS[number % 10] if number % 10 else "")
+    if number < 1000:
+        rest = number % 100
+        joint = " and " if rng.random() < 0.5 else " "
+        return _UNITS[number // 100] + " hundred" + (joint + in_words(rest, rng) if rest else "")
+    rest = number % 1000
+    return in_words(number // 1000, rng) + " thousand" + (" " + in_words(rest, rng) if rest else "")
+
+
+def _number_words(text: str, rng: random.Random) -> str | None:
+    """Numbers written in words: integers, and fractions of halves to fifths ("3/4" -> "three quarters")."""
+    def fraction(match: re.Match) -> str:
+        top, bottom = int(match.group(1)), int(match.group(2))
+        return ("a" if top == 1 else in_words(top, rng)) + " " + _PARTS[bottom][top > 1]
+
+    text = re.sub(r"(?<![\d.,/])([1-9])/([2-5])(?![\d.,/])", fraction, text)
+    changed = re.sub(r"(?<![\d.,/])\d{1,6}(?![\d.,/]|\.\d)", lambda m: in_words(int(m.group(0)), rng), text)
+    return changed
+
+
+SPELL = {"digits": lambda text, rng: text, "formats": _number_formats, "words": _number_words}
+PERTURBATIONS = (_drop_words, _synonyms, _punctuation_case, _swap_sentences)
+
+
+def perturb(text: str, rng: random.Random) -> tuple[str, str]:
+    """Two meaning-keeping edits, drawn from those the text allows, and its numbers spelled one of three ways:
+    (the copy, how its numbers are spelled)."""
     out, edits = text, 0
     for edit in rng.sample(PERTURBATIONS, len(PERTURBATIONS)):
         changed = edit(out, rng)
@@ -148,14 +194,17 @@ def perturb(text: str, rng: random.Random) -> str:
             out, edits = changed, edits + 1
             if edits == 2:
                 break
-    return out
+    if not re.search(r"\d", out):
+        return out, "no numbers"
+    spelling = rng.choice(SPELLINGS)
+    return SPELL[spelling](out, rng) or out, spelling
 
 
-def change_numbers(text: str, rng: random.Random) -> str | None:
-    """Every number raised by 1-9 (same format): the multiset of numbers cannot stay the same."""
-    if not re.search(r"\d", text):
-        return None
-    return re.sub(r"\d+", lambda m: str(int(m.group(0)) + rng.randint(1, 9)), text)
+def change_numbers(text: str, rng: random.Random) -> tuple[str, str]:
+    """Every number raised by 1-9 (the multiset of numbers cannot stay the same), then written in words half the
+    time: (the variant, its spelling)."""
+    changed = re.sub(r"\d+", lambda m: str(int(m.group(0)) + rng.randint(1, 9)), text)
+    return (_number_words(changed, rng), "words") if rng.random() < 0.5 else (changed, "digits")
 
 
 def planted_set(size: int, seed: int = 0) -> list[Row]:
@@ -173,9 +222,11 @@ def planted_set(size: int, seed: int = 0) -> list[Row]:
     position = {text: rng.random() for text in base}
     keyed = [(position[text], Row(text, "base")) for text in base]
     for text in rng.sample(base, n_planted):
-        keyed.append((rng.uniform(position[text], 1.0), Row(perturb(text, rng), "planted")))
+        copy, spelling = perturb(text, rng)
+        keyed.append((rng.uniform(position[text], 1.0), Row(copy, "planted", spelling)))
     for text in originals:
-        keyed.append((rng.uniform(position[text], 1.0), Row(change_numbers(text, rng), "changed")))
+        variant, spelling = change_numbers(text, rng)
+        keyed.append((rng.uniform(position[text], 1.0), Row(variant, "changed", spelling)))
     keyed.sort(key=lambda pair: pair[0])
     return [row for _, row in keyed]
 
@@ -312,13 +363,55 @@ def old_rouge_pool():
 
 def quality(kept: np.ndarray, rows: list[Row]) -> dict:
     kinds = np.array([row.kind for row in rows])
+    spellings = np.array([row.spelling for row in rows])
     dropped = ~kept
-    found = (dropped & (kinds == "planted")).sum()
+    planted = kinds == "planted"
+    found = (dropped & planted).sum()
     return {
-        "recall": found / max(1, (kinds == "planted").sum()),
+        "recall": found / max(1, planted.sum()),
         "precision": found / max(1, dropped.sum()),
         "changed_kept": kept[kinds == "changed"].mean(),
+        "by_spelling": {
+            spelling: (dropped[planted & (spellings == spelling)].mean(), kept[(kinds == "changed") & (spellings ==
+                       spelling)].mean() if spelling in ("digits", "words") else float("nan"))
+            for spelling in SPELLINGS
+        },
     }
+
+
+def lexical_vectors(texts: list[str], dims: int = 384) -> np.ndarray:
+    """Word and word-pair TF-IDF of the texts, randomly projected to `dims` and unit-normalised: vectors with the
+    set's own near-duplicate and topic structure in seconds (MiniLM takes minutes per 10 k texts on 2 busy cores),
+    for measuring the k-means cells against the exact search at sizes MiniLM is too slow to embed here."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.random_projection import GaussianRandomProjection
+
+    sparse = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts)
+    dense = GaussianRandomProjection(dims, random_state=0).fit_transform(sparse)
+    return (dense / np.maximum(np.linalg.norm(dense, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def index_recall(vectors: np.ndarray, texts: list[str]) -> dict:
+    """The diversity step's k-means cells against its exact search on the same vectors and numbers, at the cosine
+    threshold (0.9) and at the word-overlap floor (0.75: every pair the word rule could see): per threshold, the
+    share of the rows the exact search drops that the cells drop too, the rows missed, and both times."""
+    from synthfoundry.filters import diversity
+    from synthfoundry.similarity.numbers import number_codes
+
+    numbers = number_codes(texts)
+    exact_up_to, found = diversity._EXACT_UP_TO, {}
+    for threshold in (0.9, 0.75):
+        dropped = {}
+        for name, limit in (("cells", exact_up_to), ("exact", len(vectors))):
+            diversity._EXACT_UP_TO = limit
+            started = time.perf_counter()
+            dropped[name] = (~diversity.greedy_novel(vectors, threshold, numbers)[0], time.perf_counter() - started)
+        diversity._EXACT_UP_TO = exact_up_to
+        (cells, cells_seconds), (exact, exact_seconds) = dropped["cells"], dropped["exact"]
+        found[threshold] = {"recall": (cells & exact).sum() / max(1, exact.sum()), "missed": int((exact & ~cells).sum()),
+                            "extra": int((cells & ~exact).sum()), "cells_seconds": cells_seconds,
+                            "exact_seconds": exact_seconds}
+    return found
 
 
 def rouge_speed(texts: list[str], candidates: int, baseline_candidates: int, budget: float) -> dict:
@@ -355,13 +448,25 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.9, help="cosine threshold for the embedding methods")
     parser.add_argument("--rouge-candidates", type=int, default=200, help="candidates timed against the ROUGE pool")
     parser.add_argument("--rouge-budget", type=float, default=60, help="seconds for the pairwise admit loop")
+    parser.add_argument("--methods", default="all", help="all | index (the cells' recall of the exact search only)")
+    parser.add_argument("--vectors", default="minilm", help="index: minilm (cached under /tmp) | tfidf (seconds)")
     args = parser.parse_args()
-    print(f"{'rows':>7} {'method':<44} {'seconds':>8} {'peak MiB':>9} {'recall':>7} {'precision':>9} {'changed kept':>12}")
     for size in map(int, args.sizes.split(",")):
         rows = planted_set(size)
         texts = [row.text for row in rows]
+        if args.methods == "index":
+            for kind, vectors in (("minilm", vectors_of(texts)) if args.vectors == "minilm" else
+                                  ("tf-idf", lexical_vectors(texts)),):
+                found, _, _ = forked(index_recall, vectors, texts)
+                for threshold, figures in found.items():
+                    print(f"{size:>7} {kind} vectors, cosine > {threshold}: the cells drop {figures['recall']:.4f} of "
+                          f"the rows the exact search drops ({figures['missed']} missed, {figures['extra']} extra); "
+                          f"{figures['cells_seconds']:.1f} s vs {figures['exact_seconds']:.1f} s", flush=True)
+            continue
         vectors = vectors_of(texts)
         frame = frame_of(rows, vectors)
+        print(f"{'rows':>7} {'method':<44} {'seconds':>8} {'peak MiB':>9} {'recall':>7} {'precision':>9} "
+              f"{'changed kept':>12}  recall / changed kept by spelling: " + ", ".join(SPELLINGS))
         methods = [
             ("this project: diversity (number-aware)", project_step, "diversity", {"threshold": args.threshold}, frame),
             ("this project: diversity, as two versions", across_versions, {"threshold": args.threshold}, frame),
@@ -374,10 +479,15 @@ def main() -> None:
             ("semhash 0.5.0 (same MiniLM vectors)", semhash, texts, vectors, args.threshold),
         ]
         for label, job, *job_args in methods:
-            kept, seconds, peak = forked(job, *job_args)
+            try:
+                kept, seconds, peak = forked(job, *job_args)
+            except ModuleNotFoundError as missing:  # semhash comes with the bench extra
+                print(f"{size:>7} {label:<44} skipped: {missing} (pip install -e '.[bench]')", flush=True)
+                continue
             q = quality(kept, rows)
+            spelled = "  ".join(f"{recall:.3f}/{kept:.3f}" for recall, kept in q["by_spelling"].values())
             print(f"{size:>7} {label:<44} {seconds:>8.1f} {peak:>9.0f} {q['recall']:>7.3f} {q['precision']:>9.3f}"
-                  f" {q['changed_kept']:>12.3f}", flush=True)
+                  f" {q['changed_kept']:>12.3f}  {spelled}", flush=True)
         speed = rouge_speed(texts, args.rouge_candidates, 3, args.rouge_budget)
         print(f"{size:>7} ROUGE-L, pool of {speed['pool']}: {speed['fast'] * 1e3:.1f} ms a candidate; pairwise"
               f" rouge-score {speed['slow']:.2f} s ({speed['slow'] / speed['fast']:.0f}x); same scores: {speed['same']}")

@@ -2,13 +2,16 @@
 embedding matrices).
 
 GSM8K test (MIT, shipped in `seeds/benchmarks/gsm8k/`) is the default; any jsonl or parquet file or glob can be
-added, naming its text columns. An index is cached by the files' paths, sizes and modification times and its
-settings, so every batch of a run (and every run in a worker process) reuses it, and an edited file is re-read.
+added, naming its text columns, or paths into nested fields (`instances[].input`: every `input` of the list
+`instances`). An index is cached by the files' paths, sizes and modification times and its settings, so every batch
+of a run (and every run in a worker process) reuses it, and an edited file is re-read. `check_benchmark` reads a
+benchmark the way the filter will, so a run can refuse a bad one before it pays for anything.
 """
 
 from __future__ import annotations
 
 import glob
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,7 +23,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from synthfoundry.errors import UserError
-from synthfoundry.ngrams import NgramIndex
+from synthfoundry.ngrams import NgramIndex, hashed_words
 from synthfoundry.strict import Strict
 
 
@@ -37,10 +40,22 @@ class Benchmark(Strict):
 
     name: str = Field(description="how ledger reasons and the manifest name it, e.g. gsm8k")
     path: str = Field(description="a .jsonl/.parquet file or a glob of them")
-    columns: tuple[str, ...] = Field(min_length=1, description="the text columns to check against, e.g. [question]")
+    columns: tuple[str, ...] = Field(
+        min_length=1,
+        description="the text columns to check against, or paths into nested fields: e.g. [question], "
+        "[instruction, instances[].input] (`a.b`: field b of struct a; `a[]`: every element of list a)",
+    )
     id_column: str | None = Field(
         default=None, description="column naming each item; default: file name and line (row) number"
     )
+
+    @field_validator("columns")
+    @classmethod
+    def _paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            if not all(re.fullmatch(r"[^.\[\]]+(?:\[\])?", step) for step in path.split(".")):
+                raise ValueError(f"{path!r} is not a column or a path such as instances[].input")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -63,9 +78,14 @@ class Items:
 
 @dataclass(frozen=True)
 class BenchmarkIndex:
+    """A benchmark's n-grams, and for texts shorter than n words (down to `shortest`): every k-gram of its items in
+    `ngrams` (a short text inside an item) and its short items whole in `whole` (an item inside a text)."""
+
     benchmark: Benchmark
     items: Items
     ngrams: NgramIndex
+    whole: NgramIndex
+    short_lengths: tuple[int, ...]  # the lengths of its items checked whole
 
 
 def files(benchmark: Benchmark) -> list[Path]:
@@ -85,21 +105,67 @@ def load_items(benchmark: Benchmark) -> Items:
     texts, labels = [], []
     for path in files(benchmark):
         frame = _read(path, benchmark.name)
-        wanted = [*benchmark.columns, *([benchmark.id_column] if benchmark.id_column else [])]
-        missing = [c for c in wanted if c not in frame.columns]
+        wanted = [*(column.split(".")[0].removesuffix("[]") for column in benchmark.columns),
+                  *([benchmark.id_column] if benchmark.id_column else [])]
+        missing = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
         if missing:
             raise BenchmarkError(
                 f"benchmark {benchmark.name!r}: {path} has no column {', '.join(map(repr, missing))} "
                 f"(its columns: {', '.join(frame.columns)}); set `columns` (and `id_column`) to the text columns"
             )
         ids = (
-            frame[benchmark.id_column].cast(pl.String).to_list() if benchmark.id_column
-            else [f"{path.name}:{row}" for row in range(1, frame.height + 1)]
+            frame[benchmark.id_column].cast(pl.String) if benchmark.id_column
+            else pl.Series([f"{path.name}:{row}" for row in range(1, frame.height + 1)], dtype=pl.String)
         )
         for column in benchmark.columns:
-            texts.append(frame[column].cast(pl.String))
-            labels.extend(ids)
+            found = _texts_at(frame, column, ids, f"benchmark {benchmark.name!r}: {path}")
+            texts.append(found["text"])
+            labels.extend(found["label"].to_list())
+    if not labels:
+        raise BenchmarkError(f"benchmark {benchmark.name!r}: {benchmark.path} has no rows (give a file with items)")
     return Items(pl.concat(texts), labels)
+
+
+def _texts_at(frame: pl.DataFrame, path: str, ids: pl.Series, where: str) -> pl.DataFrame:
+    """(label, text) for every text at a column path: `a.b` is field b of struct a, `a[]` every element of list a."""
+    found = pl.DataFrame({"label": ids, "text": frame[path.split(".")[0].removesuffix("[]")]})
+    walked = ""
+    for step in path.split("."):
+        name, listed = step.removesuffix("[]"), step.endswith("[]")
+        if walked:
+            if not isinstance(found["text"].dtype, pl.Struct):
+                raise BenchmarkError(f"{where}: {walked!r} holds {found['text'].dtype}, which has no field {name!r}"
+                                     f"{_suggestion(walked, found['text'].dtype)}")
+            if name not in [field.name for field in found["text"].dtype.fields]:
+                raise BenchmarkError(f"{where}: {walked!r} has no field {name!r}"
+                                     f"{_suggestion(walked, found['text'].dtype)}")
+            found = found.with_columns(pl.col("text").struct.field(name).alias("text"))
+        walked = f"{walked}.{name}" if walked else name
+        if listed:
+            if not isinstance(found["text"].dtype, pl.List):
+                raise BenchmarkError(f"{where}: {walked!r} holds {found['text'].dtype}, not a list; drop the []")
+            found = found.explode("text")
+            walked += "[]"
+    if isinstance(found["text"].dtype, pl.List | pl.Struct | pl.Array):
+        raise BenchmarkError(f"{where}: {path!r} holds {found['text'].dtype}, not text"
+                             f"{_suggestion(path, found['text'].dtype)}")
+    return found.with_columns(pl.col("text").cast(pl.String))
+
+
+def _suggestion(path: str, dtype: pl.DataType) -> str:
+    """How to name a text inside a nested value, e.g. `instances[].input`."""
+    if isinstance(dtype, pl.List | pl.Array):
+        return _suggestion(path + "[]", dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        fields = [field.name for field in dtype.fields]
+        return f"; name a text field by its path, e.g. {path}.{fields[0]} (its fields: {', '.join(fields)})"
+    return f"; name the texts by their path: {path}"
+
+
+def check_benchmark(benchmark: Benchmark) -> int:
+    """Read a benchmark the way decontamination will and return its number of texts; BenchmarkError (what, where,
+    how to fix) for a missing or unreadable file, no rows, or a column or path that does not hold text."""
+    return len(load_items(benchmark).labels)
 
 
 def _read(path: Path, name: str) -> pl.DataFrame:
@@ -115,15 +181,20 @@ def _read(path: Path, name: str) -> pl.DataFrame:
     raise BenchmarkError(f"benchmark {name!r}: {path} is neither .jsonl nor .parquet")
 
 
-def index(benchmark: Benchmark, n: int) -> BenchmarkIndex:
-    """The benchmark's n-gram index, built once per process per file version and setting."""
-    return _cached_index(benchmark, _versions(benchmark), n)
+def index(benchmark: Benchmark, n: int, shortest: int | None = None) -> BenchmarkIndex:
+    """The benchmark's n-gram index (and, for texts of `shortest` to n - 1 words, their short index), built once per
+    process per file version and setting."""
+    return _cached_index(benchmark, _versions(benchmark), n, min(shortest or n, n))
 
 
 @lru_cache(maxsize=16)
-def _cached_index(benchmark: Benchmark, versions: tuple, n: int) -> BenchmarkIndex:
+def _cached_index(benchmark: Benchmark, versions: tuple, n: int, shortest: int) -> BenchmarkIndex:
     items = load_items(benchmark)
-    return BenchmarkIndex(benchmark, items, NgramIndex.build(items.texts, n))
+    words = hashed_words(items.texts)
+    grams = NgramIndex.of(n, [words.windows(k) for k in range(shortest, n + 1)])
+    whole = NgramIndex.of(n, [words.windows(k, whole=True) for k in range(shortest, n)])
+    lengths = np.unique(words.lengths[(words.lengths >= shortest) & (words.lengths < n)])
+    return BenchmarkIndex(benchmark, items, grams, whole, tuple(lengths.tolist()))
 
 
 _VECTORS: dict[tuple, np.ndarray] = {}

@@ -303,6 +303,10 @@ def export(
         Literal["jsonl", "parquet"], typer.Option("--file-format", help="trl and dpo: the file written")
     ] = "jsonl",
     licence: Annotated[str, typer.Option("--license", help="hf: the card's licence id (Hub ids)")] = "unknown",
+    answer_format: Annotated[
+        Literal["system", "user", "none"],
+        typer.Option("--answer-format", help="verl: say how to end the answer in a system turn, the user turn, or not"),
+    ] = "system",
     as_json: Json = False,
 ) -> None:
     """Write a version in the layout a trainer loads."""
@@ -316,7 +320,9 @@ def export(
     store = _store(root, dataset)
     chosen = store.version(version)
     card = _hf_card(store, chosen, out) if export_format == "hf" else None
-    options = ExportOptions(reasoning=reasoning, file_format=file_format, license=licence, card=card)
+    options = ExportOptions(
+        reasoning=reasoning, file_format=file_format, license=licence, card=card, answer_format=answer_format
+    )
     rows = store.read(chosen.number)
     written = EXPORTERS[export_format](rows, chosen.manifest(), out, options)
     _print({"version": chosen.tag, "rows": rows.height, "files": [str(p) for p in written]}, as_json,

@@ -15,9 +15,12 @@ Verifiers (the row's `verifier`):
   choice                   the chosen option letter ("(B)", "Answer: B", "b)", a lone "B") is `answer`'s
   regex:<pattern>          the last match of the pattern (its first group, if it has one) equals `answer`
 
-The final answer is the last `<answer>...</answer>` block when there is one (reasoning-gym's convention), else the
-whole response; `numeric` and `choice` look after the last "answer" or "####" marker first. Each verifier also
-extracts answers on their own and tells whether two agree, which is what majority voting over samples needs.
+Every verifier but `regex` reads the response's final answer one way (`final_answer`), in this order: the last
+`<answer>...</answer>` block (reasoning-gym's convention; what the verl export's prompts ask for), then inside it (or
+the response) the last `\\boxed{...}`, else the rest of the line after the last `#### ` (GSM8K) or "the answer is",
+else the whole response (where `numeric` takes the last number and `math_verify` lets math-verify find the answer).
+`regex` applies its own pattern to the whole response. Each verifier also extracts answers on their own and tells
+whether two agree, which is what majority voting over samples needs.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import threading
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from synthfoundry.errors import UserError
@@ -107,20 +110,44 @@ def get_verifier(spec: str) -> Verifier:
     raise VerifierError(f"unknown verifier {spec!r} (known: {KNOWN})")
 
 
-_ANSWER_TAG = re.compile(r"<answer>\s?(.*?)\s?</answer>", re.DOTALL)
-_MARKER = re.compile(r"####|\banswer\b", re.IGNORECASE)
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_LINE_MARKER = re.compile(r"####|\banswer\s+is\b:?", re.IGNORECASE)
 
 
-def final_answer_text(response: str) -> str:
-    """The last <answer> block (reasoning-gym's convention), else the whole response."""
-    tagged = _ANSWER_TAG.findall(response)
-    return (tagged[-1] if tagged else response).strip()
+@dataclass(frozen=True)
+class FinalAnswer:
+    text: str
+    marked: bool  # read from a tag, a box or a marker; False: the whole response
 
 
-def _after_marker(text: str) -> str | None:
-    """What follows the last "answer" or "####" marker, where a final answer usually is."""
-    markers = list(_MARKER.finditer(text))
-    return text[markers[-1].end():] if markers else None
+def final_answer(response: str) -> FinalAnswer:
+    """The response's final answer, read the one documented way (see the module docstring)."""
+    text, marked = response, False
+    tagged = _ANSWER_TAG.findall(text)
+    if tagged:
+        text, marked = tagged[-1], True
+    boxed = _last_boxed(text)
+    if boxed is not None:
+        return FinalAnswer(boxed.strip(), True)
+    markers = list(_LINE_MARKER.finditer(text))
+    if markers:
+        text, marked = text[markers[-1].end():].strip().split("\n", 1)[0], True
+    text = text.strip()
+    return FinalAnswer(text.strip("*$ ").removesuffix(".").strip("*$ ") if marked else text, marked)
+
+
+def _last_boxed(text: str) -> str | None:
+    """The content of the last `\\boxed{...}`, braces balanced; None when there is none or it is unclosed."""
+    opened = list(_BOXED.finditer(text))
+    if not opened:
+        return None
+    depth, start = 1, opened[-1].end()
+    for at in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[at], 0)
+        if depth == 0:
+            return text[start:at]
+    return None
 
 
 def normalise(text: str) -> str:
@@ -136,9 +163,14 @@ class MathVerify(Verifier):
         return 5 if threading.current_thread() is threading.main_thread() else None
 
     def extract(self, response: str) -> Any | None:
+        """A marked answer is parsed as it is or as LaTeX ($...$); a bare response is searched by math-verify."""
+        found = final_answer(response)
+        return self._parse(found.text) or (self._parse(f"${found.text}$") if found.marked else None) or None
+
+    def _parse(self, text: str) -> list:
         from math_verify import parse
 
-        return parse(response, parsing_timeout=self._timeout()) or None
+        return parse(text, parsing_timeout=self._timeout()) if text else []
 
     def agree(self, first: Any, second: Any) -> bool:
         from math_verify import verify as equivalent
@@ -146,9 +178,7 @@ class MathVerify(Verifier):
         return bool(equivalent(first, second, timeout_seconds=self._timeout()))
 
     def gold(self, answer: str) -> Any:
-        from math_verify import parse
-
-        return parse(answer, parsing_timeout=self._timeout())
+        return self._parse(answer) or self._parse(f"${answer}$")
 
     def show(self, found: Any) -> str:
         return str(found[-1])
@@ -159,7 +189,7 @@ class ReasoningGym(Verifier):
     dataset: str
 
     def extract(self, response: str) -> str | None:
-        return final_answer_text(response) or None
+        return final_answer(response).text or None
 
     def agree(self, first: str, second: str) -> bool:
         return normalise(first) == normalise(second)
@@ -174,7 +204,7 @@ class ReasoningGym(Verifier):
         return float(_generator(self.dataset).score_answer(found, entry))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _generator(dataset: str) -> Any:
     """`score_answer` is a method of the generator; one small instance per dataset serves every row."""
     import reasoning_gym
@@ -184,7 +214,7 @@ def _generator(dataset: str) -> Any:
 
 class Exact(Verifier):
     def extract(self, response: str) -> str | None:
-        return final_answer_text(response) or None
+        return final_answer(response).text or None
 
     def agree(self, first: str, second: str) -> bool:
         return first == second
@@ -195,7 +225,7 @@ class Exact(Verifier):
 
 class Normalised(Verifier):
     def extract(self, response: str) -> str | None:
-        return normalise(final_answer_text(response)) or None
+        return normalise(final_answer(response).text) or None
 
     def agree(self, first: str, second: str) -> bool:
         return first == second
@@ -216,14 +246,11 @@ class Numeric(Verifier):
     tolerance: float
 
     def extract(self, response: str) -> float | None:
-        """The first number after the last answer marker, else the last number (thousands separators and
-        simple fractions understood)."""
-        text = final_answer_text(response)
-        after = _after_marker(text)
-        if after is not None and (first := _NUMBER.search(after)):
-            return _number(first)
-        found = list(_NUMBER.finditer(text))
-        return _number(found[-1]) if found else None
+        """The final answer's first number, or the response's last when nothing marks an answer (thousands
+        separators and simple fractions understood)."""
+        found = final_answer(response)
+        numbers = list(_NUMBER.finditer(found.text))
+        return _number(numbers[0] if found.marked else numbers[-1]) if numbers else None
 
     def agree(self, first: float, second: float) -> bool:
         return math.isclose(first, second, rel_tol=self.tolerance, abs_tol=self.tolerance)
@@ -242,7 +269,7 @@ _CHOICE = (
 class Choice(Verifier):
     def extract(self, response: str) -> str | None:
         """The option letter, by the most explicit pattern that occurs; the last occurrence of it."""
-        text = final_answer_text(response)
+        text = final_answer(response).text
         for pattern in _CHOICE:
             found = pattern.findall(text)
             if found:

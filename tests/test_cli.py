@@ -7,7 +7,9 @@ import yaml
 from typer.testing import CliRunner
 
 from synthfoundry.cli import app
+from synthfoundry.exporters.verl import ANSWER_FORMAT
 from synthfoundry.store import DatasetStore
+from tests.exporters.conftest import reward_manager_scores
 from tests.helpers import publish_rows, published_rows
 from tests.test_report import LEDGER
 
@@ -204,10 +206,15 @@ def test_run_then_export_for_an_rl_trainer(prefect_harness, tmp_path):
     path = tmp_path / "procedural.yaml"
     path.write_text(yaml.safe_dump(config))
     ok("run", path)
-    ok("export", "procedural", "--root", tmp_path / "root", "--format", "verl", "--out", tmp_path / "verl")
+    ok("export", "procedural", "--root", tmp_path / "root", "--format", "verl", "--out", tmp_path / "verl",
+       "--answer-format", "user")
     loaded = datasets.load_dataset("parquet", data_files=str(tmp_path / "verl" / "train.parquet"), split="train",
                                    cache_dir=str(tmp_path / "cache"))
     assert loaded.num_rows == DatasetStore(tmp_path / "root", "procedural").read().height > 0
-    assert loaded[0]["extra_info"]["verifier"] == "reasoning_gym:basic_arithmetic"
+    first = loaded[0]
+    assert first["extra_info"]["verifier"] == "reasoning_gym:basic_arithmetic"
+    assert first["prompt"][-1]["content"].endswith(ANSWER_FORMAT)
+    answer = first["reward_model"]["ground_truth"]
+    assert reward_manager_scores(tmp_path / "verl" / "train.parquet", [f"<answer>{answer}</answer>"]) == [1.0]
     card = open(f"{DatasetStore(tmp_path / 'root', 'procedural').latest().path}/card.md").read()
     assert card.startswith("# procedural v1") and "## Why rows were dropped" in card

@@ -133,3 +133,43 @@ def test_malformed_verifiers_and_ground_truths_are_clear_errors(verifier, answer
 def test_verifiers_tell_whether_two_responses_agree(verifier, first, second, same):
     checker = get_verifier(verifier)
     assert checker.agree(checker.extract(first), checker.extract(second)) is same
+
+
+ENDINGS = {  # how a response may end, with the answer in it; the preamble names a decoy the reader must not take
+    "answer block": "<answer>{}</answer>",
+    "boxed": "So the final answer is $\\boxed{{{}}}$.",
+    "boxed in an answer block": "<answer>\\boxed{{{}}}</answer>",
+    "####": "#### {}",
+    "the answer is": "The answer is {}.",
+}
+VERIFIERS = {  # verifier: (ground truth, the response's spelling of it, a wrong answer)
+    "math_verify": ("270", "270", "27"),
+    "numeric": ("0.75", "3/4", "4"),
+    "exact": ("Paris", "Paris", "Lyon"),
+    "normalised": ("new york", "New-York", "boston"),
+    "choice": ("B", "(B)", "(C)"),
+}
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
+@pytest.mark.parametrize("verifier", [*VERIFIERS, "reasoning_gym:basic_arithmetic"])
+def test_every_verifier_reads_every_documented_ending(verifier, ending):
+    if verifier in VERIFIERS:
+        truth, spelled, wrong = VERIFIERS[verifier]
+        row = {"answer": truth, "verifier": verifier}
+    else:
+        row = reasoning_gym_row("basic_arithmetic")
+        truth = spelled = row["answer"]
+        wrong = str(int(truth) + 1)
+    answer_then = f"My first guess was {wrong}, let me check.\n{ENDINGS[ending].format(spelled)}"
+    wrong_then = f"My first guess was {spelled}, let me check.\n{ENDINGS[ending].format(wrong)}"
+    assert verify(answer_then, row).score == 1.0
+    assert verify(wrong_then, row).score == 0.0
+
+
+@pytest.mark.parametrize("verifier", [*VERIFIERS, "reasoning_gym:basic_arithmetic"])
+def test_a_bare_response_is_the_answer(verifier):
+    row = {"answer": VERIFIERS[verifier][0], "verifier": verifier} if verifier in VERIFIERS else reasoning_gym_row(
+        "basic_arithmetic")
+    spelled = VERIFIERS[verifier][1] if verifier in VERIFIERS else row["answer"]
+    assert verify(spelled, row).score == 1.0

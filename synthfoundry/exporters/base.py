@@ -26,6 +26,7 @@ class ExportOptions:
     shard_rows: int = 100_000  # hf: rows per Parquet shard
     license: str = "unknown"  # hf: the card's licence (a Hub licence id)
     card: str | None = None  # hf: markdown body of README.md (default: a summary of the manifest)
+    answer_format: Literal["system", "user", "none"] = "system"  # verl: where prompts say how to end the answer
 
 
 def plain_columns(rows: pl.DataFrame, options: ExportOptions) -> pl.DataFrame:

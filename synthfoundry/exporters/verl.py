@@ -1,7 +1,12 @@
 """verl / OpenRLHF RLVR prompts: chat-form `prompt`, `data_source`, `ability`, `reward_model.ground_truth` and
 `extra_info` (with the row's verifier), as Parquet. `compute_score` is a verl custom reward function that scores a
-rollout with the row's own verifier:
-`custom_reward_function.path=<site-packages>/synthfoundry/exporters/verl.py custom_reward_function.name=compute_score`.
+rollout with the row's own verifier (verl 0.9: `reward.custom_reward_function.path=<site-packages>/synthfoundry/
+exporters/verl.py reward.custom_reward_function.name=compute_score`).
+
+A policy that does not know how its answer is read scores about 0 whatever it knows, so each prompt says how to end
+the answer (`ANSWER_FORMAT`: the `<answer>` block every verifier reads first), as a system turn by default
+(`answer_format: user` appends it to the last user turn; `none` leaves the prompt as published). Rows verified by a
+`regex:` read their own pattern, so their prompts are left alone.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from synthfoundry.records import to_chat_messages
 from synthfoundry.verify import MATH_VERIFY
 
 NAME = "verl"
+ANSWER_FORMAT = (
+    "Think step by step, then give your final answer alone inside <answer></answer> tags at the end, "
+    "e.g. <answer>42</answer>."
+)
 
 
 def export(rows: pl.DataFrame, manifest: dict, out: Path, options: ExportOptions) -> list[Path]:
@@ -46,7 +55,7 @@ def export(rows: pl.DataFrame, manifest: dict, out: Path, options: ExportOptions
         extra.append(pl.col("reasoning"))
     table = rows.with_columns(_conversation=to_chat_messages(rows)["messages"]).select(
         pl.lit(f"synthfoundry/{manifest['dataset']}").alias("data_source"),
-        prompt.alias("prompt"),
+        _with_answer_format(prompt, options.answer_format).alias("prompt"),
         pl.when(pl.col("verifier") == MATH_VERIFY).then(pl.lit("math")).otherwise(pl.col("verifier")).alias("ability"),
         pl.struct(pl.lit("rule").alias("style"), pl.col("answer").alias("ground_truth")).alias("reward_model"),
         pl.struct(extra).alias("extra_info"),
@@ -54,8 +63,41 @@ def export(rows: pl.DataFrame, manifest: dict, out: Path, options: ExportOptions
     return [write_table(table, out / f"{options.split}.parquet", "parquet")]
 
 
-def compute_score(data_source: str, solution_str: str, ground_truth: str, extra_info: dict | None = None) -> float:
-    """verl's reward-function signature; the verifier, question and metadata come from `extra_info`."""
+def _with_answer_format(prompt: pl.Expr, where: str) -> pl.Expr:
+    """The prompt with `ANSWER_FORMAT` in a system turn (merged into one the conversation opens with) or appended to
+    its last (user) turn; unchanged for `none` and for `regex:` rows."""
+    if where == "none":
+        return prompt
+    if where == "system":
+        first = prompt.list.first()
+        system = pl.lit("system")
+        formatted = (
+            pl.when(first.struct.field("role") == "system")
+            .then(pl.concat_list(_turn(system, _and_format(first.struct.field("content"))), prompt.list.slice(1)))
+            .otherwise(pl.concat_list(_turn(system, pl.lit(ANSWER_FORMAT)), prompt))
+        )
+    else:
+        last = prompt.list.last()
+        formatted = prompt.list.head(prompt.list.len() - 1).list.concat(
+            pl.concat_list(_turn(last.struct.field("role"), _and_format(last.struct.field("content"))))
+        )
+    return pl.when(pl.col("verifier").str.starts_with("regex:")).then(prompt).otherwise(formatted)
+
+
+def _turn(role: pl.Expr, content: pl.Expr) -> pl.Expr:
+    return pl.struct(role.alias("role"), content.alias("content"))
+
+
+def _and_format(content: pl.Expr) -> pl.Expr:
+    return pl.concat_str([content, pl.lit("\n\n" + ANSWER_FORMAT)])
+
+
+def compute_score(
+    data_source: str, solution_str: str, ground_truth: str, extra_info: dict | None = None, **kwargs
+) -> float:
+    """verl's reward-function signature; the verifier, question and metadata come from `extra_info`. verl adds
+    `reward_kwargs` from its config (e.g. format_score) as keywords: they are accepted and not needed, since the
+    row's verifier defines the reward."""
     from synthfoundry.verify import verify
 
     info = extra_info or {}

@@ -2,15 +2,15 @@ import polars as pl
 import pytest
 
 from synthfoundry.exporters import EXPORTERS, ExportError, ExportOptions
-from synthfoundry.exporters.verl import compute_score
-from tests.exporters.conftest import load
+from synthfoundry.exporters.verl import ANSWER_FORMAT
+from tests.exporters.conftest import load, reward_manager_scores
 
 
-def rlvr(rows):
+def rlvr(rows, verifier="math_verify"):
     return rows.with_columns(
         pl.lit(None, pl.String).alias("response"),
         pl.format("{}", pl.int_range(pl.len()) + 2).alias("answer"),
-        pl.lit("math_verify").alias("verifier"),
+        pl.lit(verifier).alias("verifier"),
     )
 
 
@@ -23,20 +23,49 @@ def test_verl_rows_carry_chat_prompt_ground_truth_and_verifier(version, tmp_path
     assert loaded.num_rows == rows.height
     first = loaded[0]
     assert first["data_source"] == "synthfoundry/quickstart" and first["ability"] == "math"
-    assert first["prompt"] == [{"role": "user", "content": f"{tasks['instruction'][0]}\n\n{tasks['input'][0]}"}]
+    assert first["prompt"] == [
+        {"role": "system", "content": ANSWER_FORMAT},
+        {"role": "user", "content": f"{tasks['instruction'][0]}\n\n{tasks['input'][0]}"},
+    ]
     assert first["reward_model"] == {"style": "rule", "ground_truth": "2"}
     assert first["extra_info"]["index"] == 0 and first["extra_info"]["verifier"] == "math_verify"
     assert first["extra_info"]["id"] == tasks["id"][0]
     assert [info["index"] for info in loaded["extra_info"]] == list(range(rows.height))
 
 
-def test_compute_score_uses_the_rows_verifier(version, tmp_path):
+def test_the_answer_format_goes_where_asked_and_merges_with_a_system_turn(version, tmp_path):
     rows, manifest = version
-    [path] = EXPORTERS["verl"](rlvr(rows), manifest, tmp_path / "out", ExportOptions())
-    first = load("parquet", path, tmp_path)[0]
-    truth = first["reward_model"]["ground_truth"]
-    assert compute_score(first["data_source"], "so the answer is \\boxed{2}", truth, first["extra_info"]) == 1.0
-    assert compute_score(first["data_source"], "the answer is \\boxed{7}", truth, first["extra_info"]) == 0.0
+    tasks = rlvr(rows).with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                      {"role": "assistant", "content": "Hello"}]))
+        .otherwise(pl.col("messages"))
+        .alias("messages")
+    )
+
+    def prompts(where):
+        [path] = EXPORTERS["verl"](tasks, manifest, tmp_path / where, ExportOptions(answer_format=where))
+        return pl.read_parquet(path)["prompt"].to_list()
+
+    system, user, none = prompts("system"), prompts("user"), prompts("none")
+    assert system[0] == [
+        {"role": "system", "content": f"Be brief.\n\n{ANSWER_FORMAT}"}, {"role": "user", "content": "Hi"}
+    ]
+    assert user[0][-1] == {"role": "user", "content": f"Hi\n\n{ANSWER_FORMAT}"} and len(user[0]) == 2
+    assert user[1][-1]["content"].endswith(ANSWER_FORMAT) and len(user[1]) == 1
+    assert none[1] == [{"role": "user", "content": user[1][-1]["content"].removesuffix(f"\n\n{ANSWER_FORMAT}")}]
+    assert none[0][0] == {"role": "system", "content": "Be brief."}
+    [path] = EXPORTERS["verl"](rlvr(rows, "regex:Final: (\\d+)"), manifest, tmp_path / "regex", ExportOptions())
+    assert pl.read_parquet(path)["prompt"][1].to_list() == none[1]  # a regex reads its own pattern
+
+
+def test_compute_score_as_verls_reward_manager_calls_it(version, tmp_path):
+    rows, manifest = version
+    [path] = EXPORTERS["verl"](rlvr(rows).head(4), manifest, tmp_path / "out", ExportOptions())
+    responses = [  # ground truths 2, 3, 4, 5: the asked-for format, then the other readable endings
+        "12 - 10 = 2\n<answer>2</answer>", "so the answer is \\boxed{3}", "4 - 1 = 3\n#### 4", "<answer>7</answer>",
+    ]
+    assert reward_manager_scores(path, responses, format_score=0.0) == [1.0, 1.0, 1.0, 0.0]
 
 
 def test_verl_refuses_rows_without_ground_truth(version, tmp_path):

@@ -25,7 +25,10 @@ def questions(path, count=None, seed=0):
 
 
 def check(texts, field="instruction", **settings):
+    """The filter on these texts; n-grams only unless the test sets embedding_threshold (embedding GSM8K takes
+    seconds, and the n-gram tests need none)."""
     rows = rows_frame([{"id": str(i), "instruction": "Solve it.", field: text} for i, text in enumerate(texts)])
+    settings = {"embedding_threshold": None, **settings}
     return apply(decontamination, rows, decontamination.Config(**settings), tools())
 
 
@@ -146,3 +149,96 @@ def test_embedding_similarity_catches_a_paraphrase_ngrams_miss(tmp_path):
     assert result.kept["id"].to_list() == ["1"]
     assert re.fullmatch(r"few: instruction is close to few\.jsonl:1 \(cosine 0\.\d{3} >= 0\.8\)",
                         result.dropped["reason"][0])
+
+
+def test_short_texts_and_short_items_are_checked_whole(tmp_path):
+    path = tmp_path / "short.jsonl"
+    items = ["Write a haiku about autumn leaves falling slowly down.",  # 9 words: no 13-gram
+             "Tell me a joke."]  # 4 words: below `shortest`
+    path.write_text("".join(json.dumps({"q": q}) + "\n" for q in items))
+    short = {"benchmarks": [Benchmark(name="short", path=str(path), columns=["q"])]}
+    texts = [
+        "WRITE A HAIKU ABOUT AUTUMN LEAVES FALLING SLOWLY DOWN",  # the item, upper-cased
+        "For my class: write a haiku about autumn leaves falling slowly down. Thanks!",  # a sentence around it
+        "a haiku about autumn leaves falling slowly down",  # 8 words: a short text inside the item
+        "Write a haiku about summer rain.",  # shares 4 words only
+        "Tell me a joke about cats.",  # contains the 4-word item: below `shortest`
+    ]
+    result = check(texts, **short)
+    reasons = dict(zip(result.dropped["id"], result.dropped["reason"]))
+    assert reasons == {
+        "0": 'short: instruction contains all of short.jsonl:1 (9 words), "write a haiku about autumn leaves falling '
+             'slowly down"',
+        "1": 'short: instruction contains all of short.jsonl:1 (9 words), "write a haiku about autumn leaves falling '
+             'slowly down"',
+        "2": 'short: instruction is part of short.jsonl:1 (8 words), "a haiku about autumn leaves falling slowly down"',
+    }
+    assert check(texts, shortest=4, **short).dropped["id"].to_list() == ["0", "1", "2", "4"]
+    assert check(texts, shortest=13, **short).dropped.height == 0  # as before: short texts unchecked
+
+
+def test_nested_benchmark_fields_by_path_and_a_clear_error_for_a_list(tmp_path):
+    path = tmp_path / "tasks.jsonl"
+    path.write_text(json.dumps({"instruction": "Classify the sentiment of the review.", "instances": [
+        {"input": "The food was cold and the waiter never came back to our table.", "output": "negative"}]}) + "\n")
+    nested = Benchmark(name="tasks", path=str(path), columns=["instruction", "instances[].input"])
+    rows = ["Review: the food was cold and the waiter never came back to our table."]
+    assert check(rows, benchmarks=[nested]).dropped["reason"][0].startswith(
+        "tasks: instruction shares 1 of 2 13-grams with tasks.jsonl:1")
+    whole_list = Benchmark(name="tasks", path=str(path), columns=["instances"])
+    with pytest.raises(BenchmarkError, match=r"'instances' holds List\(Struct.*e\.g\. instances\[\]\.input"):
+        check(rows, benchmarks=[whole_list])
+
+
+def confirming_judge(body: dict) -> str:
+    """Says two tasks are the same when both are about ducks."""
+    first, second = body["messages"][-1]["content"].split("First:\n")[1].split("\n\nSecond:\n")
+    return "Yes." if "duck" in first.lower() and "duck" in second.lower() else "No"
+
+
+def test_a_model_confirms_embedding_candidates_before_they_are_dropped(tmp_path):
+    from synthfoundry.teachers.config import TeacherConfig
+    from tests.fakes.provider_server import ProviderServer
+
+    path = tmp_path / "few.jsonl"
+    path.write_text("".join(json.dumps({"question": q}) + "\n" for _, q in questions(shipped_gsm8k())[:3]))
+    few = [Benchmark(name="few", path=str(path), columns=["question"])]
+    paraphrase = ("Every day Janet's ducks produce sixteen eggs; three are her breakfast and four go into muffins "
+                  "for friends. At two dollars per egg she sells what remains. What does she earn daily?")
+    similar = "Every day Janet's hens produce sixteen eggs. How many eggs do they produce in a week?"
+    unrelated = "Write a short poem about the ocean at night."
+    with ProviderServer(reply=confirming_judge) as server:
+        judge = TeacherConfig(provider="openai", model="fake-judge", base_url=server.base_url,
+                              cache_path=tmp_path / "cache.sqlite")
+        result = check([paraphrase, similar, unrelated], embedding_threshold=0.5, confirm=True, judge=judge,
+                       benchmarks=few)
+        asked = len(server.paths("/v1/chat/completions"))
+    assert result.kept["id"].to_list() == ["1", "2"]
+    assert re.fullmatch(r"few: instruction is close to few\.jsonl:1 \(cosine 0\.\d{3} >= 0\.5\), confirmed by "
+                        r"fake-judge", result.dropped["reason"][0])
+    assert asked == 2  # the paraphrase and the similar question; the poem is no candidate
+    with pytest.raises(ValueError, match="confirm needs embedding_threshold"):
+        decontamination.Config(confirm=True, embedding_threshold=None)
+
+
+def test_the_defaults_catch_light_edits_of_short_items_and_keep_unrelated_ones(tmp_path):
+    """Self-Instruct seed tasks as a user's benchmark, read from the run config: 13-grams never see them (all are
+    shorter); whole-text matching and the default embedding check catch their light edits."""
+    from synthfoundry.recipes.self_instruct import default_seed_path
+
+    tasks = [json.loads(line) for line in default_seed_path().read_text().splitlines()][:20]
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("".join(json.dumps(task) + "\n" for task in tasks[:10]))
+    config = parse_config({"dataset": "d", "recipe": {"name": "self_instruct"}, "filters": [{
+        "name": "decontamination", "benchmarks": [{"name": "si", "path": str(path),
+                                                   "columns": ["instruction", "instances[].input"]}]}]}).filters[0]
+    instructions = [task["instruction"] for task in tasks]
+    edited = [
+        instructions[0].upper(),
+        "Here is a task for you. " + instructions[1],
+        " ".join(word for i, word in enumerate(instructions[2].split()) if i != 2),  # a word dropped
+    ]
+    rows = rows_frame([{"id": str(i), "instruction": text} for i, text in enumerate(edited + instructions[10:])])
+    result = apply(decontamination, rows, config, tools())
+    assert sorted(result.dropped["id"].to_list()) == ["0", "1", "2"]
+    assert result.kept.height == 10

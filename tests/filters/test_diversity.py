@@ -146,13 +146,25 @@ def test_a_publish_keeps_maths_variants_another_run_published_meanwhile(tmp_path
     assert dropped["reason"][0].endswith("> 0.9 to a row published meanwhile with the same numbers")
 
 
-def test_number_formats_do_not_make_numbers_different():
-    from synthfoundry.similarity.numbers import number_codes, numbers_in
+def test_copies_with_numbers_spelled_otherwise_are_duplicates_in_the_run_and_against_published_rows(tmp_path):
+    """Real MiniLM vectors: a copy that writes its numbers in words is the same problem, a variant written in words
+    with other numbers is not, in the run and against a published row alike."""
+    from synthfoundry.embeddings import embed
 
-    assert numbers_in("It costs $1,000.50 for 3 of them") == ("1000.5", "3")
-    codes = number_codes(["1,000 apples at 3.50", "1000 apples at 3.5", "1000 apples at 3.6", "no numbers", ""])
-    assert codes[0] == codes[1] != codes[2]
-    assert codes[3] == codes[4]
+    original = "Janet's ducks lay 16 eggs per day. She eats 3 and sells the rest at $2 each, or 1,000 a year."
+    texts = [
+        original,
+        "Janet's ducks lay sixteen eggs per day. She eats three and sells the rest at $2.00 each, or one thousand a year.",
+        "Janet's ducks lay seventeen eggs per day. She eats three and sells the rest at $2 each, or one thousand a year.",
+    ]
+    rows = with_vectors(pl.DataFrame({"id": ["original", "in words", "variant"], "instruction": texts}), embed(texts))
+    in_run = apply(diversity, rows, diversity.Config(), tools())
+    assert in_run.kept["id"].to_list() == ["original", "variant"]
+    assert in_run.dropped["reason"][0].endswith("to a row kept in this run with the same numbers")
+    store = published(tmp_path, embed([original]), [original])
+    against_published = apply(diversity, rows[1:], diversity.Config(), tools(store))
+    assert against_published.kept["id"].to_list() == ["variant"]
+    assert against_published.dropped["reason"][0].endswith("to a published row with the same numbers")
 
 
 def test_samples_of_one_prompt_are_not_duplicates_of_each_other():
@@ -178,9 +190,9 @@ def test_large_runs_use_k_means_cells_and_find_the_same_duplicates(monkeypatch):
     cells = diversity._cells(vectors)
     assert len(cells) > 10 and sum(len(members) for members, _ in cells) == len(vectors)
     kept, best = greedy_novel(vectors, 0.9)
-    # random vectors have no cluster structure (the index's worst case): still >= 98 % of the copies found
-    assert (~kept[1500:]).sum() >= 294 and (~exact_kept[1500:]).all()
-    assert (kept == exact_kept).mean() > 0.995
+    # random vectors have no cluster structure (the index's worst case): every copy found with 16 probes (4: 298)
+    assert (~kept[1500:]).all() and (~exact_kept[1500:]).all()
+    assert (kept == exact_kept).all()
     assert np.allclose(best[~kept], exact_best[~kept])
 
 

@@ -260,7 +260,7 @@ PREFLIGHT = {
     "benchmark-empty-file": (lambda t: benchmark(t, "b.jsonl", ""), "filters[0].benchmarks[0]",
                              r"benchmark 'bench': .*b.jsonl is empty: point `path` at the benchmark's items"),
     "benchmark-no-rows": (lambda t: benchmark(t, "b.parquet", no_rows()), "filters[0].benchmarks[0]",
-                          r"benchmark 'bench': .*b.parquet has no rows in question: point `path` at"),
+                          r"benchmark 'bench': .*b.parquet has no rows \(give a file with items\)"),
     "benchmark-wrong-column": (lambda t: benchmark(t, "b.jsonl", '{"prompt": "What is 2+2?"}\n'),
                                "filters[0].benchmarks[0]", r"b.jsonl has no column 'question' \(its columns: prompt\)"),
     "documents-pdf-only": (lambda t: run(recipe={"name": "wrap", "documents": str(Path(write(t, "docs/a.pdf", b"%PDF"))
