@@ -25,4 +25,5 @@ run: $(VENV)/.installed
 	$(PY) -m flows.generate $(CONFIG)
 
 test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest

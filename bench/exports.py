@@ -56,12 +56,14 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|---:|")
         for name, export in EXPORTERS.items():
             out = work / name
-            seconds, files = timed(lambda: export(frames.get(name, rows), manifest, out, ExportOptions()), repeat=3)
+            seconds, files = timed(lambda export=export, name=name, out=out: export(frames.get(name, rows), manifest, out, ExportOptions()),
+                                   repeat=3)
             size = sum(path.stat().st_size for path in files) / 1e6
             data = [str(p) for p in files if p.suffix in (".parquet", ".jsonl")]
             kind = "json" if data[0].endswith(".jsonl") else "parquet"
-            load = (lambda: datasets.load_dataset(str(out), split="train", cache_dir=str(work / "cache"))) if name == "hf" \
-                else (lambda: datasets.load_dataset(kind, data_files=data, split="train", cache_dir=str(work / "cache")))
+            load = (lambda out=out: datasets.load_dataset(str(out), split="train", cache_dir=str(work / "cache"))) if name == "hf" \
+                else (lambda kind=kind, data=data: datasets.load_dataset(kind, data_files=data, split="train",
+                                                                        cache_dir=str(work / "cache")))
             load_s, loaded = timed(load)
             assert loaded.num_rows == args.rows, (name, loaded.num_rows)
             print(f"| {name} | {seconds:.3f} | {args.rows / seconds:,.0f} | {seconds / floor:.1f} | {size:.1f} | {load_s:.2f} |")

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import openai
 
-from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers import make_managed_teacher
 from synthfoundry.teachers.base import ChatRequest, Completion, complete_many
+from synthfoundry.teachers.config import TeacherConfig
 from tests.fakes.provider_server import raise_fd_limit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,8 +105,9 @@ def main() -> None:
             for level in args.levels:
                 count = args.per_level * level
                 bound = level / args.latency
-                base = measure(lambda: bare(base_url, prompts(count, level, "bare"), level), count)
-                ours = measure(lambda: managed(base_url, prompts(count, level, "managed"), level, Path(cache_dir)), count)
+                base = measure(lambda count=count, level=level: bare(base_url, prompts(count, level, "bare"), level), count)
+                ours = measure(lambda count=count, level=level: managed(
+                    base_url, prompts(count, level, "managed"), level, Path(cache_dir)), count)
                 rows.append((level, count, bound, base, ours))
                 print(f"level {level}: bare {base[0]:.0f} req/s, managed {ours[0]:.0f} req/s", file=sys.stderr)
     finally:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 from prefect import flow, get_run_logger, unmapped
@@ -57,7 +57,7 @@ def generate(config: RunConfig) -> str | State:
     report = check_run(config)
     if not report.ok:
         return failed(PreflightFailed(report.message()))
-    run_id = str(flow_run.id or f"local-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
+    run_id = str(flow_run.id or f"local-{datetime.now(UTC):%Y%m%dT%H%M%S}")
     store = DatasetStore(config.publish.root, config.dataset)
     done = store.published_by_run(run_id)
     if done is not None:  # this run, resumed after a crash that came after its commit
@@ -95,7 +95,7 @@ def generate(config: RunConfig) -> str | State:
             rows = stages[-1].kept
 
     rows = to_published(rows.with_columns(
-        pl.lit(run_id).alias("run_id"), pl.lit(datetime.now(timezone.utc)).alias("created_at")
+        pl.lit(run_id).alias("run_id"), pl.lit(datetime.now(UTC)).alias("created_at")
     ))
     report_stages(config.dataset, stages)
     ledger = pl.concat([stage.dropped for stage in stages]).with_columns(pl.lit(run_id).alias("run_id"))

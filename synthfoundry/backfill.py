@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -61,12 +61,10 @@ class TeacherShards(Strict):
 
 
 Shards = Annotated[
-    Union[
-        Annotated[SeedShards, Field(title="seeds")],
-        Annotated[FileShards, Field(title="files")],
-        Annotated[DateShards, Field(title="dates")],
-        Annotated[TeacherShards, Field(title="teachers")],
-    ],
+    Annotated[SeedShards, Field(title="seeds")]
+    | Annotated[FileShards, Field(title="files")]
+    | Annotated[DateShards, Field(title="dates")]
+    | Annotated[TeacherShards, Field(title="teachers")],
     Field(discriminator="kind"),
 ]
 

@@ -70,11 +70,11 @@ class RunnerConfig(Strict):
 
 # One config model per recipe, and per filter, told apart by its `name` (and titled by it in the run form).
 RecipeConfig = Annotated[
-    Union[tuple(Annotated[recipe.Config, Field(title=name)] for name, recipe in RECIPES.items())],
+    Union[tuple(Annotated[recipe.Config, Field(title=name)] for name, recipe in RECIPES.items())],  # noqa: UP007 (built at run time)
     Field(discriminator="name", description="what makes the candidate rows"),
 ]
 FilterConfig = Annotated[
-    Union[tuple(Annotated[step.Config, Field(title=name)] for name, step in FILTERS.items())],
+    Union[tuple(Annotated[step.Config, Field(title=name)] for name, step in FILTERS.items())],  # noqa: UP007 (built at run time)
     Field(discriminator="name"),
 ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,8 @@ def score_distribution(stages: list[StageResult], buckets: int = 10) -> dict[str
         else:
             edges = np.histogram_bin_edges(both, bins=buckets)
             labels = [f"{lo:.3g}-{hi:.3g}" for lo, hi in zip(edges, edges[1:])]
-            count = lambda side: {k: int(n) for k, n in zip(labels, np.histogram(side, edges)[0]) if n}
+            count = lambda side, labels=labels, edges=edges: {
+                k: int(n) for k, n in zip(labels, np.histogram(side, edges)[0]) if n}
         distribution[stage.stage] = {"kept": count(kept), "dropped": count(dropped)}
     return distribution
 
@@ -79,7 +80,7 @@ def build_manifest(
     spend = sum((stage.spend for stage in stages), Spend())
     return {
         "run_id": run_id,
-        "created_at": datetime.now(timezone.utc).isoformat(),
+        "created_at": datetime.now(UTC).isoformat(),
         "code_version": code_version(),
         "config": config.model_dump(mode="json"),
         "seed": seed,

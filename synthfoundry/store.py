@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
@@ -380,7 +380,7 @@ class DatasetStore:
                 table.restore(target.lance_version)
                 record = {
                     "run_id": run_id,
-                    "created_at": datetime.now(timezone.utc).isoformat(),
+                    "created_at": datetime.now(UTC).isoformat(),
                     "dataset": self.dataset,
                     "version": tag,
                     "parent": previous.tag,
@@ -576,9 +576,9 @@ def _conformed(table, rows):
     new = [field for field in rows.schema if field.name not in names]
     if new:
         table.add_columns(new)
-    for field in table.schema:
-        if field.name not in rows.schema.names:
-            rows = rows.append_column(field, pa.nulls(rows.num_rows, field.type))
+    for column in table.schema:
+        if column.name not in rows.schema.names:
+            rows = rows.append_column(column, pa.nulls(rows.num_rows, column.type))
     return rows.select(table.schema.names)
 
 

@@ -13,7 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from synthfoundry import report
 from synthfoundry.filters import diversity as diversity_filter
-from synthfoundry.store import DatasetStore, PublishError, PublishedVersion
+from synthfoundry.store import DatasetStore, PublishedVersion, PublishError
 from tasks.events import emit_dataset_event
 from tasks.monitor import artifact_key
 

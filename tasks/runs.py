@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import yaml
 from prefect import get_run_logger
@@ -36,7 +36,7 @@ def run_name() -> str:
     """`{dataset}-{recipe}-{date}` from the run's parameters and its scheduled date."""
     parameters = flow_run.parameters
     config = _config_or_none(parameters.get("config"), parameters.get("config_path"))
-    date = flow_run.scheduled_start_time or datetime.now(timezone.utc)
+    date = flow_run.scheduled_start_time or datetime.now(UTC)
     return f"{config.dataset}-{config.recipe.name}-{date:%Y-%m-%d}" if config else f"bad-config-{date:%Y-%m-%d}"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import polars as pl
@@ -82,7 +83,7 @@ _WORDS = (
 def published_rows(count: int, seed: int = 0, run_id: str = "run-1", dims: int = 384, **columns) -> pl.DataFrame:
     """`count` rows as the flow publishes them (`to_published`: every PUBLISHED_SCHEMA column, here a diversity
     score in `decisions` and random unit `vector`s); keyword arguments add or replace columns with per-row lists."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import numpy as np
 
@@ -116,7 +117,7 @@ def published_rows(count: int, seed: int = 0, run_id: str = "run-1", dims: int =
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     rows = to_published(rows.with_columns(
         pl.lit(run_id).alias("run_id"),
-        pl.lit(datetime(2026, 12, 1, tzinfo=timezone.utc)).alias("created_at"),
+        pl.lit(datetime(2026, 12, 1, tzinfo=UTC)).alias("created_at"),
         pl.Series("vector", vectors, dtype=pl.Array(pl.Float32, dims)),
     ))
     return rows.with_columns(pl.Series(name, values) for name, values in columns.items())

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import polars as pl
 import pytest
@@ -40,7 +40,7 @@ def sft_rows(n: int = 3) -> pl.DataFrame:
             "completion_tokens": [12] * n,
             "finish_reason": ["stop"] * n,
             "run_id": ["run-1"] * n,
-            "created_at": [datetime(2025, 1, 1, tzinfo=timezone.utc)] * n,
+            "created_at": [datetime(2025, 1, 1, tzinfo=UTC)] * n,
             "decisions": [[{"stage": "rouge", "score": 0.2}]] * n,
         }
     return pl.DataFrame(data, schema={name: PUBLISHED_SCHEMA[name] for name in data}).select(

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import polars as pl
 
-from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.distill import distill, to_answer
 from synthfoundry.records import content_id, rows_frame
 from synthfoundry.teachers import make_managed_teacher
+from synthfoundry.teachers.config import TeacherConfig
 from tests.fakes.provider_server import ProviderServer
 
 

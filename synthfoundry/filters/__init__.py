@@ -6,8 +6,17 @@ To add a filter: write its module (see `base.py`), then list it in FILTERS; its 
 from __future__ import annotations
 
 from synthfoundry.filters import (
-    clusters, correctness, decontamination, diversity, injection, majority_vote, minhash, pass_rate,
-    preference_pairs, quality_judge, rouge,
+    clusters,
+    correctness,
+    decontamination,
+    diversity,
+    injection,
+    majority_vote,
+    minhash,
+    pass_rate,
+    preference_pairs,
+    quality_judge,
+    rouge,
 )
 from synthfoundry.filters.base import Filter
 

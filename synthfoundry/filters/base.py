@@ -33,7 +33,6 @@ from synthfoundry.teachers.base import Ask
 from synthfoundry.teachers.config import TeacherConfig
 
 
-
 class Published(Protocol):
     """What is already published in the dataset, for filters that compare new rows with old ones."""
 

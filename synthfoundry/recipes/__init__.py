@@ -5,10 +5,18 @@ To add a recipe: write its module, then list it in RECIPES; its Config joins the
 
 from __future__ import annotations
 
-from synthfoundry.recipes import metamath, procedural, self_instruct, ultrachat
-from synthfoundry.recipes import backtranslation, mammoth2, wrap
-from synthfoundry.recipes import cosmopedia, evol_instruct
-from synthfoundry.recipes import load
+from synthfoundry.recipes import (
+    backtranslation,
+    cosmopedia,
+    evol_instruct,
+    load,
+    mammoth2,
+    metamath,
+    procedural,
+    self_instruct,
+    ultrachat,
+    wrap,
+)
 from synthfoundry.recipes.base import Recipe
 
 RECIPES: dict[str, Recipe] = {module.NAME: module for module in (

@@ -6,8 +6,9 @@ import asyncio
 import itertools
 import re
 import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Generic, Protocol, Sequence, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from synthfoundry.errors import SynthfoundryError, UserError
 from synthfoundry.redaction import redact

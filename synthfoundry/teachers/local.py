@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import atexit
 import importlib.metadata
 import importlib.util
 import json
+import os
 import secrets
 import threading
 from functools import lru_cache

@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from synthfoundry.config import ConfigError, parse_config

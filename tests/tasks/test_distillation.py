@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers.base import TeacherError
+from synthfoundry.teachers.config import TeacherConfig
 from tasks.distillation import distill_batch, forecast_distillation
 from tests.fakes.provider_server import ProviderServer
 from tests.test_distill import candidates

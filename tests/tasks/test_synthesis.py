@@ -1,7 +1,7 @@
 import pytest
 
-from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.recipes import procedural
+from synthfoundry.teachers.config import TeacherConfig
 from tasks.synthesis import synthesize
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from flows.generate import generate_dataset
-from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers.base import ChatRequest, complete_all
+from synthfoundry.teachers.config import TeacherConfig
 from tasks.teacher import teacher_from_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -50,7 +50,6 @@ def test_key_never_reaches_logs_artifacts_or_published_files(tmp_path, fake_open
         assert SECRET.encode() not in file.read_bytes(), file
 
     from prefect.client.orchestration import get_client
-
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     with get_client(sync_client=True) as client:  # this run's artifacts (the session's API holds every test's)

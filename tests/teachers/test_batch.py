@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from synthfoundry.config import ConfigError, parse_config
-from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.distill import distill
 from synthfoundry.teachers import make_managed_teacher
 from synthfoundry.teachers.base import (
@@ -22,6 +21,7 @@ from synthfoundry.teachers.base import (
     complete_all,
     complete_many,
 )
+from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers.limits import Budget
 from synthfoundry.teachers.pricing import DEFAULT_PRICES
 from tests.fakes.batch_api import FakeBatches

@@ -10,10 +10,10 @@ import sys
 import httpx2
 import pytest
 
-from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers import make_teacher, resolve_api_key
 from synthfoundry.teachers.anthropic_teacher import AnthropicTeacher
 from synthfoundry.teachers.base import ChatRequest, TeacherError
+from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers.local import LocalTeacher
 from synthfoundry.teachers.openai_teacher import OpenAITeacher
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field
 
-from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers import make_managed_teacher
 from synthfoundry.teachers.base import ChatRequest, Completion, TeacherFailure, complete_all
+from synthfoundry.teachers.config import TeacherConfig
 from synthfoundry.teachers.local import LocalTeacher
 from tests.fakes.provider_server import ProviderServer
 

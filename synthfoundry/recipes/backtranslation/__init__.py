@@ -21,8 +21,8 @@ from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import first_line, teacher_columns
 from synthfoundry.recipes.document_seeds import (
     DocumentSeeds,
-    as_content,
     Passage,
+    as_content,
     ask_each,
     passages,
     read_documents,

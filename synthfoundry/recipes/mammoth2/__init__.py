@@ -23,8 +23,8 @@ from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import teacher_columns
 from synthfoundry.recipes.document_seeds import (
     DocumentSeeds,
-    as_content,
     Passage,
+    as_content,
     ask_each,
     passages,
     read_documents,

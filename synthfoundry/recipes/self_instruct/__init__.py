@@ -22,15 +22,14 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from synthfoundry.inputs import SeedError, read_text
-from synthfoundry.similarity.rouge import RougePool
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import user_request
 from synthfoundry.recipes.templates import combined_hash, load_template
 from synthfoundry.records import content_id, rows_frame
+from synthfoundry.similarity.rouge import RougePool
 from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, combine, split
 from synthfoundry.teachers.base import ChatRequest, Completion, TeacherFailure
