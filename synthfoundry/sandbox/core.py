@@ -1,0 +1,293 @@
+"""The sandbox: one program per call in a throwaway folder, behind bubblewrap (or `unshare`), rlimits and a wall clock.
+
+Layers, each one a separate line of defence:
+- bubblewrap: no network, no IPC, its own PID namespace (everything in it dies with it), `/` read-only, private
+  tmpfs over /tmp, /root, /home, the project's folder and any configured path; the program's folder the only
+  writable place. Without bwrap, `unshare -Urnpm` gives the network, PID and mount namespaces but no file hiding.
+- as root, the program runs as an unprivileged uid (root ignores RLIMIT_NPROC and can read every file);
+- a scrubbed environment (no API keys or tokens);
+- rlimits on CPU time, address space, processes, file size and open files;
+- a wall timeout that kills the whole process group, and output read with a cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache, partial
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from synthfoundry.errors import UserError
+
+# A language is an interpreter command and the file name the program is written to. The interpreter is found on the
+# sandbox's PATH (the system's, e.g. /usr/bin/python3 and its standard library): a root parent runs programs as an
+# unprivileged user, who cannot reach an interpreter under /root (pyenv) or a project's venv hidden by a tmpfs.
+LANGUAGES: dict[str, tuple[tuple[str, ...], str]] = {"python": (("python3",), "main.py")}
+INSIDE = "/tmp/work"  # where the program's folder appears under bubblewrap
+UNPRIVILEGED_UID = 65534  # nobody: what a root parent drops to
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: `apt-get install -y bubblewrap`; Fedora: `dnf install bubblewrap`; "
+    "Arch: `pacman -S bubblewrap`) or enable unprivileged user namespaces (`sysctl kernel.unprivileged_userns_clone=1`"
+    " for `unshare -Urn`); or, knowingly, set `sandbox: {isolation: none}` to run model-written code unsandboxed"
+)
+
+Status = Literal["passed", "failed", "timeout", "memory", "error", "killed"]
+
+
+class SandboxUnavailable(UserError):
+    """Neither bubblewrap nor user namespaces work here, and the config did not allow running unsandboxed."""
+
+
+class SandboxConfig(BaseModel):
+    """How programs are isolated and limited; `isolation: auto` takes bwrap, else unshare, else refuses."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    isolation: Literal["auto", "bwrap", "unshare", "none"] = "auto"
+    timeout_s: float = Field(10.0, gt=0, description="wall clock per program; CPU time is limited to it too")
+    memory_mb: int = Field(1024, gt=0, description="address space (RLIMIT_AS)")
+    max_processes: int = Field(128, gt=0, description="RLIMIT_NPROC, counted per (unprivileged) user")
+    max_output_bytes: int = Field(1_000_000, gt=0, description="stdout and stderr each; more kills the program")
+    max_file_mb: int = Field(64, gt=0, description="largest file the program may write")
+    max_open_files: int = Field(256, gt=0)
+    concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
+    hide: list[str] = Field(default_factory=list, description="more host folders replaced by an empty tmpfs")
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    status: Status
+    exit_code: int | None  # None when killed by a signal; -N in `signal`
+    stdout: str
+    stderr: str
+    wall_s: float
+    cpu_s: float  # of the processes that were reaped (under bwrap, its own share; the program's when bare)
+    signal: int | None = None
+    reason: str = ""  # why it did not pass, in words (`timeout after 5 s`, `output over 1000000 bytes`)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+@cache
+def _works(command: tuple[str, ...]) -> bool:
+    if not shutil.which(command[0]):
+        return False
+    try:
+        return subprocess.run(command, capture_output=True, timeout=30, preexec_fn=_drop_privileges).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def _bwrap_works() -> bool:
+    return _works(("bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--dev", "/dev", "true"))
+
+
+def _unshare_works() -> bool:
+    return _works(("unshare", "-Urnpm", "--fork", "--kill-child", "--mount-proc", "true"))
+
+
+def resolve_isolation(wanted: str) -> str:
+    """The isolation to use; SandboxUnavailable when the one asked for (or any, for auto) does not work here."""
+    if wanted == "none":
+        return "none"
+    if wanted in ("auto", "bwrap") and _bwrap_works():
+        return "bwrap"
+    if wanted in ("auto", "unshare") and _unshare_works():
+        return "unshare"
+    missing = "bubblewrap (bwrap) does not work here" if wanted == "bwrap" else "no sandbox works here"
+    raise SandboxUnavailable(f"sandbox: {missing} (isolation: {wanted}); {INSTALL_HINT}")
+
+
+def _drop_privileges() -> None:
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(UNPRIVILEGED_UID)
+        os.setuid(UNPRIVILEGED_UID)
+
+
+class Sandbox:
+    """Runs programs under one config; at most `concurrency` at a time, from threads or from an event loop."""
+
+    def __init__(self, config: SandboxConfig | None = None):
+        self.config = config or SandboxConfig()
+        self.isolation = resolve_isolation(self.config.isolation)
+        self._slots = threading.BoundedSemaphore(self.config.concurrency)
+        self._executor: ThreadPoolExecutor | None = None
+        self._hidden = self._hidden_folders()
+
+    def _hidden_folders(self) -> list[str]:
+        folders = ["/tmp", "/root", "/home", "/var/tmp", "/run", str(Path.cwd()), *self.config.hide]
+        if cache_home := os.environ.get("XDG_CACHE_HOME"):
+            folders.append(cache_home)
+        # Shallowest first, so a deeper tmpfs is not covered again by a shallower one.
+        return sorted({str(Path(f).resolve()) for f in folders if Path(f).is_dir() and Path(f).resolve() != Path("/")},
+                      key=lambda f: f.count("/"))
+
+    # -- one program -------------------------------------------------------------------------------------------
+
+    def run(self, program: str, language: str = "python", stdin: str = "",
+            files: Mapping[str, str] | None = None) -> ExecResult:
+        """Run `program` to completion (or its limits) and say how it ended; never raises for what the program does."""
+        if language not in LANGUAGES:
+            raise UserError(f"sandbox: unknown language {language!r} (known: {', '.join(LANGUAGES)})")
+        interpreter, file_name = LANGUAGES[language]
+        with self._slots, tempfile.TemporaryDirectory(prefix="sandbox-") as folder:
+            for name, text in {**(files or {}), file_name: program}.items():
+                path = Path(folder, name).resolve()
+                if not path.is_relative_to(Path(folder).resolve()):
+                    raise UserError(f"sandbox: file name {name!r} leaves the program's folder")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+            Path(folder, ".stdin").write_text(stdin)
+            if os.geteuid() == 0 and self.isolation != "none":
+                for path in [Path(folder), *Path(folder).rglob("*")]:
+                    os.chown(path, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+            inside = INSIDE if self.isolation == "bwrap" else folder
+            command = [*self._wrapper(folder), *interpreter, file_name]
+            with open(Path(folder, ".stdin"), "rb") as stdin_file:
+                return self._execute(command, stdin_file, folder, self._environment(inside))
+
+    def _wrapper(self, folder: str) -> list[str]:
+        if self.isolation == "none":
+            return []
+        if self.isolation == "unshare":
+            return ["unshare", "-Urnpm", "--fork", "--kill-child", "--mount-proc"]
+        command = ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--new-session",
+                   "--dev", "/dev", "--proc", "/proc"]
+        for hidden in self._hidden:
+            command += ["--tmpfs", hidden]
+        return [*command, "--bind", folder, INSIDE, "--chdir", INSIDE, "--"]
+
+    @staticmethod
+    def _environment(home: str) -> dict[str, str]:
+        """Only what a program needs: nothing from the parent's environment (keys, tokens) gets through."""
+        return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": home, "TMPDIR": home,
+                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYTHONHASHSEED": "0"}
+
+    def _limits(self) -> None:
+        """Runs in the child between fork and exec: rlimits, then the unprivileged uid."""
+        config = self.config
+        cpu = int(config.timeout_s) + 1
+        for limit, value in ((resource.RLIMIT_CPU, cpu), (resource.RLIMIT_AS, config.memory_mb << 20),
+                             (resource.RLIMIT_NPROC, config.max_processes),
+                             (resource.RLIMIT_FSIZE, config.max_file_mb << 20),
+                             (resource.RLIMIT_NOFILE, config.max_open_files), (resource.RLIMIT_CORE, 0)):
+            # CPU: the soft limit sends SIGXCPU (reported as a timeout), the hard one a second later SIGKILL.
+            resource.setrlimit(limit, (value, value + 1 if limit == resource.RLIMIT_CPU else value))
+        if self.isolation != "none":
+            _drop_privileges()
+
+    def _execute(self, command: list[str], stdin, cwd: str, env: dict[str, str]) -> ExecResult:
+        config = self.config
+        started = time.monotonic()
+        try:
+            process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+                                       env=env, start_new_session=True, preexec_fn=self._limits)
+        except OSError as error:
+            return ExecResult("error", None, "", "", 0.0, 0.0, reason=f"could not start: {error}")
+        output = {process.stdout: bytearray(), process.stderr: bytearray()}
+        ended_by = ""
+        with selectors.DefaultSelector() as selector:
+            for stream in output:
+                selector.register(stream, selectors.EVENT_READ)
+            while selector.get_map() and not ended_by:
+                remaining = started + config.timeout_s - time.monotonic()
+                if remaining <= 0:
+                    ended_by = f"timeout after {config.timeout_s:g} s"
+                    break
+                for key, _ in selector.select(remaining):
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                        continue
+                    buffer = output[key.fileobj]
+                    buffer += chunk
+                    if len(buffer) > config.max_output_bytes:
+                        ended_by = f"output over {config.max_output_bytes} bytes"
+                        break
+        while not ended_by and not _exited(process.pid):  # the streams closed: the exit is near (or a daemon holds on)
+            if time.monotonic() > started + config.timeout_s:
+                ended_by = f"timeout after {config.timeout_s:g} s"
+            time.sleep(0.001)
+        _kill_group(process.pid)  # before reaping, so the group's id cannot have been reused
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        for stream in output:
+            stream.close()
+        wall = time.monotonic() - started
+        cpu = usage.ru_utime + usage.ru_stime
+        stdout, stderr = (bytes(buffer[: config.max_output_bytes]).decode(errors="replace")
+                          for buffer in output.values())
+        return self._result(process.returncode, stdout, stderr, wall, cpu, ended_by)
+
+    def _result(self, code: int, stdout: str, stderr: str, wall: float, cpu: float, ended_by: str) -> ExecResult:
+        signal_number = -code if code < 0 else None
+        if self.isolation == "bwrap" and code > 128:  # bwrap reports a child killed by signal N as 128 + N
+            signal_number = code - 128
+        exit_code = None if signal_number else code
+
+        def result(status: Status, reason: str = "") -> ExecResult:
+            return ExecResult(status, exit_code, stdout, stderr, wall, cpu, signal_number, reason)
+
+        if ended_by.startswith("timeout"):
+            return result("timeout", ended_by)
+        if ended_by:
+            return result("killed", ended_by)
+        if signal_number == signal.SIGXCPU:
+            return result("timeout", f"CPU time over {int(self.config.timeout_s) + 1} s")
+        if code == 0:
+            return result("passed")
+        if "MemoryError" in stderr[-2000:] or "Cannot allocate memory" in stderr[-2000:]:
+            return result("memory", f"memory over {self.config.memory_mb} MB")
+        if self.isolation == "bwrap" and stderr.startswith("bwrap:"):
+            return result("error", stderr.strip().splitlines()[0])
+        if signal_number:
+            return result("killed", f"killed by {signal.Signals(signal_number).name}")
+        return result("failed", f"exit code {code}")
+
+    # -- many programs -----------------------------------------------------------------------------------------
+
+    async def run_async(self, program: str, language: str = "python", stdin: str = "",
+                        files: Mapping[str, str] | None = None) -> ExecResult:
+        """`run` on the sandbox's own threads: the event loop keeps running while the program does."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="sandbox")
+        call = partial(self.run, program, language=language, stdin=stdin, files=files)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def run_many(self, programs: Iterable[str], language: str = "python") -> list[ExecResult]:
+        """Results in the order of `programs`, at most `concurrency` running at once."""
+        return list(await asyncio.gather(*(self.run_async(program, language) for program in programs)))
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _exited(pid: int) -> bool:
+    """Whether the child has ended, leaving it unreaped (its rusage and group id still ours)."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
