@@ -225,9 +225,11 @@ class Sandbox:
             if time.monotonic() > started + config.timeout_s:
                 ended_by = f"timeout after {config.timeout_s:g} s"
             time.sleep(0.001)
+        namespace_init = _children(process.pid)  # bwrap's (or unshare's) PID-namespace init, whose exit empties it
         _kill_group(process.pid)  # before reaping, so the group's id cannot have been reused
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
+        _wait_until_ended(namespace_init)
         for stream in output:
             stream.close()
         wall = time.monotonic() - started
@@ -291,3 +293,24 @@ def _kill_group(pid: int) -> None:
 def _exited(pid: int) -> bool:
     """Whether the child has ended, leaving it unreaped (its rusage and group id still ours)."""
     return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _wait_until_ended(pids: list[int], limit_s: float = 10.0) -> None:
+    """Return once each process is gone or a zombie: a namespace's init ends only after every process in it, so
+    nothing the program started outlives `run` (nor holds a process slot the next program needs)."""
+    deadline = time.monotonic() + limit_s
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
+                    break
+            except OSError:
+                break
+            time.sleep(0.005)
