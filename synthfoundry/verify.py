@@ -14,6 +14,7 @@ Verifiers (the row's `verifier`):
   numeric[:<tolerance>]    the final number equals `answer`'s within the tolerance (relative or absolute; 1e-6)
   choice                   the chosen option letter ("(B)", "Answer: B", "b)", a lone "B") is `answer`'s
   regex:<pattern>          the last match of the pattern (its first group, if it has one) equals `answer`
+  code_tests:python        the response's program passes the tests in `answer` (JSON), run in the sandbox
 
 Every verifier but `regex` reads the response's final answer one way (`final_answer`), in this order: the last
 `<answer>...</answer>` block (reasoning-gym's convention; what the verl export's prompts ask for), then inside it (or
@@ -39,7 +40,10 @@ from synthfoundry.errors import UserError
 
 MATH_VERIFY = "math_verify"
 REASONING_GYM = "reasoning_gym:"
-KNOWN = "math_verify, reasoning_gym:<dataset>, exact, normalised, numeric[:<tolerance>], choice, regex:<pattern>"
+KNOWN = (
+    "math_verify, reasoning_gym:<dataset>, exact, normalised, numeric[:<tolerance>], choice, regex:<pattern>, "
+    "code_tests:python"
+)
 
 
 class VerifierError(UserError, ValueError):
@@ -96,6 +100,10 @@ def get_verifier(spec: str) -> Verifier:
             return Regex(re.compile(argument))
         except re.error as error:
             raise VerifierError(f"verifier {spec!r}: not a valid regular expression ({error})") from None
+    if spec == "code_tests:python":
+        from synthfoundry.sandbox.code_tests import CodeTests  # the sandbox: a default one, built on first use
+
+        return CodeTests("python")
     if name == "numeric":
         try:
             tolerance = float(argument) if colon else 1e-6

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from synthfoundry.sandbox import Sandbox, SandboxConfig, SandboxUnavailable
-from synthfoundry.sandbox import core
+from synthfoundry.sandbox import Sandbox, SandboxConfig, SandboxUnavailable, core
 
 LIMITS = SandboxConfig(isolation="bwrap", timeout_s=2, memory_mb=256, max_processes=32, max_output_bytes=100_000)
 
