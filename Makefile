@@ -6,7 +6,19 @@ PY := $(VENV)/bin/python
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: quickstart test run
+.PHONY: quickstart test run install sandbox-tools
+
+# What a fresh machine needs: the venv, and bubblewrap for the code sandbox (synthfoundry/sandbox).
+install: sandbox-tools $(VENV)/.installed
+
+sandbox-tools:
+	@command -v bwrap > /dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq bubblewrap; \
+	  else \
+	    echo "bubblewrap (bwrap) is missing: the code sandbox falls back to 'unshare -Urn' (no file hiding);" \
+	         "install it with your package manager (apt-get/dnf/pacman install bubblewrap)"; \
+	  fi; }
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,13 +29,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
 	touch $@
 
-quickstart: $(VENV)/.installed
+quickstart: install
 	$(PY) -m flows.generate deployments/configs/quickstart.yaml
 
 # Any run config: make run CONFIG=deployments/configs/wrap.yaml
-run: $(VENV)/.installed
+run: install
 	$(PY) -m flows.generate $(CONFIG)
 
-test: $(VENV)/.installed
+test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
