@@ -1,0 +1,71 @@
+"""Executions per second: the sandbox (bwrap, rlimits, a fresh folder per program) against a bare `subprocess.run`.
+
+    .venv/bin/python -m bench.sandbox                  # 1, 2 and 4 in parallel; 3 alternating rounds, best of each
+    .venv/bin/python -m bench.sandbox --runs 20 --rounds 1
+
+Both sides run the same `python3` on the same file with the same clean environment, so the difference is the
+sandbox's own cost. Rounds alternate bare and sandboxed, so load from other work on the machine hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from synthfoundry.sandbox import Sandbox, SandboxConfig
+
+PROGRAMS = {
+    "trivial": "pass\n",
+    "50 ms": "import time\nstarted = time.perf_counter()\nwhile time.perf_counter() - started < 0.05:\n    pass\n",
+}
+
+
+def bare_rate(program: str, parallel: int, runs: int) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "main.py")
+        path.write_text(program)
+        environment = Sandbox._environment(folder)
+
+        def once(_):
+            subprocess.run(["python3", str(path)], env=environment, cwd=folder, capture_output=True, check=True)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(parallel) as pool:
+            list(pool.map(once, range(runs)))
+        return runs / (time.perf_counter() - started)
+
+
+def sandbox_rate(program: str, parallel: int, runs: int, isolation: str) -> float:
+    sandbox = Sandbox(SandboxConfig(isolation=isolation, concurrency=parallel))
+    started = time.perf_counter()
+    results = asyncio.run(sandbox.run_many([program] * runs))
+    elapsed = time.perf_counter() - started
+    sandbox.close()
+    assert all(result.passed for result in results), {result.status for result in results}
+    return runs / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--runs", type=int, default=40, help="executions per measurement")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--isolation", default="bwrap")
+    args = parser.parse_args()
+    print(f"{'program':8} {'parallel':>8} {'bare/s':>8} {'sandbox/s':>9} {'sandbox/bare':>12}")
+    for name, program in PROGRAMS.items():
+        for parallel in args.levels:
+            bare, boxed = 0.0, 0.0
+            for _ in range(args.rounds):
+                bare = max(bare, bare_rate(program, parallel, args.runs))
+                boxed = max(boxed, sandbox_rate(program, parallel, args.runs, args.isolation))
+            print(f"{name:8} {parallel:>8} {bare:>8.1f} {boxed:>9.1f} {boxed / bare:>12.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
