@@ -29,9 +29,10 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from synthfoundry.errors import UserError
+from synthfoundry.strict import Strict
 
 # A language is an interpreter command and the file name the program is written to. The interpreter is found on the
 # sandbox's PATH (the system's, e.g. /usr/bin/python3 and its standard library): a root parent runs programs as an
@@ -52,10 +53,8 @@ class SandboxUnavailable(UserError):
     """Neither bubblewrap nor user namespaces work here, and the config did not allow running unsandboxed."""
 
 
-class SandboxConfig(BaseModel):
+class SandboxConfig(Strict):
     """How programs are isolated and limited; `isolation: auto` takes bwrap, else unshare, else refuses."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     isolation: Literal["auto", "bwrap", "unshare", "none"] = "auto"
     timeout_s: float = Field(10.0, gt=0, description="wall clock per program; CPU time is limited to it too")
