@@ -73,7 +73,7 @@ class ExecResult:
     stdout: str
     stderr: str
     wall_s: float
-    cpu_s: float  # of the processes that were reaped (under bwrap, its own share; the program's when bare)
+    cpu_s: float  # the program's, and its children's that it waited for
     signal: int | None = None
     reason: str = ""  # why it did not pass, in words (`timeout after 5 s`, `output over 1000000 bytes`)
 
