@@ -33,7 +33,7 @@ import threading
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from synthfoundry.errors import UserError
@@ -212,7 +212,7 @@ class ReasoningGym(Verifier):
         return float(_generator(self.dataset).score_answer(found, entry))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _generator(dataset: str) -> Any:
     """`score_answer` is a method of the generator; one small instance per dataset serves every row."""
     import reasoning_gym
