@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from synthfoundry.sandbox.core import ExecResult, Sandbox, SandboxConfig
+from synthfoundry.verify import Verifier, VerifierError
 
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
 _SYNTAX = re.compile(r'File "[^"]*", line (\d+)(?:(?!File ").)*?\n(?:SyntaxError|IndentationError|TabError)', re.DOTALL)
@@ -95,7 +96,7 @@ class CodeVerdict:
     total: int
 
 
-class CodeTests:
+class CodeTests(Verifier):
     """Scores a program by the row's tests, run in the sandbox it is given (a default one when none is)."""
 
     def __init__(self, language: str = "python", sandbox: Sandbox | None = None):
@@ -198,8 +199,6 @@ def _count_tests(tests: str) -> int:
 
 
 def _spec(answer: str | Mapping[str, Any]) -> dict[str, Any]:
-    from synthfoundry.verify import VerifierError
-
     try:
         spec = json.loads(answer) if isinstance(answer, str) else dict(answer)
     except json.JSONDecodeError as error:
