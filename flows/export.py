@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -13,10 +14,16 @@ from synthfoundry.store import DatasetStore
 @flow(name="export-dataset", flow_run_name="export-{dataset}-v{version}-{export_format}")
 def export_dataset(dataset: str, version: int, root: str = "synthfoundry-data", export_format: str = "trl") -> list[str]:
     """Write version `version` of `dataset` as `export_format` (hf, trl, dpo, verl, jsonl) under
-    `<root>/exports/<dataset>/vN/<format>/`; returns the files written."""
+    `<root>/exports/<dataset>/vN/<format>/`; returns the files written. Exporters write local files: they are
+    written to a scratch folder and copied through the store's filesystem, so an object-store root works too."""
     store = DatasetStore(root, dataset)
     chosen = store.version(int(version))
-    out = Path(str(store.exports)) / f"v{chosen.number}" / export_format
-    written = EXPORTERS[export_format](store.read(chosen.number), chosen.manifest(), out, ExportOptions())
-    get_run_logger().info("exported %s %s as %s: %s", dataset, chosen.tag, export_format, ", ".join(map(str, written)))
-    return [str(path) for path in written]
+    destination = f"{store.exports}/v{chosen.number}/{export_format}"
+    with tempfile.TemporaryDirectory() as scratch:
+        written = EXPORTERS[export_format](store.read(chosen.number), chosen.manifest(), Path(scratch), ExportOptions())
+        files = [f"{destination}/{Path(path).relative_to(scratch).as_posix()}" for path in written]
+        for path, target in zip(written, files, strict=True):
+            store.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+            store.fs.put_file(str(path), target)
+    get_run_logger().info("exported %s %s as %s: %s", dataset, chosen.tag, export_format, ", ".join(files))
+    return files

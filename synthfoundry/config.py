@@ -41,19 +41,22 @@ class EmbeddingConfig(Strict):
 
 
 class PublishConfig(Strict):
-    root: Path = Field(default=Path("synthfoundry-data"), description="where the LanceDB store and exports live")
+    root: str = Field(
+        default="synthfoundry-data",
+        description="where the LanceDB store and exports live: a folder or an object-store URL (s3://bucket/prefix)",
+    )
 
     @field_validator("root", mode="before")
     @classmethod
     def _unambiguous_root(cls, value: object) -> object:
         """'' would publish into whatever the current folder is and '~' into the home folder itself: refused;
-        '~/data' means the home folder's `data`."""
+        '~/data' means the home folder's `data`. Kept a string: a Path would turn s3://b/p into the folder s3:/b/p."""
         text = str(value).strip() if value is not None else ""
         if text in ("", "~", "."):
             raise ValueError(
                 f"{text or 'an empty path'!r} is not a publish root: name a folder of its own, e.g. ~/synthfoundry-data"
             )
-        return Path(text).expanduser() if text.startswith("~") else value
+        return str(Path(text).expanduser()) if text.startswith("~") else text
 
 
 class RunnerConfig(Strict):

@@ -326,18 +326,26 @@ def _required(suite) -> set[str]:
 
 
 def _root_check(config: RunConfig) -> Check:
-    """Write and remove a probe file where the run will publish (a folder, created if missing, or an object-store
-    URI)."""
+    """Write and remove a probe where the run will publish: a folder (created if missing) or an object-store URL,
+    whose bucket must exist already (a probe never creates buckets)."""
     import fsspec
 
-    root = str(config.publish.root)
-    probe = f"{root.rstrip('/')}/.preflight-{uuid.uuid4().hex}"
+    root = config.publish.root.rstrip("/")
+    probe = f"{root}/.preflight-{uuid.uuid4().hex}"
+    remote = "://" in root
     try:
         fs, path = fsspec.core.url_to_fs(probe)
-        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        if not remote:
+            fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         fs.pipe_file(path, b"ok")
         fs.rm(path)
     except Exception as error:  # noqa: BLE001 - any back-end failure means the run could not publish
+        if remote:
+            bucket = root.split("://", 1)[1].split("/", 1)[0]
+            endpoint = os.environ.get("AWS_ENDPOINT_URL") or "the provider's default endpoint"
+            return Check("publish root", False, f"{root}: cannot write to bucket {bucket!r} at {endpoint} "
+                                                f"({type(error).__name__}: {error}): create the bucket, or set "
+                                                "AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         return Check("publish root", False, f"{root}: cannot write there ({type(error).__name__}: {error}): "
                                             "choose a folder you can write to")
     return Check("publish root", True, f"{root}: writable")

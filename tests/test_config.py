@@ -125,7 +125,7 @@ def test_an_ambiguous_publish_root_is_refused(root):
 
 def test_a_home_relative_root_means_the_home_folder():
     config = parse_config({"dataset": "d", "recipe": PROCEDURAL, "publish": {"root": "~/data"}})
-    assert config.publish.root == Path.home() / "data"
+    assert config.publish.root == str(Path.home() / "data")
 
 
 def test_a_duplicate_key_in_a_run_config_is_refused(tmp_path):

@@ -5,6 +5,8 @@ It lives with the teachers so the teacher layer never imports the run config abo
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -88,7 +90,7 @@ class TeacherConfig(_TeacherIdentity):
     )
     cache: bool = Field(default=True, description="reuse answers to identical requests from the request cache")
     cache_path: Path | None = Field(
-        default=None, description="SQLite request cache; default: <publish.root>/cache/requests.sqlite"
+        default=None, description="SQLite request cache; default: <publish.root>/cache/requests.sqlite (local roots)"
     )
     fallback: FallbackTeacherConfig | None = Field(default=None, description="second teacher when this one fails")
     mode: Literal["online", "batch"] = Field(
@@ -119,8 +121,14 @@ class TeacherConfig(_TeacherIdentity):
             )
         return self
 
-    def with_cache_under(self, root: Path) -> TeacherConfig:
-        """This config with the request cache defaulted into a publish root, shared by every run that publishes there."""
+    def with_cache_under(self, root: str) -> TeacherConfig:
+        """This config with the request cache defaulted into a publish root, shared by every run that publishes there.
+        SQLite cannot live in a bucket: an object-store root's cache is a local folder named after the URL."""
         if self.cache_path is not None:
             return self
-        return self.model_copy(update={"cache_path": root / "cache" / "requests.sqlite"})
+        if "://" in root:
+            cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+            folder = cache_home / "synthfoundry" / re.sub(r"[^A-Za-z0-9_.-]+", "-", root).strip("-")
+        else:
+            folder = Path(root) / "cache"
+        return self.model_copy(update={"cache_path": folder / "requests.sqlite"})

@@ -274,3 +274,53 @@ def test_dask_cluster_of_processes_keeps_spend_and_the_cap_right(tmp_path, fake_
     assert ledger.filter(pl.col("stage") == "distillation")["reason"].to_list() == ["budget exhausted"] * (
         distillation["dropped"]
     )
+
+
+def test_object_store_root_from_the_run_config_publishes_into_the_bucket(tmp_path, s3):
+    """`publish.root: s3://...` reaches the bucket through `python -m flows.generate` and the CLI, with no local
+    `s3:` folder (a Path once turned the URL into one)."""
+    import os
+    import subprocess
+    import sys
+
+    import s3fs
+    from prefect.settings import PREFECT_API_URL
+    from typer.testing import CliRunner
+
+    from flows.export import export_dataset
+    from synthfoundry.cli import app
+
+    root = f"{s3}/from-config"
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(procedural(tmp_path, publish={"root": root})))
+    cli = CliRunner()
+    validated = cli.invoke(app, ["validate", str(config)])
+    assert f"ok    publish root: {root}: writable" in validated.output, validated.output
+    (tmp_path / "missing.yaml").write_text(yaml.safe_dump(procedural(tmp_path, publish={"root": "s3://no-such/x"})))
+    refused = cli.invoke(app, ["validate", str(tmp_path / "missing.yaml")])
+    assert refused.exit_code == 1 and "bucket 'no-such' at " + os.environ["AWS_ENDPOINT_URL"] in refused.output
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "PREFECT_API_URL": PREFECT_API_URL.value()}
+    done = subprocess.run([sys.executable, "-m", "flows.generate", str(config)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    bucket = s3fs.S3FileSystem(skip_instance_cache=True)
+    assert {"manifest.json", "card.md", "rejections.parquet"} <= {
+        path.rsplit("/", 1)[1] for path in bucket.ls("published/from-config/exports/arith_ops/v1")}
+    shards = DatasetStore(root, "arith_ops").data_files()
+    assert shards and all(path.startswith(f"{root}/exports/arith_ops/") and bucket.exists(path) for path in shards)
+
+    listed = cli.invoke(app, ["versions", "arith_ops", "--root", root, "--json"])
+    assert listed.exit_code == 0 and json.loads(listed.stdout)[0]["version"] == "v1", listed.output
+    shown = cli.invoke(app, ["show", "arith_ops", "--root", root, "--json"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["rows"]["added"] > 0, shown.output
+    out = tmp_path / "trl"
+    exported = cli.invoke(app, ["export", "arith_ops", "--root", root, "--format", "trl", "--out", str(out)])
+    assert exported.exit_code == 0 and list(out.iterdir()), exported.output
+    assert export_dataset("arith_ops", 1, root, "jsonl")[0].startswith(f"{root}/exports/arith_ops/v1/jsonl/")
+    assert bucket.exists("published/from-config/exports/arith_ops/v1/jsonl/train.jsonl")
+    assert cli.invoke(app, ["rollback", "arith_ops", "--root", root, "--to", "1"]).exit_code == 0
+    checked = cli.invoke(app, ["check", "arith_ops", "--root", root])
+    assert checked.exit_code == 0, checked.output
+    assert bucket.exists("published/from-config/exports/arith_ops/v2/manifest.json")
+    assert not list(tmp_path.rglob("s3:*")) and not list(Path.cwd().glob("s3:*"))
