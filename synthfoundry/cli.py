@@ -55,11 +55,15 @@ def command(function):
     return app.command()(run)
 
 
-def _store(root: str, dataset: str):
+def _store(root: str, dataset: str, committed: bool = True):
+    """The dataset's store, refused with one error naming place and dataset when nothing of it is there (before
+    anything is created); `committed`: it must also have a published version (`check` and `repair` need not)."""
     from synthfoundry.store import DatasetStore
 
     store = DatasetStore(root, dataset)
-    if not store.versions():
+    if not store.exists():
+        raise UserError(f"no dataset {dataset!r} under {root}: nothing was ever published there (is --root right?)")
+    if committed and not store.versions():
         raise UserError(f"dataset {dataset!r} has no published version under {root} (is --root right?)")
     return store
 
@@ -347,9 +351,7 @@ def check(dataset: Dataset, root: Root = ROOT, as_json: Json = False) -> None:
 
     Changes nothing; `repair` fixes it.
     """
-    from synthfoundry.store import DatasetStore
-
-    problems = DatasetStore(root, dataset).check()
+    problems = _store(root, dataset, committed=False).check()
     _print(problems, as_json, "\n".join(problems) or f"{dataset}: nothing to repair")
     if problems:
         raise typer.Exit(1)
@@ -358,8 +360,6 @@ def check(dataset: Dataset, root: Root = ROOT, as_json: Json = False) -> None:
 @command
 def repair(dataset: Dataset, root: Root = ROOT, as_json: Json = False) -> None:
     """Roll back whatever an interrupted publish left behind."""
-    from synthfoundry.store import DatasetStore
-
-    fixed = DatasetStore(root, dataset).repair()
+    fixed = _store(root, dataset, committed=False).repair()
     _print(fixed, as_json, "\n".join(f"fixed: {item}" for item in fixed) or f"{dataset}: nothing to repair")
 

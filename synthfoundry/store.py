@@ -117,6 +117,11 @@ class DatasetStore:
 
     # --- reading ---------------------------------------------------------------------------------------------
 
+    def exists(self) -> bool:
+        """Whether anything of this dataset is under the root, committed or left by an interrupted publish; looking
+        creates nothing (opening the table would create lancedb/)."""
+        return self.fs.exists(self.exports) or self.fs.exists(f"{self._root}/lancedb/{self.dataset}.lance")
+
     def versions(self) -> list[PublishedVersion]:
         """Committed versions, oldest first (a folder without its manifest is an unfinished publish)."""
         found = []

@@ -71,8 +71,17 @@ def test_versions_and_show(root):
 def test_user_errors_are_one_line(root, tmp_path):
     result = refused("show", "quickstart", "--root", root, "--version", 9)
     assert result.stderr.strip() == "error: dataset 'quickstart' has no version v9; it has v1, v2"
-    result = refused("versions", "nothing", "--root", root)
-    assert "has no published version" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", [["check"], ["repair"], ["versions"], ["show"], ["rollback", "--to", 1],
+                                     ["export", "--format", "trl", "--out", "out"]])
+def test_a_place_without_the_dataset_is_one_error_and_nothing_is_created(tmp_path, command):
+    place = tmp_path / "empty"
+    place.mkdir()
+    result = refused(command[0], "nothing", "--root", place, *command[1:])
+    assert result.stderr.strip() == f"error: no dataset 'nothing' under {place}: nothing was ever published there " \
+                                    "(is --root right?)"
+    assert list(place.iterdir()) == [] and not (tmp_path / "out").exists()
 
 
 def test_diff_tag_and_rollback(root):
