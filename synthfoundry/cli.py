@@ -33,14 +33,6 @@ Json = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 ROOT = "synthfoundry-data"
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    """The errors a command reports as one line: the library's root, and what store.py raises until the dataset
-    package (issue 17) roots its errors there too; then this is `SynthfoundryError` alone."""
-    from synthfoundry.store import PublishError
-
-    return (SynthfoundryError, PublishError, LookupError, ValueError)
-
-
 def command(function):
     """Register a command whose user errors become one line on stderr and exit code 1."""
 
@@ -48,7 +40,7 @@ def command(function):
     def run(*args, **kwargs):
         try:
             return function(*args, **kwargs)
-        except _expected_errors() as error:
+        except SynthfoundryError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(1) from None
 

@@ -38,6 +38,7 @@ import numpy as np
 import polars as pl
 
 from synthfoundry.checkpoints import checkpoint
+from synthfoundry.errors import TransientError, UserError
 from synthfoundry.stages import LEDGER_SCHEMA, split
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,21 @@ ANN_NPROBES = 24
 ANN_REBUILD_SHARE = 0.05  # rebuild the vector index once rows published since its build pass this share of it
 
 
-class PublishError(RuntimeError):
-    """Publishing could not complete; nothing was published."""
+class PublishError(TransientError, RuntimeError):
+    """Publishing could not complete (another writer, an object-store failure); nothing was published, and a later
+    attempt may succeed."""
 
 
 class NothingNew(PublishError):
     """Every row was published meanwhile by another run (the same run started twice): nothing to add, no failure."""
+
+
+class NotPublished(UserError, LookupError):
+    """The version or tag asked for is not in the dataset; the message names what there is."""
+
+
+class TagRefused(UserError, ValueError):
+    """A tag name the store keeps for itself (vN, latest) or cannot store."""
 
 
 @dataclass(frozen=True)
@@ -404,7 +414,7 @@ class DatasetStore:
     def tag(self, name: str, version: int) -> None:
         """Point a user tag (e.g. `nightly-2026-12-01`, `best`) at a version; moves it if it exists."""
         if _VERSION.match(name) or name == "latest" or not _TAG_NAME.match(name):
-            raise ValueError(
+            raise TagRefused(
                 f"tag name {name!r} is not allowed: vN and `latest` are kept by the store; use letters, digits, . _ -"
             )
         lance_version = self.version(version).lance_version
@@ -416,10 +426,10 @@ class DatasetStore:
 
     def untag(self, name: str) -> None:
         if _VERSION.match(name) or name == "latest":
-            raise ValueError(f"tag {name!r} is kept by the store and cannot be removed")
+            raise TagRefused(f"tag {name!r} is kept by the store and cannot be removed")
         table = self._table()
         if table is None or name not in table.tags.list():
-            raise LookupError(f"dataset {self.dataset!r} has no tag {name!r}")
+            raise NotPublished(f"dataset {self.dataset!r} has no tag {name!r}")
         table.tags.delete(name)
 
     def check(self) -> list[str]:
@@ -486,16 +496,16 @@ class DatasetStore:
         return found
 
     def version(self, version: int | None = None) -> PublishedVersion:
-        """A published version by number (default: the latest); LookupError naming the versions there are."""
+        """A published version by number (default: the latest); NotPublished naming the versions there are."""
         versions = self.versions()
         if not versions:
-            raise LookupError(f"dataset {self.dataset!r} has no published version under {self.root}")
+            raise NotPublished(f"dataset {self.dataset!r} has no published version under {self.root}")
         if version is None:
             return versions[-1]
         for candidate in versions:
             if candidate.number == version:
                 return candidate
-        raise LookupError(
+        raise NotPublished(
             f"dataset {self.dataset!r} has no version v{version}; it has {', '.join(v.tag for v in versions)}"
         )
 

@@ -384,3 +384,19 @@ def test_published_column_reads_one_column_of_the_latest_version(tmp_path):
     store.publish(rows(["c"], seed=1), LEDGER, manifest("r2"))
     assert sorted(store.published_column("instruction").to_list()) == ["do a", "do b", "do c"]
     assert store.published_column("no_such_column").to_list() == []
+
+
+def test_store_errors_are_under_the_library_root(tmp_path):
+    from synthfoundry.errors import TransientError, UserError, is_retryable
+
+    store = DatasetStore(tmp_path, "ds")
+    with pytest.raises(UserError, match="has no published version"):
+        store.version()
+    store.publish(rows(["a"]), LEDGER, manifest("r1"))
+    with pytest.raises(UserError, match="has no version v7; it has v1"):
+        store.version(7)
+    with pytest.raises(UserError, match="has no tag 'best'"):
+        store.untag("best")
+    with pytest.raises(UserError, match="is not allowed"):
+        store.tag("v9", 1)
+    assert issubclass(PublishError, TransientError) and is_retryable(PublishError("another writer"))
