@@ -276,6 +276,7 @@ def test_dask_cluster_of_processes_keeps_spend_and_the_cap_right(tmp_path, fake_
     )
 
 
+@pytest.mark.slow
 def test_object_store_root_from_the_run_config_publishes_into_the_bucket(tmp_path, s3):
     """`publish.root: s3://...` reaches the bucket through `python -m flows.generate` and the CLI, with no local
     `s3:` folder (a Path once turned the URL into one)."""
