@@ -135,8 +135,11 @@ def test_a_typed_run_through_the_api_publishes_with_its_artifacts_and_is_exporte
             "served-diversity-progress", "served-run-config"} <= keys
     assert [v.tag for v in DatasetStore(root, "served").versions()] == ["v1"]
     # the project's logs reach the UI (the recipe logs through the run logger, the setup through `synthfoundry`)
-    logs = api(server, "POST", "/logs/filter", logs={"flow_run_id": {"any_": [run["id"]]}})
-    assert any("batch 1/1" in log["message"] for log in logs)
+    # the server receives a run's logs in batches that may land after its final state: wait for them
+    logged = lambda: any("batch 1/1" in log["message"]
+                         for log in api(server, "POST", "/logs/filter", logs={"flow_run_id": {"any_": [run["id"]]}}))
+    eventually(logged)
+    assert logged()
     # the published event ran the export deployment through the shipped automation
     exported = root / "exports" / "served" / "v1" / "trl" / "train.jsonl"
     eventually(exported.exists)
