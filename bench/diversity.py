@@ -288,9 +288,9 @@ def project_step(name: str, settings: dict, frame: pl.DataFrame, published=None)
     empty one); returns the kept mask."""
     import tempfile
 
+    from synthfoundry.dataset import DatasetStore
     from synthfoundry.filters import FILTERS
     from synthfoundry.filters.base import Tools
-    from synthfoundry.store import DatasetStore
 
     step = FILTERS[name]
     store = published or DatasetStore(tempfile.mkdtemp(), "bench")
@@ -303,7 +303,7 @@ def across_versions(settings: dict, frame: pl.DataFrame) -> np.ndarray:
     against what was published (the store's lookup and number-aware neighbours); the publish is timed too."""
     import tempfile
 
-    from synthfoundry.store import DatasetStore
+    from synthfoundry.dataset import DatasetStore
 
     store = DatasetStore(tempfile.mkdtemp(), "bench")
     half = frame.height // 2

@@ -1,4 +1,4 @@
-"""Cross-version lookup at scale: `DatasetStore.nearest_published` ms per new row at 10 k / 100 k / 1 M published rows.
+"""Cross-version lookup at scale: `PublishedRows.nearest_published` ms per new row at 10 k / 100 k / 1 M published rows.
 
 `python -m bench.lookup [--sizes 10000 100000 1000000] [--new 1000] [--baseline-rows 200] [--nightly 20000]`
 
@@ -27,7 +27,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from synthfoundry.store import DatasetStore  # noqa: E402
+from synthfoundry.dataset import DatasetStore  # noqa: E402
 
 DIMS = 384
 CHUNK = 100_000
@@ -68,7 +68,7 @@ def exact_nearest(published: int | tuple[int, np.ndarray], queries: np.ndarray) 
 
 def flat_nearest(store: DatasetStore, queries: np.ndarray) -> np.ndarray:
     hits = (
-        store._published_table(store.latest()).search(list(queries), vector_column_name="vector")
+        store.table.at(store.latest()).search(list(queries), vector_column_name="vector")
         .distance_type("cosine").bypass_vector_index().limit(1).select(["_distance"]).to_arrow()
     )
     best = np.zeros(len(queries), dtype=np.float32)
@@ -95,7 +95,7 @@ def peak_rss_gib() -> float:
 def measure(root: str, published: np.ndarray | int, queries: np.ndarray, nprobes: int) -> tuple[float, float, float, float]:
     """ms and CPU ms per new row through the store, recall and precision of the above-threshold neighbours."""
     expected = exact_nearest(published, queries) > THRESHOLD
-    probing = DatasetStore(root, "bench", ann_nprobes=nprobes)
+    probing = DatasetStore(root, "bench", ann_nprobes=nprobes).published()
     # a run's lookup of thousands of rows loads every partition of the index once: load them first, so the
     # figure is the steady state (the load is printed: what the first rows of a run pay on top)
     start = time.perf_counter()
@@ -154,10 +154,10 @@ def crossover(sizes: list[int], new: int) -> None:
         for kind, min_rows in (("exact", size + 1), ("index", size)):
             with tempfile.TemporaryDirectory() as root:
                 _, build_s = publish(root, size, min_rows)
-                store = DatasetStore(root, "bench")
-                store.nearest_published(queries[:100])  # connects and loads the index, as a run's first lookup
+                published = DatasetStore(root, "bench").published()
+                published.nearest_published(queries[:100])  # connects and loads the index, as a run's first lookup
                 start = time.perf_counter()
-                store.nearest_published(queries)
+                published.nearest_published(queries)
                 seconds[kind] = time.perf_counter() - start
         print(f"{size:>9,}  {seconds['exact']:>25.2f}  {seconds['index']:>10.2f}  "
               f"{seconds['exact'] / seconds['index']:>13.2f}  {build_s:>13.1f}", flush=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.exporters import EXPORTERS, ExportOptions
-from synthfoundry.store import DatasetStore
 
 
 @flow(name="export-dataset", flow_run_name="export-{dataset}-v{version}-{export_format}")
@@ -23,7 +23,6 @@ def export_dataset(dataset: str, version: int, root: str = "synthfoundry-data", 
         written = EXPORTERS[export_format](store.read(chosen.number), chosen.manifest(), Path(scratch), ExportOptions())
         files = [f"{destination}/{Path(path).relative_to(scratch).as_posix()}" for path in written]
         for path, target in zip(written, files, strict=True):
-            store.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-            store.fs.put_file(str(path), target)
+            store.files.upload(str(path), target)
     get_run_logger().info("exported %s %s as %s: %s", dataset, chosen.tag, export_format, ", ".join(files))
     return files

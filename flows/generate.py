@@ -16,12 +16,12 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
 from synthfoundry.config import RunConfig
+from synthfoundry.dataset import DatasetStore, NothingNew, PublishError
 from synthfoundry.errors import SynthfoundryError
 from synthfoundry.filters import get_filter
 from synthfoundry.manifest import build_manifest, dataset_card
 from synthfoundry.recipes import get_recipe
 from synthfoundry.records import to_published
-from synthfoundry.store import DatasetStore, NothingNew, PublishError
 from tasks.contracts import check_contract, nothing_new, refuse_publication, skip_publication
 from tasks.distillation import distill_batch, forecast_distillation
 from tasks.failures import ContractFailed, PreflightFailed, failed
@@ -59,10 +59,12 @@ def generate(config: RunConfig) -> str | State:
         return failed(PreflightFailed(report.message()))
     run_id = str(flow_run.id or f"local-{datetime.now(UTC):%Y%m%dT%H%M%S}")
     store = DatasetStore(config.publish.root, config.dataset)
-    done = store.published_by_run(run_id)
+    versions = store.versions()
+    done = versions.by_run(run_id)
     if done is not None:  # this run, resumed after a crash that came after its commit
         return Completed(message=already_published(store, done))
-    latest = store.latest()
+    latest = versions.latest
+    published = store.published(latest)  # what the filters compare with: `compared_with` in the manifest
     seed = config.seed_for(latest.number + 1 if latest else 1)
     seed = random.randrange(2**31) if seed is None else seed
     recipe = get_recipe(config.recipe.name)
@@ -89,7 +91,7 @@ def generate(config: RunConfig) -> str | State:
             parts = [rows] if whole else batches(rows, config.batch_size)
             stages.append(monitor.gather((flow_threads() if whole else runner).map(judge, {
                 "frame": parts, "config": unmapped(step), "teacher_config": unmapped(teacher),
-                "store": unmapped(store), "embedding": unmapped(config.embedding),
+                "published": unmapped(published), "embedding": unmapped(config.embedding),
                 "text_column": unmapped(recipe.EMBED_COLUMN), "seed": unmapped(seed),
             }), step.name))
             rows = stages[-1].kept

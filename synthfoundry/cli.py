@@ -50,7 +50,7 @@ def command(function):
 def _store(root: str, dataset: str, committed: bool = True):
     """The dataset's store, refused with one error naming place and dataset when nothing of it is there (before
     anything is created); `committed`: it must also have a published version (`check` and `repair` need not)."""
-    from synthfoundry.store import DatasetStore
+    from synthfoundry.dataset import DatasetStore
 
     store = DatasetStore(root, dataset)
     if not store.exists():

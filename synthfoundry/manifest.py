@@ -162,7 +162,7 @@ def dataset_card(manifest: dict, root: str) -> str:
         f"Data: `{root}/exports/{manifest['dataset']}/{manifest['version']}/` (Parquet shards listed in the manifest)",
         "",
         "```python",
-        "from synthfoundry.store import DatasetStore",
+        "from synthfoundry.dataset import DatasetStore",
         f"df = DatasetStore({root!r}, {manifest['dataset']!r}).read({int(manifest['version'][1:])})",
         "```",
     ]

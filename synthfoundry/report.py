@@ -351,7 +351,7 @@ def card_markdown(figures: dict, plot_files: dict[str, str] | None = None, root:
         lines += [f"## Change from {figures['change']['from']}", "", *_table(changed), ""]
     if root is not None:
         dataset, number = figures["dataset"], int(str(figures["version"]).lstrip("v"))
-        lines += ["## Load it", "", "```python", "from synthfoundry.store import DatasetStore",
+        lines += ["## Load it", "", "```python", "from synthfoundry.dataset import DatasetStore",
                   f"store = DatasetStore({root!r}, {dataset!r})",
                   f"df = store.read({number})                    # polars", "import datasets",
                   f"ds = datasets.load_dataset('parquet', data_files=store.data_files({number}), split='train')",
@@ -433,54 +433,33 @@ def plots(figures: dict) -> dict[str, bytes]:
 CARD, EVALUATION, PLOTS = "card.md", "evaluation.json", "plots"
 
 
-def sample_vectors(store, version, size: int = SAMPLE, seed: int = 0) -> np.ndarray | None:
-    """Up to `size` embeddings of a version, drawn at random from its LanceDB tag (the vectors live only there)."""
-    import lancedb
-
-    table = lancedb.connect(f"{store.root}/lancedb").open_table(store.dataset)
-    table.checkout(version.lance_version)
-    total = table.count_rows()
-    if total == 0 or "vector" not in table.schema.names:
-        return None
-    offsets = np.sort(np.random.default_rng(seed).choice(total, size=min(size, total), replace=False))
-    picked = table.take_offsets(offsets.tolist()).select(["vector"]).to_arrow()["vector"]
-    return np.asarray(picked.to_pylist(), dtype=np.float32)
-
-
 def evaluate_version(store, version) -> dict:
     """A published version's figures, with the change from its parent (the parent's saved evaluation, else
     computed now)."""
     parent_tag = version.manifest().get("parent")
-    parent = next((v for v in store.versions() if v.tag == parent_tag), None) if parent_tag else None
-    previous = (_saved_evaluation(parent) or _figures(store, parent)) if parent else None
+    parent = store.versions().by_tag(parent_tag)
+    previous = (_saved_evaluation(store, parent) or _figures(store, parent)) if parent else None
     return _figures(store, version, previous)
 
 
 def _figures(store, version, previous: dict | None = None) -> dict:
     number = version.number
-    return evaluate(store.read(number), version.manifest(), store.ledger(number), sample_vectors(store, version),
-                    previous)
+    return evaluate(store.read(number), version.manifest(), store.ledger(number),
+                    store.sample_vectors(version, SAMPLE), previous)
 
 
-def _saved_evaluation(version) -> dict | None:
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(f"{version.path}/{EVALUATION}")
-    return json.loads(fs.cat_file(path)) if fs.exists(path) else None
+def _saved_evaluation(store, version) -> dict | None:
+    return store.files.read_json_if_any(f"{version.path}/{EVALUATION}")
 
 
 def write_card(store, version, figures: dict, images: dict[str, bytes]) -> list[str]:
     """card.md, evaluation.json and the `plots` PNGs beside the version's manifest; returns the files written."""
-    import fsspec
-
     links = {name: f"{PLOTS}/{name}.png" for name in images}
     files = {links[name]: image for name, image in images.items()}
     files[CARD] = card_markdown(figures, links, store.root).encode()
     files[EVALUATION] = json.dumps(figures, indent=2, default=str).encode()
     written = []
     for name, data in files.items():
-        fs, path = fsspec.core.url_to_fs(f"{version.path}/{name}")
-        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        fs.pipe_file(path, data)
+        store.files.write(f"{version.path}/{name}", data)
         written.append(f"{version.path}/{name}")
     return written

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-from synthfoundry.errors import UserError
+from synthfoundry.verdicts import Verdict, Verifier, VerifierError
 
 MATH_VERIFY = "math_verify"
 REASONING_GYM = "reasoning_gym:"
@@ -44,40 +44,6 @@ KNOWN = (
     "math_verify, reasoning_gym:<dataset>, exact, normalised, numeric[:<tolerance>], choice, regex:<pattern>, "
     "code_tests:python"
 )
-
-
-class VerifierError(UserError, ValueError):
-    """A verifier name that does not exist, a malformed argument, or a ground truth the verifier cannot read."""
-
-
-@dataclass(frozen=True)
-class Verdict:
-    score: float  # 1.0 right, 0.0 wrong; a few reasoning-gym tasks give partial credit
-    extracted: str | None  # the final answer read from the response; None when there was none
-
-
-class Verifier:
-    """How one kind of answer is read and compared. Subclasses define `extract` and `agree`."""
-
-    def extract(self, response: str) -> Any | None:
-        """The response's final answer, parsed; None when it has none."""
-        raise NotImplementedError
-
-    def agree(self, first: Any, second: Any) -> bool:
-        """Two extracted answers are the same answer."""
-        raise NotImplementedError
-
-    def gold(self, answer: str) -> Any:
-        found = self.extract(answer)
-        if found is None:
-            raise VerifierError(f"the ground truth {answer!r} is not an answer this verifier can read")
-        return found
-
-    def score(self, found: Any, row: Mapping[str, Any]) -> float:
-        return float(self.agree(self.gold(str(row["answer"])), found))
-
-    def show(self, found: Any) -> str:
-        return str(found)
 
 
 def verify(response: str, row: Mapping[str, Any]) -> Verdict:

@@ -10,9 +10,9 @@ from prefect.artifacts import create_markdown_artifact
 
 from synthfoundry.checkpoints import checkpoint
 from synthfoundry.contracts import ContractResult, load_suite, suite_path, validate
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.spend import Spend
 from synthfoundry.stages import top_reasons
-from synthfoundry.store import DatasetStore
 from tasks.events import emit_dataset_event
 from tasks.monitor import artifact_key
 

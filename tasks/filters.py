@@ -10,11 +10,11 @@ from pydantic import BaseModel
 
 from synthfoundry.checkpoints import checkpoint
 from synthfoundry.config import EmbeddingConfig
+from synthfoundry.dataset import PublishedRows
 from synthfoundry.embeddings import embed
 from synthfoundry.filters import get_filter
 from synthfoundry.filters.base import Tools, apply
 from synthfoundry.stages import StageResult, empty_ledger, with_spend
-from synthfoundry.store import DatasetStore
 from synthfoundry.teachers.config import TeacherConfig
 from tasks.retries import transient
 from tasks.teacher import asker, stage_budget
@@ -35,7 +35,7 @@ def run_filter(
     frame: pl.DataFrame,
     config: BaseModel,
     teacher_config: TeacherConfig,
-    store: DatasetStore,
+    published: PublishedRows,
     embedding: EmbeddingConfig,
     text_column: str,
     seed: int,
@@ -45,7 +45,7 @@ def run_filter(
     tools = Tools(
         ask=asker(teacher_config, budget),
         embed=lambda texts: embed(texts, embedding.model_path, embedding.batch_size),
-        published=store,
+        published=published,
         text_column=text_column,
         log=logger.info,
         seed=seed,

@@ -12,8 +12,8 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from synthfoundry import report
+from synthfoundry.dataset import DatasetStore, PublishedVersion, PublishError
 from synthfoundry.filters import diversity as diversity_filter
-from synthfoundry.store import DatasetStore, PublishedVersion, PublishError
 from tasks.events import emit_dataset_event
 from tasks.monitor import artifact_key
 
@@ -44,7 +44,7 @@ def publish_version(
 @task
 def already_published(store: DatasetStore, version: PublishedVersion) -> str:
     """A resumed run that was killed after its commit: say so, and make the card and event it never got to."""
-    if not store.fs.exists(f"{version.path}/{report.CARD}"):
+    if not store.files.exists(f"{version.path}/{report.CARD}"):
         announce_version(store, version)
     message = f"run {version.record['run_id']} already published {store.dataset} {version.tag}: nothing more to do"
     get_run_logger().info(message)

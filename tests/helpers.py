@@ -125,8 +125,8 @@ def published_rows(count: int, seed: int = 0, run_id: str = "run-1", dims: int =
 
 def publish_rows(root: Path, dataset: str, rows: pl.DataFrame, ledger: pl.DataFrame | None = None, suite: str = "sft"):
     """Publish `rows` as the next version with the real DatasetStore and a manifest made by `build_manifest`."""
+    from synthfoundry.dataset import DatasetStore
     from synthfoundry.stages import LEDGER_SCHEMA
-    from synthfoundry.store import DatasetStore
 
     ledger = ledger if ledger is not None else pl.DataFrame(schema=LEDGER_SCHEMA)
     manifest = manifest_for(root, dataset, rows, ledger, suite)

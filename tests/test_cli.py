@@ -7,8 +7,8 @@ import yaml
 from typer.testing import CliRunner
 
 from synthfoundry.cli import app
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.exporters.verl import ANSWER_FORMAT
-from synthfoundry.store import DatasetStore
 from tests.exporters.conftest import reward_manager_scores
 from tests.helpers import publish_rows, published_rows
 from tests.test_report import LEDGER

@@ -5,9 +5,9 @@ import polars as pl
 import pytest
 
 from synthfoundry import report
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.records import with_decision
 from synthfoundry.stages import LEDGER_SCHEMA
-from synthfoundry.store import DatasetStore
 from tests.helpers import publish_rows, published_rows
 
 
@@ -80,7 +80,7 @@ def test_evaluation_of_a_published_version(store):
     assert figures["diversity"]["sample"] == 30
 
     # the pairwise distance is over the version's own LanceDB vectors (random unit vectors: close to 1)
-    vectors = report.sample_vectors(store, store.latest())
+    vectors = store.sample_vectors(store.latest(), report.SAMPLE)
     assert vectors.shape == (30, 384)
     assert figures["diversity"]["mean_cosine_distance"] == report.mean_cosine_distance(vectors)
     assert 0.9 < figures["diversity"]["mean_cosine_distance"] < 1.1

@@ -56,7 +56,7 @@ def kind_of(rows: pl.DataFrame) -> str:
 def resolve_arms(config: EvaluationConfig) -> list[Arm]:
     """The base student (when asked) and every configured arm, each with its rows; errors name the arm and what the
     store holds."""
-    from synthfoundry.store import DatasetStore
+    from synthfoundry.dataset import DatasetStore
 
     arms = [Arm(BASE)] if config.base else []
     for name in config.arms:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from synthfoundry.sandbox.core import ExecResult, Sandbox, SandboxConfig
-from synthfoundry.verify import Verifier, VerifierError
+from synthfoundry.verdicts import Verifier, VerifierError
 
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
 _SYNTAX = re.compile(r'File "[^"]*", line (\d+)(?:(?!File ").)*?\n(?:SyntaxError|IndentationError|TabError)', re.DOTALL)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import re
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from synthfoundry.errors import SynthfoundryError, UserError
 from synthfoundry.redaction import redact
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    from pydantic import BaseModel, ValidationError
 
 T = TypeVar("T")
 
@@ -157,6 +158,66 @@ class BatchingTeacher(Protocol):
     async def complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion | TeacherFailure]: ...
 
 
+# --- structured outputs: ask for JSON matching a pydantic model, validate it, ask again with the error ---
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+FEEDBACK = (
+    "That reply is not valid: {problem}. Reply again with only a JSON object that matches the schema, nothing else."
+)
+
+
+def schema_text(output: type[BaseModel]) -> str:
+    """Canonical JSON so the same model always renders the same request (and cache key)."""
+    return json.dumps(output.model_json_schema(), sort_keys=True, separators=(",", ":"))
+
+
+def _problem(error: ValidationError) -> str:
+    details = [f"{'.'.join(map(str, e['loc'])) or 'root'}: {e['msg']}" for e in error.errors()[:5]]
+    return "; ".join(details)[:500]
+
+
+async def complete_structured(
+    teacher: Teacher, request: ChatRequest, output: type[BaseModel], attempts: int
+) -> Completion:
+    """Validate each answer into `output`; feed the validation error back, up to `attempts` requests in all.
+
+    Every attempt is a plain request, so each is cached and billed like any other; the returned completion
+    carries the tokens and cost of all attempts, which is what the row cost.
+    """
+    from pydantic import ValidationError
+
+    request = replace(request, json_schema=schema_text(output))
+    spent: list[Completion] = []
+    for _ in range(attempts):
+        completion = await teacher.complete(request)
+        spent.append(completion)
+        text = _FENCE.sub(r"\1", completion.text)
+        try:
+            parsed = output.model_validate_json(text)
+        except ValidationError as error:
+            problem = _problem(error)
+        else:
+            costs = [c.cost_usd for c in spent]
+            return replace(
+                completion,
+                text=text,
+                parsed=parsed,
+                prompt_tokens=sum(c.prompt_tokens for c in spent),
+                completion_tokens=sum(c.completion_tokens for c in spent),
+                cost_usd=None if None in costs else sum(costs),
+            )
+        request = replace(
+            request,
+            messages=(
+                *request.messages,
+                {"role": "assistant", "content": completion.text},
+                {"role": "user", "content": FEEDBACK.format(problem=problem)},
+            ),
+        )
+    raise Unanswered(f"invalid structured output after {attempts} attempts: {problem}")
+
+
 @dataclass
 class BatchOutcome:
     results: list[Completion | TeacherFailure] = field(default_factory=list)
@@ -181,8 +242,6 @@ async def complete_many(
     if output is None and isinstance(teacher, BatchingTeacher) and teacher.batches(requests):
         return BatchOutcome(await teacher.complete_batch(requests))
     gate = asyncio.Semaphore(max_in_flight)
-    if output is not None:
-        from synthfoundry.teachers.structured import complete_structured
 
     async def one(request: ChatRequest) -> Completion | TeacherFailure:
         async with gate:

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.recipes.document_seeds import sample_documents_path, unmark
-from synthfoundry.store import DatasetStore
 from tests.fakes.webhook import Webhook
 
 pytestmark = pytest.mark.slow

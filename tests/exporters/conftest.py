@@ -7,7 +7,7 @@ from tests.helpers import publish_rows, published_rows
 def version(tmp_path):
     """A real published version of 25 rows: (rows as read back from the store, manifest)."""
     published = publish_rows(tmp_path / "root", "quickstart", published_rows(25))
-    from synthfoundry.store import DatasetStore
+    from synthfoundry.dataset import DatasetStore
 
     return DatasetStore(tmp_path / "root", "quickstart").read(published.number), published.manifest()
 

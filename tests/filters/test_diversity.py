@@ -3,10 +3,10 @@ from functools import partial
 import numpy as np
 import polars as pl
 
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.filters import diversity
 from synthfoundry.filters.base import apply
 from synthfoundry.filters.diversity import greedy_novel
-from synthfoundry.store import DatasetStore
 from tests.filters.tools import tools
 
 

@@ -2,11 +2,11 @@ import numpy as np
 import polars as pl
 import pytest
 
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.filters import FILTERS, minhash
 from synthfoundry.filters.base import apply
 from synthfoundry.records import to_published
 from synthfoundry.similarity.minhash import signatures
-from synthfoundry.store import DatasetStore
 from tests.filters.tools import tools
 
 LEDGER = pl.DataFrame({"id": ["x"], "stage": ["minhash"], "reason": ["near duplicate"]})

@@ -1,9 +1,9 @@
 import numpy as np
 import polars as pl
 
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.filters import FILTERS, rouge
 from synthfoundry.filters.base import apply
-from synthfoundry.store import DatasetStore
 from tests.filters.tools import tools
 
 LEDGER = pl.DataFrame({"id": ["x"], "stage": ["rouge"], "reason": ["near duplicate"]})

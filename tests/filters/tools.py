@@ -6,9 +6,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.embeddings import embed
 from synthfoundry.filters.base import Tools
-from synthfoundry.store import DatasetStore
 from synthfoundry.teachers import make_managed_teacher
 from synthfoundry.teachers.base import complete_all
 from synthfoundry.teachers.config import TeacherConfig
@@ -24,7 +24,7 @@ def tools(store: DatasetStore | None = None, teacher: TeacherConfig | None = Non
     settings = {
         "ask": lambda config: ask_through(config or default),
         "embed": embed,
-        "published": store or DatasetStore(Path(tempfile.mkdtemp()) / "published", "test"),
+        "published": (store or DatasetStore(Path(tempfile.mkdtemp()) / "published", "test")).published(),
         **overrides,
     }
     return Tools(**settings)

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from flows.generate import generate_dataset
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.embeddings import embed
-from synthfoundry.store import DatasetStore
 from tasks.runs import wait_for_closing_clusters
 from tests.helpers import assert_accounted, read_published
 
@@ -100,7 +100,7 @@ def test_run_where_nothing_survives_publishes_nothing_and_says_so(tmp_path, fake
     with pytest.raises(Exception, match=r"No row survived the filters. Most dropped: synthesis: ROUGE-L # > # to an "
                        r"instruction in the pool \(\d+\).\nNothing was published"):
         generate_dataset(config_path=write_config(tmp_path, 1, teacher, recipe=recipe))
-    assert DatasetStore(tmp_path / "published", "demo").versions() == []
+    assert DatasetStore(tmp_path / "published", "demo").versions().all == ()
 
 
 def test_local_model_end_to_end(tmp_path):

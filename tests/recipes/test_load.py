@@ -9,8 +9,8 @@ import yaml
 
 from flows.generate import generate_dataset
 from synthfoundry.config import ConfigError, parse_config
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.recipes import load
-from synthfoundry.store import DatasetStore
 from tests.helpers import assert_accounted, read_published
 
 QUESTIONS = [
@@ -109,7 +109,7 @@ def test_a_missing_column_fails_before_anything_is_sent(tmp_path, fake_openai):
     assert state.is_failed()
     assert "recipe.path: " in state.message
     assert "has no column 'answer' (its columns: output, prompt, source)" in state.message
-    assert fake_openai.count == 0 and DatasetStore(tmp_path / "published", "mine").versions() == []
+    assert fake_openai.count == 0 and DatasetStore(tmp_path / "published", "mine").versions().all == ()
 
 
 def test_rows_are_read_from_our_own_column_names_and_unusable_ones_are_ledgered(tmp_path):

@@ -13,7 +13,7 @@ import yaml
 
 from flows.generate import generate_dataset
 from synthfoundry.config import ConfigError
-from synthfoundry.store import DatasetStore
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.teachers.base import CircuitOpen, TeacherError
 from tasks.failures import ContractFailed, PreflightFailed
 from tests.fakes.provider_server import ProviderServer, status

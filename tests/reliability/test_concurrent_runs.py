@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from synthfoundry.store import DatasetStore
+from synthfoundry.dataset import DatasetStore
 from tests.fakes.provider_server import ProviderServer
 from tests.fakes.replies import self_instruct_reply
 from tests.reliability.runs import paid_twice, start_flow, table_ids, write_config

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from flows.generate import generate_dataset
-from synthfoundry.store import DatasetStore
+from synthfoundry.dataset import DatasetStore
 from tests.fakes.provider_server import ProviderServer
 from tests.fakes.replies import self_instruct_reply
 from tests.reliability.runs import (

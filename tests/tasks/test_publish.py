@@ -1,8 +1,8 @@
 import polars as pl
 from prefect import flow
 
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.stages import LEDGER_SCHEMA
-from synthfoundry.store import DatasetStore
 from tasks.publish import publish_version
 from tests.helpers import manifest_for, published_rows
 

@@ -1,0 +1,87 @@
+"""The publish root as one folder: local paths and object-store URLs (`s3://bucket/prefix`, any fsspec URL) read and
+written the same way, by the store, the report and the export flow."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import polars as pl
+
+
+class Folder:
+    """An fsspec-backed folder. `url` is what the user gave (shown in messages and cards); `path(...)` is a place
+    under it in the form its filesystem, polars and LanceDB all take."""
+
+    def __init__(self, root) -> None:
+        import fsspec
+
+        self.url = str(root).rstrip("/")
+        self.fs, base = fsspec.core.url_to_fs(self.url, use_listings_cache=False)
+        self.local = "file" in self.fs.protocol
+        self.base = base if self.local else self.fs.unstrip_protocol(base)
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.base, *parts])
+
+    def exists(self, path: str) -> bool:
+        return self.fs.exists(path)
+
+    def glob(self, pattern: str) -> list[str]:
+        return self.fs.glob(pattern)
+
+    def read_json(self, path: str) -> dict:
+        return json.loads(self.fs.cat_file(path))
+
+    def read_json_if_any(self, path: str) -> dict | None:
+        return self.read_json(path) if self.fs.exists(path) else None
+
+    def write(self, path: str, data: bytes) -> None:
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.pipe_file(path, data)
+
+    def write_json(self, path: str, record: dict) -> None:
+        self.write(path, json.dumps(record, indent=2, default=str).encode())
+
+    def write_parquet(self, path: str, frame: pl.DataFrame) -> None:
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        with self.fs.open(path, "wb") as handle:
+            frame.write_parquet(handle)
+
+    def upload(self, local_file: str, path: str) -> None:
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.put_file(local_file, path)
+
+    def remove(self, path: str) -> None:
+        self.fs.rm(path, recursive=True)
+
+    def create(self, path: str, data: bytes) -> bool:
+        """Write a whole file only if none exists, atomically (a hard link on a local disk, a conditional put on an
+        object store); False if it does."""
+        if not self.local:
+            return conditional_put(self.fs, path, data) is not None
+        temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(temporary)
+        return True
+
+
+def conditional_put(fs, path: str, data: bytes, etag: str | None = None) -> str | None:
+    """S3 put that succeeds only if the key is absent (or, with `etag`, still that object); its new ETag or None."""
+    bucket, key, _ = fs.split_path(path)
+    condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+    try:
+        return fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data, **condition)["ETag"]
+    except OSError as error:  # s3fs wraps botocore's ClientError
+        if getattr(error.__cause__, "response", {}).get("Error", {}).get("Code") == "PreconditionFailed":
+            return None
+        raise

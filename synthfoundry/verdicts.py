@@ -1,0 +1,44 @@
+"""What every verifier is (`Verifier`) and returns (`Verdict`), below the verifiers themselves: verify.py names the
+built-in ones, and verifiers that live elsewhere (the sandbox's code tests) subclass this without importing them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from synthfoundry.errors import UserError
+
+
+class VerifierError(UserError, ValueError):
+    """A verifier name that does not exist, a malformed argument, or a ground truth the verifier cannot read."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float  # 1.0 right, 0.0 wrong; a few reasoning-gym tasks give partial credit
+    extracted: str | None  # the final answer read from the response; None when there was none
+
+
+class Verifier:
+    """How one kind of answer is read and compared. Subclasses define `extract` and `agree`."""
+
+    def extract(self, response: str) -> Any | None:
+        """The response's final answer, parsed; None when it has none."""
+        raise NotImplementedError
+
+    def agree(self, first: Any, second: Any) -> bool:
+        """Two extracted answers are the same answer."""
+        raise NotImplementedError
+
+    def gold(self, answer: str) -> Any:
+        found = self.extract(answer)
+        if found is None:
+            raise VerifierError(f"the ground truth {answer!r} is not an answer this verifier can read")
+        return found
+
+    def score(self, found: Any, row: Mapping[str, Any]) -> float:
+        return float(self.agree(self.gold(str(row["answer"])), found))
+
+    def show(self, found: Any) -> str:
+        return str(found)
