@@ -15,11 +15,12 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
+from synthfoundry.card import summary_card
 from synthfoundry.config import RunConfig
 from synthfoundry.dataset import DatasetStore, NothingNew, PublishError
 from synthfoundry.errors import SynthfoundryError
 from synthfoundry.filters import get_filter
-from synthfoundry.manifest import build_manifest, dataset_card
+from synthfoundry.manifest import build_manifest
 from synthfoundry.recipes import get_recipe
 from synthfoundry.records import to_published
 from tasks.contracts import check_contract, nothing_new, refuse_publication, skip_publication
@@ -115,7 +116,7 @@ def generate(config: RunConfig) -> str | State:
         return Completed(message=str(version))
     if isinstance(version, PublishError):
         return failed(version)
-    print(dataset_card(version.manifest(), store.root))
+    print(summary_card(version.manifest(), store.root).markdown())
     return version.path
 
 

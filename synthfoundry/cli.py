@@ -245,7 +245,7 @@ def ledger(
     """Why rows were dropped: by stage and kind of reason, with examples."""
     import polars as pl
 
-    from synthfoundry.report import rejection_counts
+    from synthfoundry.ledger import by_stage
 
     store = _store(root, dataset)
     chosen = store.version(version)
@@ -255,7 +255,7 @@ def ledger(
         if stage not in stages:
             raise UserError(f"{chosen.tag}'s ledger has no stage {stage!r}; it has {', '.join(stages) or 'none'}")
         rejected = rejected.filter(pl.col("stage") == stage)
-    kinds = rejection_counts(rejected, examples=examples, top=50)
+    kinds = by_stage(rejected, examples=examples, top=50)
     lines = [f"{dataset} {chosen.tag}: {rejected.height} rows dropped"]
     for current in dict.fromkeys(k["stage"] for k in kinds):
         of_stage = [k for k in kinds if k["stage"] == current]
@@ -272,19 +272,19 @@ def card(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: 
 
     card.md, plots/*.png and evaluation.json; the card is printed too.
     """
-    from synthfoundry import report
+    from synthfoundry import card, report
 
     store = _store(root, dataset)
     chosen = store.version(version)
     figures = report.evaluate_version(store, chosen)
     images = report.plots(figures)
-    written = report.write_card(store, chosen, figures, images)
+    written = card.write_card(store, chosen, figures, images)
     if as_json:
         _print({"files": written, "evaluation": figures}, True, "")
         return
     plot_files = {name: f"plots/{name}.png" for name in images}
-    typer.echo(report.card_markdown(figures, plot_files, store.root))
-    typer.echo(f"\nwritten: {next(p for p in written if p.endswith(report.CARD))}", err=True)
+    typer.echo(card.version_card(figures, plot_files, store.root).markdown())
+    typer.echo(f"\nwritten: {next(p for p in written if p.endswith(card.CARD))}", err=True)
 
 
 @command
@@ -327,14 +327,14 @@ def export(
 
 def _hf_card(store, version, out: Path) -> str:
     """The version's card for the export's README.md, its plots written under out/plots."""
-    from synthfoundry import report
+    from synthfoundry import card, report
 
     figures = report.evaluate_version(store, version)
     images = report.plots(figures)
     (out / "plots").mkdir(parents=True, exist_ok=True)
     for name, image in images.items():
         (out / "plots" / f"{name}.png").write_bytes(image)
-    return report.card_markdown(figures, {name: f"plots/{name}.png" for name in images})
+    return card.version_card(figures, {name: f"plots/{name}.png" for name in images}).markdown()
 
 
 @command

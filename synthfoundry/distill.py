@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import polars as pl
 
-from synthfoundry.records import RESPONSE_SCHEMA, content_id
+from synthfoundry.records import RESPONSE_SCHEMA, content_id, teacher_params
 from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import (
     BUDGET_EXHAUSTED,
@@ -73,9 +71,7 @@ def distill(
     done = frame.filter(pl.col("response").is_not_null())
     requests = answer_requests(pending, temperature, top_p, max_tokens)
     outputs = complete_all(teacher, requests, max_in_flight).results
-    params = json.dumps(
-        {**teacher.params(), "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}, sort_keys=True
-    )
+    params = teacher_params(**teacher.params(), temperature=temperature, top_p=top_p, max_tokens=max_tokens)
     answered = [o if isinstance(o, Completion) else None for o in outputs]
     columns = pl.DataFrame(
         {

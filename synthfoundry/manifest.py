@@ -1,4 +1,4 @@
-"""What a published version says about itself: the JSON manifest and the human-readable dataset card."""
+"""What a published version says about itself: the JSON manifest (card.py renders it for people)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from synthfoundry import __version__
 from synthfoundry.config import RunConfig
-from synthfoundry.filters.clusters import coverage
+from synthfoundry.filters.clusters import cluster_coverage
+from synthfoundry.ledger import by_source
+from synthfoundry.records import decided
+from synthfoundry.report import score_counts
 from synthfoundry.spend import Spend
 from synthfoundry.stages import StageResult
 
@@ -36,32 +38,14 @@ def stage_counts(stages: list[StageResult]) -> dict[str, dict[str, int]]:
 
 
 def score_distribution(stages: list[StageResult], buckets: int = 10) -> dict[str, dict[str, dict[str, int]]]:
-    """Per stage that scores rows, how many kept and dropped rows had each score: by value when the scores are
-    whole numbers (a judge's 1-6), else in `buckets` equal-width ranges shared by both sides (a cosine)."""
+    """Per stage that scores rows, how many rows it kept and dropped had each score (`score_counts`)."""
     distribution = {}
     for stage in stages:
-        kept = _stage_scores(stage)
+        kept = decided(stage.kept).filter(pl.col("stage") == stage.stage)["score"].drop_nulls().to_numpy()
         dropped = stage.dropped["score"].drop_nulls().to_numpy()
-        both = np.concatenate([kept, dropped])
-        if not len(both):
-            continue
-        if np.all(both == np.round(both)) and len(np.unique(both)) <= 2 * buckets:
-            count = lambda side: {f"{v:g}": int(n) for v, n in zip(*np.unique(side, return_counts=True))}
-        else:
-            edges = np.histogram_bin_edges(both, bins=buckets)
-            labels = [f"{lo:.3g}-{hi:.3g}" for lo, hi in zip(edges, edges[1:])]
-            count = lambda side, labels=labels, edges=edges: {
-                k: int(n) for k, n in zip(labels, np.histogram(side, edges)[0]) if n}
-        distribution[stage.stage] = {"kept": count(kept), "dropped": count(dropped)}
+        if len(kept) or len(dropped):
+            distribution[stage.stage] = score_counts(kept, dropped, buckets)
     return distribution
-
-
-def _stage_scores(stage: StageResult) -> np.ndarray:
-    """The kept rows' scores from this stage, as recorded in their `decisions`."""
-    if "decisions" not in stage.kept.columns:
-        return np.array([])
-    entries = stage.kept["decisions"].explode().drop_nulls()
-    return entries.filter(entries.struct.field("stage") == stage.stage).struct.field("score").drop_nulls().to_numpy()
 
 
 def build_manifest(
@@ -99,22 +83,9 @@ def build_manifest(
             "stages": {stage.stage: stage.spend.summary()["spent_usd"] for stage in stages if stage.spend.requests},
         },
         "contract": contract,
-        "ledger_reasons": {stage.stage: r for stage in stages if (r := reason_kinds(stage.dropped))},
+        "ledger_reasons": {stage.stage: r for stage in stages if (r := by_source(stage.dropped))},
         "clusters": cluster_coverage(kept),
     }
-
-
-def reason_kinds(ledger: pl.DataFrame, top: int = 10) -> dict[str, int]:
-    """How many ledger rows share each kind of reason, the text before the first ": " ("gsm8k: item 12 ..."
-    counts under "gsm8k"); reasons without one are not counted. The `top` most frequent."""
-    kinds = ledger["reason"].str.extract(r"^([^:]+): ", 1).drop_nulls().value_counts(sort=True)
-    return dict(kinds.head(top).iter_rows())
-
-
-def cluster_coverage(rows: pl.DataFrame) -> dict | None:
-    """How the published rows spread over the clusters step's clusters (None: the run had no clusters step)."""
-    labels = rows["cluster"].drop_nulls() if "cluster" in rows.columns else pl.Series([])
-    return coverage(labels.to_numpy()) if labels.len() else None
 
 
 def main_teacher(rows: pl.DataFrame) -> dict | None:
@@ -124,46 +95,3 @@ def main_teacher(rows: pl.DataFrame) -> dict | None:
         return None
     answered = json.loads(params.mode().sort()[0])
     return {key: value for key, value in answered.items() if key not in ("temperature", "top_p", "max_tokens")}
-
-
-def _cost_line(cost: dict) -> str:
-    requests = cost.get("requests", {})
-    line = (
-        f"- cost: ${cost.get('spent_usd', 0):.4f} spent on {requests.get('sent', 0)} requests, "
-        f"{requests.get('cached', 0)} answered by the cache (${cost.get('cached_usd', 0):.4f} saved)"
-    )
-    if cost.get("budget_exhausted"):
-        line += f"; budget ${cost['budget_usd']} reached, {requests.get('not_sent_budget', 0)} requests not sent"
-    return line
-
-
-def _teacher_line(teacher: dict | None) -> str:
-    if teacher is None:
-        return "- teacher: none (the recipe sent no requests)"
-    return f"- teacher: {teacher.get('provider')} / {teacher.get('model')}"
-
-
-def dataset_card(manifest: dict, root: str) -> str:
-    """Markdown summary for the Prefect UI and the terminal."""
-    lines = [
-        f"# {manifest['dataset']} {manifest['version']}",
-        "",
-        f"- parent: {manifest['parent'] or '(first version)'}",
-        f"- rows: {manifest['rows']['added']} added, {manifest['rows']['total']} in total",
-        _teacher_line(manifest["teacher"]),
-        _cost_line(manifest.get("cost", {})),
-        f"- contract `{manifest['contract']['suite']}`: {'passed' if manifest['contract']['success'] else 'FAILED'}",
-        f"- code: {manifest['code_version']}, run {manifest['run_id']}",
-        "",
-        "| stage | in | kept | dropped |",
-        "|---|---:|---:|---:|",
-        *(f"| {name} | {c['in']} | {c['kept']} | {c['dropped']} |" for name, c in manifest["stages"].items()),
-        "",
-        f"Data: `{root}/exports/{manifest['dataset']}/{manifest['version']}/` (Parquet shards listed in the manifest)",
-        "",
-        "```python",
-        "from synthfoundry.dataset import DatasetStore",
-        f"df = DatasetStore({root!r}, {manifest['dataset']!r}).read({int(manifest['version'][1:])})",
-        "```",
-    ]
-    return "\n".join(lines)

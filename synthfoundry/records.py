@@ -96,6 +96,24 @@ def with_decision(frame: pl.DataFrame, stage: str, score: pl.Series | float | No
     return frame.with_columns(pl.col("decisions").list.concat(pl.concat_list(entry)))
 
 
+def teacher_params(
+    provider: str | None, model: str | None, *, temperature: float | None = None, top_p: float | None = None,
+    max_tokens: int | None = None, **identity,
+) -> str:
+    """A row's `teacher_params`, one shape for every recipe and stage: who answered (provider, model and what else
+    identifies it, e.g. a local model's file hash) and the sampling it was asked with (None: not set), as canonical
+    JSON."""
+    return json.dumps({"provider": provider, "model": model, **identity, "temperature": temperature, "top_p": top_p,
+                       "max_tokens": max_tokens}, sort_keys=True)
+
+
+def decided(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every (stage, score) of the rows' `decisions` trails, one per row and stage (empty without a trail)."""
+    if "decisions" not in frame.columns or frame.height == 0:
+        return pl.DataFrame(schema={"stage": pl.String, "score": pl.Float64})
+    return frame.select(pl.col("decisions").explode().struct.unnest()).drop_nulls("stage")
+
+
 def to_chat_messages(frame: pl.DataFrame) -> pl.DataFrame:
     """SFT view: one `messages` list per row; single-turn rows become user (instruction + input) -> assistant."""
     user = pl.when(pl.col("input").fill_null("") == "").then(pl.col("instruction")).otherwise(

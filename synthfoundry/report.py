@@ -1,19 +1,21 @@
-"""The evaluation report of a published version (the lecture's intrinsic evaluation) and the dataset card made of it.
+"""The evaluation report of a published version (the lecture's intrinsic evaluation): its figures and plots.
 
 `evaluate` turns a version's rows, manifest and ledger into figures (a JSON-able dict, kept beside the manifest as
-`evaluation.json` so the next version can show what changed); `card_markdown`, `tables` and `plots` render those
-figures for the card, for Prefect's markdown and table artifacts, and as PNGs. Only the last section touches a store.
+`evaluation.json` so the next version can show what changed); `plots` draws them as PNGs; card.py renders them as
+the dataset card. Only the last section reads a store.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections import Counter
 
 import numpy as np
 import polars as pl
+
+from synthfoundry import ledger as ledger_reasons
+from synthfoundry.filters.clusters import cluster_coverage
+from synthfoundry.records import decided
 
 SAMPLE = 1000  # rows (and vectors) sampled for diversity: distinct-n depends on corpus size, so it is fixed
 TOP_REASONS = 8  # ledger reasons shown per stage; the rest are summed
@@ -21,7 +23,6 @@ BINS = 20
 JUDGE_STAGE = "quality_judge"
 DECONTAMINATION_STAGE = "decontamination"
 RATES = {"pass_rate": "policy pass rate", "agreement": "majority agreement"}  # per-row shares filters record
-_NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
 _WORD = re.compile(r"\w+")
 
 
@@ -46,14 +47,14 @@ def evaluate(
         "created_at": manifest.get("created_at"),
         "rows": manifest.get("rows", {"total": rows.height}),
         "stages": _stages(manifest.get("stages", {})),
-        "rejections": rejection_counts(ledger),
+        "rejections": ledger_reasons.by_stage(ledger, top=TOP_REASONS),
         "cost": _cost(manifest),
         "contract": {k: v for k, v in (manifest.get("contract") or {}).items() if k != "failures"},
         "diversity": {
             "sample": sample.height,
             "mean_cosine_distance": mean_cosine_distance(vectors),
             **{f"distinct_{n}": distinct_n(_texts(sample), n) for n in (1, 2)},
-            "clusters": _clusters(rows),
+            "clusters": cluster_coverage(rows),
         },
         "scores": decision_scores(rows),
         "rates": {name: d for name in RATES if name in rows.columns and (d := _distribution(rows[name]))},
@@ -88,27 +89,6 @@ def _stages(stages: dict) -> list[dict]:
         {"stage": name, **counts, "kept_share": round(counts["kept"] / counts["in"], 4) if counts["in"] else None}
         for name, counts in stages.items()
     ]
-
-
-def rejection_counts(ledger: pl.DataFrame, examples: int = 1, top: int = TOP_REASONS) -> list[dict]:
-    """Ledger rows per stage and kind of reason (numbers masked, so "cosine 0.93 > 0.9" and "cosine 0.95 > 0.9"
-    are one kind), most frequent first, each with up to `examples` real reasons and texts."""
-    if ledger.is_empty():
-        return []
-    kinds = (
-        ledger.with_columns(pl.col("reason").fill_null("").str.replace_all(_NUMBER.pattern, "#").alias("kind"))
-        .group_by("stage", "kind", maintain_order=True)
-        .agg(pl.len().alias("rows"), pl.struct("reason", "text").head(examples).alias("examples"))
-        .sort(["stage", "rows"], descending=[False, True])
-    )
-    out = []
-    for (stage,), group in kinds.group_by("stage", maintain_order=True):
-        out.extend(group.head(top).to_dicts())
-        rest = group.slice(top)
-        if rest.height:
-            out.append({"stage": stage, "kind": f"({rest.height} other reasons)", "rows": int(rest["rows"].sum()),
-                        "examples": rest["examples"][0].to_list()})
-    return out
 
 
 def _cost(manifest: dict) -> dict:
@@ -155,49 +135,47 @@ def mean_cosine_distance(vectors: np.ndarray | None) -> float | None:
     return round(1.0 - mean_similarity, 4)
 
 
-def _clusters(rows: pl.DataFrame) -> dict | None:
-    """How evenly rows spread over the `cluster` column an annotator added: 1.0 = all clusters equally used."""
-    clusters = rows["cluster"].drop_nulls() if "cluster" in rows.columns else None
-    if clusters is None or clusters.is_empty():
-        return None
-    sizes = clusters.value_counts()["count"].to_numpy()
-    shares = sizes / sizes.sum()
-    evenness = float(-(shares * np.log(shares)).sum() / math.log(len(sizes))) if len(sizes) > 1 else 0.0
-    return {"distinct": len(sizes), "largest_share": round(float(shares.max()), 4), "evenness": round(evenness, 4)}
-
-
 def decision_scores(rows: pl.DataFrame) -> dict:
     """Each filter's scores on the kept rows, from their `decisions` trail."""
-    if "decisions" not in rows.columns or rows.height == 0:
-        return {}
-    scored = rows.select(pl.col("decisions").explode().struct.unnest()).drop_nulls()
+    scored = decided(rows).drop_nulls()
     return {stage: _distribution(group["score"]) for (stage,), group in scored.group_by("stage", maintain_order=True)}
+
+
+def score_counts(kept: np.ndarray, dropped: np.ndarray, buckets: int = 10) -> dict[str, dict[str, int]]:
+    """How many kept and dropped rows had each score: by value when the scores are whole numbers (a judge's 1-6),
+    else in `buckets` equal-width ranges shared by both sides (a cosine)."""
+    both = np.concatenate([kept, dropped])
+    if np.all(both == np.round(both)) and len(np.unique(both)) <= 2 * buckets:
+        def count(side):
+            return {f"{v:g}": int(n) for v, n in zip(*np.unique(side, return_counts=True))}
+    else:
+        edges = np.histogram_bin_edges(both, bins=buckets)
+        labels = [f"{lo:.3g}-{hi:.3g}" for lo, hi in zip(edges, edges[1:])]
+
+        def count(side):
+            return {k: int(n) for k, n in zip(labels, np.histogram(side, edges)[0]) if n}
+    return {"kept": count(kept), "dropped": count(dropped)}
 
 
 def judge_distribution(rows: pl.DataFrame, ledger: pl.DataFrame) -> dict | None:
     """The judge's scores, kept (from `decisions`) and dropped (from the ledger), per rounded score."""
-    kept = pl.Series([], dtype=pl.Float64)
-    if "decisions" in rows.columns and rows.height:
-        decided = rows.select(pl.col("decisions").explode().struct.unnest())
-        kept = decided.filter(pl.col("stage") == JUDGE_STAGE)["score"].drop_nulls()
+    kept = decided(rows).filter(pl.col("stage") == JUDGE_STAGE)["score"].drop_nulls()
     dropped = ledger.filter(pl.col("stage") == JUDGE_STAGE)["score"].drop_nulls()
     if kept.is_empty() and dropped.is_empty():
         return None
-    kept_counts, dropped_counts = Counter(kept.round().to_list()), Counter(dropped.round().to_list())
-    scores = sorted(set(kept_counts) | set(dropped_counts))
+    counts = score_counts(kept.round().to_numpy(), dropped.round().to_numpy())
+    scores = sorted({float(s) for side in counts.values() for s in side})
     return {
         "mean_kept": round(float(kept.mean()), 4) if kept.len() else None,
         "unscored": ledger.filter((pl.col("stage") == JUDGE_STAGE) & pl.col("score").is_null()).height,
-        "by_score": [{"score": s, "kept": kept_counts[s], "dropped": dropped_counts[s]} for s in scores],
+        "by_score": [{"score": s, **{side: counts[side].get(f"{s:g}", 0) for side in ("kept", "dropped")}}
+                     for s in scores],
     }
 
 
 def contamination_hits(ledger: pl.DataFrame) -> dict[str, int]:
-    """Decontamination drops per benchmark: its reasons start with the benchmark's name ("gsm8k: ...")."""
-    from synthfoundry.manifest import reason_kinds
-
-    hits = ledger.filter(pl.col("stage") == DECONTAMINATION_STAGE)
-    return reason_kinds(hits, top=max(hits.height, 1))
+    """Decontamination drops per benchmark (the source of their reasons: "gsm8k: ...")."""
+    return ledger_reasons.by_source(ledger.filter(pl.col("stage") == DECONTAMINATION_STAGE), top=None)
 
 
 def _distribution(series: pl.Series) -> dict | None:
@@ -241,140 +219,7 @@ def change(previous: dict, current: dict) -> dict:
     return out
 
 
-# --- rendering ---------------------------------------------------------------------------------------------------
-
-
-def tables(figures: dict) -> dict[str, list[dict]]:
-    """The card's tables as rows, for Prefect table artifacts (and `--json`)."""
-    return {
-        "stages": figures["stages"],
-        "rejections": [
-            {"stage": r["stage"], "kind": r["kind"], "rows": r["rows"], "example": r["examples"][0]["reason"]}
-            for r in figures["rejections"]
-        ],
-        "scores": [{"stage": s, **_summary(d)} for s, d in figures["scores"].items()],
-        "lengths": [{"field": name, **_summary(d)} for name, d in figures["lengths"].items() if d],
-        "contamination": [{"benchmark": b, "hits": n} for b, n in figures["contamination"].items()],
-        "recipes": figures["recipes"],
-        "teachers": figures["teachers"],
-    }
-
-
-def _summary(distribution: dict) -> dict:
-    return {k: v for k, v in distribution.items() if k != "histogram"}
-
-
-def _table(rows: list[dict]) -> list[str]:
-    if not rows:
-        return ["(none)"]
-    header = list(rows[0])
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(_cell(row.get(k)) for k in header) + " |" for row in rows),
-    ]
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    text = "" if value is None else str(value)
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _money(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:.4f}"
-
-
-def card_markdown(figures: dict, plot_files: dict[str, str] | None = None, root: str | None = None) -> str:
-    """The dataset card: what a version holds, how it was made, how good it is, and (given the publish `root` as
-    the user named it) how to load it. `plot_files` maps plot names to paths relative to the card."""
-    plot_files = plot_files or {}
-    rows, cost, diversity = figures["rows"], figures["cost"], figures["diversity"]
-    contract = figures["contract"]
-    requests = cost["requests"]
-
-    def plot(name: str) -> list[str]:
-        return [f"![{name}]({plot_files[name]})", ""] if name in plot_files else []
-
-    lines = [
-        f"# {figures['dataset']} {figures['version']}",
-        "",
-        f"- rows: {rows.get('added', '?')} added, {rows.get('removed', 0)} removed, {rows.get('total')} in total; "
-        f"parent {figures['parent'] or '(first version)'}",
-        f"- contract `{contract.get('suite')}`: {'passed' if contract.get('success') else 'FAILED'}"
-        if contract else "- contract: none recorded",
-        f"- cost: {_money(cost['spent_usd'])} spent on {requests.get('sent', 0)} requests "
-        f"({requests.get('cached', 0)} from the cache, {_money(cost['cached_usd'])} saved); "
-        f"forecast {_money(cost['forecast_usd'])}, budget {_money(cost['budget_usd'])}; "
-        f"{_money(cost['per_kept_row_usd'])} per kept row",
-        f"- tokens: {cost['tokens'].get('prompt', 0)} prompt, {cost['tokens'].get('completion', 0)} completion",
-        *(["- **unfiltered**: published with `filters: none` (no screen, decontamination or deduplication)"]
-          if (figures["lineage"]["config"] or {}).get("filters") == "none" else []),
-        f"- created {figures['created_at']}, code {figures['lineage']['code_version']}, run {figures['lineage']['run_id']}",
-        "",
-        "## Pipeline",
-        "",
-        *_table(figures["stages"]),
-        "",
-        *plot("stages"),
-        "## Why rows were dropped",
-        "",
-        *_table(tables(figures)["rejections"]),
-        "",
-        "## Diversity",
-        "",
-        f"- mean pairwise cosine distance (embeddings, sample of {diversity['sample']}): "
-        f"{_cell(diversity['mean_cosine_distance']) or 'n/a'}",
-        f"- distinct-1 {_cell(diversity['distinct_1'])}, distinct-2 {_cell(diversity['distinct_2'])} "
-        f"(unique / all word n-grams of the responses, same sample)",
-    ]
-    if diversity["clusters"]:
-        c = diversity["clusters"]
-        lines.append(f"- clusters: {c['distinct']} used, largest {c['largest_share']:.1%} of rows, evenness {c['evenness']}")
-    lines += ["", "## Scores and pass rates", "", *_table(tables(figures)["scores"]), ""]
-    for name, rate in figures["rates"].items():
-        lines += [f"- {RATES[name]} (`{name}`): mean {rate['mean']}, median {rate['p50']}, over {rate['rows']} rows"]
-    lines += [""] if figures["rates"] else []
-    lines += plot("scores")
-    if figures["judge"]:
-        judge = figures["judge"]
-        lines += [f"Judge (`{JUDGE_STAGE}`): mean kept score {judge['mean_kept']}, {judge['unscored']} unparseable", "",
-                  *_table(judge["by_score"]), "", *plot("judge")]
-    lines += ["## Contamination", "", *_table(tables(figures)["contamination"]), "",
-              "## Lengths", "", *_table(tables(figures)["lengths"]), "", *plot("lengths"),
-              "## Recipes and teachers", "", *_table(figures["recipes"]), "", *_table(figures["teachers"]), "",
-              "## Lineage", "", *_lineage(figures["lineage"]), ""]
-    if figures["change"]:
-        changed = [{"metric": k, **v} for k, v in figures["change"].items() if k != "from"]
-        lines += [f"## Change from {figures['change']['from']}", "", *_table(changed), ""]
-    if root is not None:
-        dataset, number = figures["dataset"], int(str(figures["version"]).lstrip("v"))
-        lines += ["## Load it", "", "```python", "from synthfoundry.dataset import DatasetStore",
-                  f"store = DatasetStore({root!r}, {dataset!r})",
-                  f"df = store.read({number})                    # polars", "import datasets",
-                  f"ds = datasets.load_dataset('parquet', data_files=store.data_files({number}), split='train')",
-                  "```", "", f"For a trainer: `synthfoundry export {dataset} --root {root} --version {number} "
-                  "--format hf|trl|dpo|verl|jsonl --out DIR`.", ""]
-    return "\n".join(lines)
-
-
-def _lineage(lineage: dict) -> list[str]:
-    teacher = lineage["teacher"] or {}
-    lines = [
-        f"- run `{lineage['run_id']}`, seed {lineage['seed']}, code {lineage['code_version']}",
-        f"- teacher: {teacher.get('provider', 'none')} / {teacher.get('model', '-')}",
-        "- prompt templates: " + ", ".join(
-            f"{t['recipe']} `{t['template_hash']}` ({t['rows']} rows)" for t in lineage["templates"]
-        ),
-    ]
-    if lineage["rollback_of"]:
-        lines.append(f"- a rollback: same rows as {lineage['rollback_of']}")
-    if lineage["config"]:
-        lines += ["", "<details><summary>run config</summary>", "", "```json",
-                  json.dumps(lineage["config"], indent=2), "```", "", "</details>"]
-    return lines
+# --- plots ---------------------------------------------------------------------------------------------------------
 
 
 def plots(figures: dict) -> dict[str, bytes]:
@@ -430,7 +275,7 @@ def plots(figures: dict) -> dict[str, bytes]:
 
 # --- a published version -----------------------------------------------------------------------------------------
 
-CARD, EVALUATION, PLOTS = "card.md", "evaluation.json", "plots"
+EVALUATION = "evaluation.json"  # the figures, beside the manifest
 
 
 def evaluate_version(store, version) -> dict:
@@ -450,16 +295,3 @@ def _figures(store, version, previous: dict | None = None) -> dict:
 
 def _saved_evaluation(store, version) -> dict | None:
     return store.files.read_json_if_any(f"{version.path}/{EVALUATION}")
-
-
-def write_card(store, version, figures: dict, images: dict[str, bytes]) -> list[str]:
-    """card.md, evaluation.json and the `plots` PNGs beside the version's manifest; returns the files written."""
-    links = {name: f"{PLOTS}/{name}.png" for name in images}
-    files = {links[name]: image for name, image in images.items()}
-    files[CARD] = card_markdown(figures, links, store.root).encode()
-    files[EVALUATION] = json.dumps(figures, indent=2, default=str).encode()
-    written = []
-    for name, data in files.items():
-        store.files.write(f"{version.path}/{name}", data)
-        written.append(f"{version.path}/{name}")
-    return written

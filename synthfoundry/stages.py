@@ -72,20 +72,3 @@ def combine(results: list[StageResult]) -> StageResult:
 
 def with_spend(result: StageResult, spend: Spend) -> StageResult:
     return replace(result, spend=result.spend + spend)
-
-
-def drop_reasons(ledger: pl.DataFrame) -> pl.DataFrame:
-    """Dropped rows per stage and reason, most first; the numbers in a reason (scores, thresholds) become '#', so
-    'cosine 0.953 > 0.9 to a published row' and 'cosine 0.97 > 0.9 ...' count as one reason."""
-    return (
-        ledger.group_by("stage", pl.col("reason").str.replace_all(r"\d+(\.\d+)?", "#"))
-        .agg(pl.len().alias("rows"))
-        .sort(["rows", "stage", "reason"], descending=[True, False, False])
-    )
-
-
-def top_reasons(ledger: pl.DataFrame, limit: int = 3) -> str:
-    """The most common drop reasons as one line, for a run's final message."""
-    return "; ".join(
-        f"{stage}: {reason} ({rows})" for stage, reason, rows in drop_reasons(ledger).head(limit).iter_rows()
-    ) or "nothing was dropped"

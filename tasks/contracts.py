@@ -8,11 +8,12 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
+from synthfoundry.card import Card, run_card
 from synthfoundry.checkpoints import checkpoint
 from synthfoundry.contracts import ContractResult, load_suite, suite_path, validate
 from synthfoundry.dataset import DatasetStore
+from synthfoundry.ledger import top_reasons
 from synthfoundry.spend import Spend
-from synthfoundry.stages import top_reasons
 from tasks.events import emit_dataset_event
 from tasks.monitor import artifact_key
 
@@ -45,7 +46,7 @@ def skip_publication(store: DatasetStore, ledger: pl.DataFrame, manifest: dict) 
         f"nothing new to publish: every row this run made is already in {store.dataset} "
         f"{latest.tag if latest else ''} ({top_reasons(ledger)}); the run's ledger and manifest: {report}"
     )
-    _card(store.dataset, f"# {store.dataset}: nothing new\n\n{message}", manifest)
+    _card(store.dataset, run_card(store.dataset, "nothing new", [message], manifest), manifest)
     get_run_logger().info(message)
     return message
 
@@ -64,18 +65,15 @@ def refuse_publication(store: DatasetStore, ledger: pl.DataFrame, manifest: dict
         f"{result.summary()}\n{hint}Most dropped: {top_reasons(ledger)}.\n"
         f"Nothing was published; the run's ledger and manifest: {report}"
     )
-    _card(store.dataset, f"# {store.dataset}: contract `{result.suite}` FAILED\n\n```\n{message}\n```", manifest)
+    failed = run_card(store.dataset, f"contract `{result.suite}` FAILED", ["```", message, "```"], manifest)
+    _card(store.dataset, failed, manifest)
     emit_dataset_event("contract-failed", store.dataset, {
         "suite": result.suite, "rows": result.rows, "run_id": manifest["run_id"], "report": str(report),
     })
     return message
 
 
-def _card(dataset: str, heading: str, manifest: dict) -> None:
+def _card(dataset: str, card: Card, manifest: dict) -> None:
     """The dataset's card artifact for a run that published nothing (same key as a published version's card)."""
-    rows = "\n".join(f"| {name} | {c['in']} | {c['kept']} | {c['dropped']} |" for name, c in manifest["stages"].items())
-    create_markdown_artifact(
-        key=artifact_key(dataset, "dataset-card"),
-        markdown=f"{heading}\n\n| stage | in | kept | dropped |\n|---|---:|---:|---:|\n{rows}\n",
-        description=f"{dataset}: run {manifest['run_id']} published nothing",
-    )
+    create_markdown_artifact(key=artifact_key(dataset, "dataset-card"), markdown=card.markdown(),
+                             description=f"{dataset}: run {manifest['run_id']} published nothing")

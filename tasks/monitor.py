@@ -11,8 +11,9 @@ from prefect import get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.futures import PrefectFutureList, as_completed
 
+from synthfoundry.ledger import kinds
 from synthfoundry.spend import Spend
-from synthfoundry.stages import StageResult, combine, drop_reasons
+from synthfoundry.stages import StageResult, combine
 from tasks.events import emit_dataset_event
 
 
@@ -81,7 +82,7 @@ def report_stages(dataset: str, stages: list[StageResult]) -> None:
         key=artifact_key(dataset, "stages"),
         description=f"{dataset}: rows in, kept and dropped per stage",
     )
-    reasons = drop_reasons(pl.concat([s.dropped for s in stages]))
+    reasons = kinds(pl.concat([s.dropped for s in stages])).rename({"kind": "reason"})
     create_table_artifact(
         reasons.to_dicts() or [{"stage": "", "reason": "(nothing dropped)", "rows": 0}],
         key=artifact_key(dataset, "drop-reasons"),

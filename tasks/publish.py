@@ -11,7 +11,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from synthfoundry import report
+from synthfoundry import card, report
 from synthfoundry.dataset import DatasetStore, PublishedVersion, PublishError
 from synthfoundry.filters import diversity as diversity_filter
 from tasks.events import emit_dataset_event
@@ -44,7 +44,7 @@ def publish_version(
 @task
 def already_published(store: DatasetStore, version: PublishedVersion) -> str:
     """A resumed run that was killed after its commit: say so, and make the card and event it never got to."""
-    if not store.files.exists(f"{version.path}/{report.CARD}"):
+    if not store.files.exists(f"{version.path}/{card.CARD}"):
         announce_version(store, version)
     message = f"run {version.record['run_id']} already published {store.dataset} {version.tag}: nothing more to do"
     get_run_logger().info(message)
@@ -69,14 +69,14 @@ def announce_version(store: DatasetStore, version: PublishedVersion) -> None:
 def publish_card(store: DatasetStore, version: PublishedVersion) -> None:
     figures = report.evaluate_version(store, version)
     images = report.plots(figures)
-    report.write_card(store, version, figures, images)
+    card.write_card(store, version, figures, images)
     key = artifact_key(store.dataset, "dataset-card")
     inline = {name: f"data:image/png;base64,{base64.b64encode(png).decode()}" for name, png in images.items()}
     create_markdown_artifact(
         key=key,
-        markdown=report.card_markdown(figures, inline, store.root),
+        markdown=card.version_card(figures, inline, store.root, collapsible=False).markdown(),
         description=f"{store.dataset} {version.tag}",
     )
-    for name, table in report.tables(figures).items():
+    for name, table in card.tables(figures).items():
         if table:
             create_table_artifact(key=f"{key}-{name}", table=table, description=f"{store.dataset} {version.tag}: {name}")

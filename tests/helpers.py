@@ -150,3 +150,39 @@ def manifest_for(root: Path, dataset: str, rows: pl.DataFrame, ledger: pl.DataFr
     ]
     contract = {"suite": suite, "success": True, "evaluated": 7, "rows": rows.height, "failures": []}
     return build_manifest(config, run_id, 1, stages, contract, forecast_usd=0.02)
+
+
+def report_ledger() -> pl.DataFrame:
+    """A ledger with a reason of each kind the report groups: diversity (numbers), judge (scores), decontamination
+    (benchmarks)."""
+    from synthfoundry.stages import LEDGER_SCHEMA
+
+    entries = [
+        ("diversity", "cosine 0.934 > 0.9 to a row kept earlier", 0.934),
+        ("diversity", "cosine 0.951 > 0.9 to a published row", 0.951),
+        ("diversity", "cosine 0.97 > 0.9 to a row kept earlier", 0.97),
+        ("quality_judge", "judge score 2 < 4", 2.0),
+        ("quality_judge", "judge score 1 < 4", 1.0),
+        ("quality_judge", "judge score unparseable", None),
+        ("decontamination", 'gsm8k: instruction shares 13 of 20 13-grams with test.jsonl:812, e.g. "a b c"', 1.0),
+        ("decontamination", 'gsm8k: response shares 15 of 40 13-grams with test.jsonl:5, e.g. "d e f"', 1.0),
+        ("decontamination", "math500: instruction is close to item 3 (cosine 0.971 >= 0.95)", None),
+    ]
+    rows = [{"id": f"x{i}", "stage": stage, "reason": reason, "score": score, "text": f"text {i}"}
+            for i, (stage, reason, score) in enumerate(entries)]
+    return pl.DataFrame(rows, schema=LEDGER_SCHEMA)
+
+
+def two_versions(root):
+    """A store with v1 (20 rows) and v2 (+10 rows judged 4 or 5, with `report_ledger()` and a policy pass rate); both
+    with clusters."""
+    from synthfoundry.dataset import DatasetStore
+    from synthfoundry.records import with_decision
+
+    publish_rows(root, "ds", published_rows(20, seed=1, run_id="run-1", cluster=[0, 1] * 10))
+    second = published_rows(10, seed=2, run_id="run-2")
+    second = with_decision(second, "quality_judge", pl.Series([4.0] * 6 + [5.0] * 4)).with_columns(
+        pl.Series("pass_rate", [0.25, 0.5] * 5), pl.Series("agreement", [1.0] * 10), pl.Series("cluster", [0, 1] * 5)
+    )
+    publish_rows(root, "ds", second, report_ledger())
+    return DatasetStore(root, "ds")

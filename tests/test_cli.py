@@ -10,8 +10,7 @@ from synthfoundry.cli import app
 from synthfoundry.dataset import DatasetStore
 from synthfoundry.exporters.verl import ANSWER_FORMAT
 from tests.exporters.conftest import reward_manager_scores
-from tests.helpers import publish_rows, published_rows
-from tests.test_report import LEDGER
+from tests.helpers import publish_rows, published_rows, report_ledger
 
 runner = CliRunner()
 
@@ -21,7 +20,7 @@ def root(tmp_path):
     """A real store: quickstart v1 (20 rows), v2 (+10 rows, with a ledger)."""
     root = tmp_path / "root"
     publish_rows(root, "quickstart", published_rows(20, seed=1, run_id="run-1"))
-    publish_rows(root, "quickstart", published_rows(10, seed=2, run_id="run-2"), LEDGER)
+    publish_rows(root, "quickstart", published_rows(10, seed=2, run_id="run-2"), report_ledger())
     return str(root)
 
 

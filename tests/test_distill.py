@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -53,3 +54,7 @@ def test_rows_carry_cost_and_budget_leftovers_go_to_the_ledger(tmp_path: Path, m
     assert (result.kept["cost_usd"] > 0).all() and (result.kept["teacher_provider"] == "openai").all()
     assert set(result.dropped["reason"]) == {"budget exhausted"}
     assert result.kept["cost_usd"].sum() <= 0.0003
+    # the same shape of teacher_params as every recipe writes (records.teacher_params), with the endpoint
+    params = json.loads(result.kept["teacher_params"][0])
+    assert params == {"provider": "openai", "model": "gpt-4o-mini", "base_url": server.base_url, "temperature": 0.7,
+                      "top_p": 1.0, "max_tokens": 50}

@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from synthfoundry.manifest import cluster_coverage, reason_kinds, score_distribution
+from synthfoundry.manifest import score_distribution
 from synthfoundry.records import rows_frame
 from synthfoundry.stages import split
 
@@ -26,17 +26,3 @@ def test_whole_number_scores_are_counted_by_value_and_cosines_in_buckets():
 def judged(stage, reasons, scores):
     rows = rows_frame([{"id": str(i), "instruction": f"q{i}"} for i in range(len(reasons))])
     return split(rows, stage, pl.Series(reasons, dtype=pl.String), pl.Series(scores, dtype=pl.Float64))
-
-
-def test_reason_kinds_count_the_text_before_the_first_colon():
-    stage = judged("decontamination", ["gsm8k: item 3 ...", "gsm8k: item 9 ...", "math: item 1 ...", "no colon", None],
-                   [1.0] * 5)
-    assert reason_kinds(stage.dropped) == {"gsm8k": 2, "math": 1}
-
-
-def test_cluster_coverage_of_the_published_rows():
-    assert cluster_coverage(pl.DataFrame({"id": ["a"]})) is None
-    assert cluster_coverage(pl.DataFrame({"cluster": [None, None]}, schema={"cluster": pl.Int64})) is None
-    figures = cluster_coverage(pl.DataFrame({"cluster": [0, 0, 1, 1, None]}))
-    assert figures == {"clusters": 2, "largest": 2, "median": 2.0, "smallest": 2, "entropy": 1.0}
-    assert cluster_coverage(pl.DataFrame({"cluster": [0, 0, 0, 1]}))["entropy"] < 0.9

@@ -59,9 +59,17 @@ def _rank_within_cluster(labels: np.ndarray) -> np.ndarray:
 
 
 def coverage(labels: np.ndarray) -> dict:
-    """How evenly rows spread over the clusters they use; entropy 1.0 = every used cluster equally full."""
+    """How evenly rows spread over the clusters they use (the log, the manifest and the card all show this).
+    `evenness` is the entropy of the cluster shares over its maximum, log(clusters used): 1.0 = every used cluster
+    equally full, which a single used cluster is too (`distinct` then says 1)."""
     _, sizes = np.unique(labels, return_counts=True)
     share = sizes / sizes.sum()
-    entropy = float(-(share * np.log(share)).sum() / math.log(len(sizes))) if len(sizes) > 1 else 1.0
-    return {"clusters": len(sizes), "largest": int(sizes.max()), "median": float(np.median(sizes)),
-            "smallest": int(sizes.min()), "entropy": round(entropy, 3)}
+    evenness = float(-(share * np.log(share)).sum() / math.log(len(sizes))) if len(sizes) > 1 else 1.0
+    return {"distinct": len(sizes), "largest_share": round(float(share.max()), 4), "largest": int(sizes.max()),
+            "median": float(np.median(sizes)), "smallest": int(sizes.min()), "evenness": round(evenness, 4)}
+
+
+def cluster_coverage(rows: pl.DataFrame) -> dict | None:
+    """`coverage` of the rows' `cluster` column (None: no clusters step ran on them)."""
+    labels = rows["cluster"].drop_nulls() if "cluster" in rows.columns else pl.Series([])
+    return coverage(labels.to_numpy()) if labels.len() else None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections.abc import Sequence
 
+from synthfoundry.records import teacher_params
 from synthfoundry.teachers.base import ChatRequest, Completion
 
 
@@ -18,16 +18,10 @@ def teacher_columns(outputs: Sequence[Completion], temperature: float, max_token
     """
     last = outputs[-1]
     costs = [o.cost_usd for o in outputs]
-    params = {
-        "provider": last.provider,
-        "model": last.model,
-        "temperature": temperature,
-        "max_tokens": max_tokens,
-    }
     return {
         "teacher_provider": last.provider or None,
         "teacher_model": last.model,
-        "teacher_params": json.dumps(params, sort_keys=True),
+        "teacher_params": teacher_params(last.provider, last.model, temperature=temperature, max_tokens=max_tokens),
         "prompt_tokens": sum(o.prompt_tokens for o in outputs),
         "completion_tokens": sum(o.completion_tokens for o in outputs),
         "finish_reason": last.finish_reason,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_check
 
 from synthfoundry.errors import SynthfoundryError, UserError
 from synthfoundry.redaction import redact
+from synthfoundry.spend import prompt_tokens, text_tokens
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -38,11 +39,8 @@ class ChatRequest:
 
 
 def estimate_tokens(request: ChatRequest) -> int:
-    """Prompt tokens, over-estimated (3 characters a token, 4 per message) so limits and the budget err safe.
-
-    Exact counts need each model's tokenizer; the provider's usage figures replace this once a request is answered.
-    """
-    return sum(len(m["content"]) // 3 + 4 for m in request.messages) + len(request.json_schema or "") // 3
+    """A request's prompt tokens as every forecast counts them (spend.prompt_tokens), with its JSON schema."""
+    return prompt_tokens(*(m["content"] for m in request.messages)) + text_tokens(request.json_schema or "")
 
 
 @dataclass(frozen=True)

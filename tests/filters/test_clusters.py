@@ -5,6 +5,7 @@ import pytest
 from synthfoundry.embeddings import embed
 from synthfoundry.filters import FILTERS, clusters
 from synthfoundry.filters.base import apply
+from synthfoundry.filters.clusters import cluster_coverage
 from synthfoundry.similarity.kmeans import kmeans, nearest_centroids
 from tests.filters.tools import tools
 
@@ -32,7 +33,7 @@ def test_tags_every_row_with_a_cluster_that_follows_the_topic():
     assert result.counts == {"in": 12, "kept": 12, "dropped": 0}
     by_topic = result.kept.group_by("topic").agg(pl.col("cluster").n_unique().alias("n"), pl.col("cluster").first())
     assert by_topic["n"].to_list() == [1, 1, 1] and by_topic["cluster"].n_unique() == 3
-    assert logged and "k=3" in logged[0] and "'entropy': 1.0" in logged[0]
+    assert logged and "k=3" in logged[0] and "'evenness': 1.0" in logged[0]
 
 
 def test_a_cap_keeps_the_first_rows_of_each_cluster_and_says_why_the_rest_went():
@@ -67,3 +68,13 @@ def test_is_registered_and_validates_its_config():
     assert FILTERS["clusters"] is clusters
     with pytest.raises(pydantic.ValidationError, match="max_per_cluster"):
         clusters.Config(max_per_cluster=0)
+
+
+def test_cluster_coverage_of_the_published_rows():
+    assert cluster_coverage(pl.DataFrame({"id": ["a"]})) is None
+    assert cluster_coverage(pl.DataFrame({"cluster": [None, None]}, schema={"cluster": pl.Int64})) is None
+    figures = cluster_coverage(pl.DataFrame({"cluster": [0, 0, 1, 1, None]}))
+    assert figures == {"distinct": 2, "largest_share": 0.5, "largest": 2, "median": 2.0, "smallest": 2, "evenness": 1.0}
+    assert cluster_coverage(pl.DataFrame({"cluster": [0, 0, 0, 1]}))["evenness"] < 0.9
+    # one used cluster: every used cluster equally full, the same figure the card shows
+    assert cluster_coverage(pl.DataFrame({"cluster": [3, 3]}))["evenness"] == 1.0

@@ -11,7 +11,7 @@ from synthfoundry.benchmarks import Benchmark, BenchmarkError, index, shipped_gs
 from synthfoundry.config import parse_config
 from synthfoundry.filters import decontamination
 from synthfoundry.filters.base import apply
-from synthfoundry.manifest import reason_kinds
+from synthfoundry.ledger import by_source
 from synthfoundry.records import rows_frame
 from tests.filters.tools import tools
 
@@ -113,7 +113,7 @@ def test_user_benchmarks_from_parquet_and_jsonl_globs(tmp_path):
     assert reasons["a"].startswith("mine: instruction shares 7 of 8 13-grams with q-2")
     assert reasons["b"].startswith("sky: response shares 4 of 7 13-grams with 0.jsonl:1")
     assert result.kept["id"].to_list() == ["c"]
-    assert reason_kinds(result.dropped) == {"mine": 1, "sky": 1}
+    assert by_source(result.dropped) == {"mine": 1, "sky": 1}
 
 
 def test_unreadable_benchmarks_are_clear_errors(tmp_path):

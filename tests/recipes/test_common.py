@@ -32,7 +32,7 @@ def test_teacher_columns_sum_tokens_and_cost_and_name_the_last_answer():
     assert (columns["prompt_tokens"], columns["completion_tokens"], columns["cost_usd"]) == (30, 12, 0.75)
     assert (columns["finish_reason"], columns["reasoning"]) == ("length", "hmm")
     params = json.loads(columns["teacher_params"])
-    assert params == {"provider": "openai", "model": "m2", "temperature": 0.3, "max_tokens": 64}
+    assert params == {"provider": "openai", "model": "m2", "temperature": 0.3, "top_p": None, "max_tokens": 64}
 
 
 def test_teacher_columns_cost_is_unknown_when_any_answer_is_unpriced():

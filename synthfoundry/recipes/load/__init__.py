@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.load.read import LoadError, Table, read_tables
-from synthfoundry.records import content_id, rows_frame, text_hash
+from synthfoundry.records import content_id, rows_frame, teacher_params, text_hash
 from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, split
 from synthfoundry.strict import Strict
@@ -192,10 +192,9 @@ def _row(item: dict, names: dict[str, str], config: Config, source: str, index: 
         "metadata": json.dumps({"source": source, "row": index}),
     }
     if response is not None:
-        params = {"provider": LOADED, "model": config.source_model}
         row |= {
             "response": response, "teacher_provider": LOADED, "teacher_model": config.source_model,
-            "teacher_params": json.dumps(params, sort_keys=True), "prompt_tokens": 0, "completion_tokens": 0,
+            "teacher_params": teacher_params(LOADED, config.source_model), "prompt_tokens": 0, "completion_tokens": 0,
             "cost_usd": 0.0,
         }
     return row, next((p for p in problems if p), None)
