@@ -105,12 +105,11 @@ def generate(config: RunConfig) -> str | State:
     contract = check_contract(rows.drop("vector"), config.contract_suite, config.dataset)
     manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), forecast_usd,
                               latest.tag if latest else None)
-    if nothing_new(rows, ledger, monitor.spend):
+    if nothing_new(rows, stages, monitor.spend):
         return Completed(message=skip_publication(store, ledger, manifest))
     if not contract.success:
         return failed(ContractFailed(refuse_publication(store, ledger, manifest, contract)))
-    diversity = next((step for step in config.filters if step.name == "diversity"), None)
-    version = publish_version(store, rows, ledger, manifest, diversity, recipe.EMBED_COLUMN)
+    version = publish_version(store, rows, ledger, manifest, config.filters, recipe.EMBED_COLUMN)
     if isinstance(version, NothingNew):  # the same run started twice: the other one published these rows
         get_run_logger().info(str(version))
         return Completed(message=str(version))

@@ -28,6 +28,7 @@ class StageResult:
     kept: pl.DataFrame
     dropped: pl.DataFrame  # LEDGER_SCHEMA
     spend: Spend = field(default_factory=Spend)  # what this stage's teacher requests cost
+    copies_of_published: int = 0  # dropped rows that copy a published row (filters/base.py)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -67,7 +68,8 @@ def combine(results: list[StageResult]) -> StageResult:
     stage = results[0].stage
     kept = pl.concat([r.kept for r in results], how="vertical_relaxed")
     spend = sum((r.spend for r in results), Spend())
-    return StageResult(stage, kept, pl.concat([r.dropped for r in results]), spend)
+    copies = sum(r.copies_of_published for r in results)
+    return StageResult(stage, kept, pl.concat([r.dropped for r in results]), spend, copies)
 
 
 def with_spend(result: StageResult, spend: Spend) -> StageResult:

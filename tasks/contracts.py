@@ -14,6 +14,7 @@ from synthfoundry.contracts import ContractResult, load_suite, suite_path, valid
 from synthfoundry.dataset import DatasetStore
 from synthfoundry.ledger import top_reasons
 from synthfoundry.spend import Spend
+from synthfoundry.stages import StageResult
 from tasks.events import emit_dataset_event
 from tasks.monitor import artifact_key
 
@@ -30,11 +31,10 @@ def check_contract(frame: pl.DataFrame, suite_name: str, dataset: str) -> Contra
     return result
 
 
-def nothing_new(rows: pl.DataFrame, ledger: pl.DataFrame, spend: Spend) -> bool:
-    """No row survived because what the run made is already published (a re-run of a finished backfill shard),
-    not because the budget ran out or the filters rejected everything."""
-    already_published = ledger["reason"].str.contains("to a published row", literal=True).any()
-    return rows.height == 0 and not spend.exhausted and already_published
+def nothing_new(rows: pl.DataFrame, stages: list[StageResult], spend: Spend) -> bool:
+    """No row survived because what the run made is already published (a re-run of a finished backfill shard):
+    some filter dropped rows as copies of published ones, and the budget did not run out."""
+    return rows.height == 0 and not spend.exhausted and any(stage.copies_of_published for stage in stages)
 
 
 @task

@@ -5,15 +5,15 @@ the export deployment)."""
 from __future__ import annotations
 
 import base64
-from functools import partial
 
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from pydantic import BaseModel
 
 from synthfoundry import card, report
-from synthfoundry.dataset import DatasetStore, PublishedVersion, PublishError
-from synthfoundry.filters import diversity as diversity_filter
+from synthfoundry.dataset import DatasetStore, PublishedVersion, PublishError, Recheck
+from synthfoundry.filters import get_filter
 from tasks.events import emit_dataset_event
 from tasks.monitor import artifact_key
 
@@ -24,17 +24,15 @@ def publish_version(
     rows: pl.DataFrame,
     ledger: pl.DataFrame,
     manifest: dict,
-    diversity: diversity_filter.Config | None = None,
+    filters: list[BaseModel] = (),
     text_column: str = "instruction",
 ) -> PublishedVersion | PublishError:
     """The new version, or the PublishError saying why there is none (returned, not raised: the flow ends on it
-    with its message, Completed when another run published these rows meanwhile). With the run's `diversity`
-    step, rows that duplicate rows another run published meanwhile, by that step's rule, go to the ledger."""
-    recheck = None
-    if diversity is not None:
-        recheck = partial(diversity_filter.published_duplicates, config=diversity, text_column=text_column)
+    with its message, Completed when another run published these rows meanwhile). Rows that copy a row another run
+    published meanwhile, by the rule of any of the run's `filters` that compares rows with published ones (its
+    `recheck`), go to the ledger."""
     try:
-        version = store.publish(rows, ledger, manifest, recheck)
+        version = store.publish(rows, ledger, manifest, rechecking(filters, text_column))
     except PublishError as error:
         return error
     announce_version(store, version)
@@ -49,6 +47,22 @@ def already_published(store: DatasetStore, version: PublishedVersion) -> str:
     message = f"run {version.record['run_id']} already published {store.dataset} {version.tag}: nothing more to do"
     get_run_logger().info(message)
     return message
+
+
+def rechecking(filters: list[BaseModel], text_column: str) -> Recheck | None:
+    """One re-check made of every step's own `recheck`: a row's reason is the first step's that finds a copy."""
+    rules = [(get_filter(step.name).recheck, step) for step in filters if hasattr(get_filter(step.name), "recheck")]
+    if not rules:
+        return None
+
+    def recheck(rows: pl.DataFrame, published) -> list[str | None]:
+        reasons = [None] * rows.height
+        for rule, step in rules:
+            found = rule(rows, published, step, text_column)
+            reasons = [mine or theirs for mine, theirs in zip(reasons, found, strict=True)]
+        return reasons
+
+    return recheck
 
 
 def announce_version(store: DatasetStore, version: PublishedVersion) -> None:

@@ -42,32 +42,35 @@ class Transaction:
             recheck: Recheck | None, write_run_report: Callable[[pl.DataFrame, dict], str]) -> PublishedVersion:
         """Re-check, then write `rows` as the next version (the store holds the lock); NothingNew, with the run's
         report written, when no row is left."""
-        previous = versions.latest
-        check = self._recheck(rows, recheck, versions.compared_with(manifest.get("compared_with")), previous)
+        previous, since = versions.latest, versions.compared_with(manifest.get("compared_with"))
+        check, before = self._recheck(rows, recheck, since, previous)
         checkpoint("publish-recheck")
         ledger = pl.concat([ledger, _ledger_rows(check.dropped, ledger)], how="diagonal_relaxed")
         manifest = {**manifest, "stages": {**manifest.get("stages", {}), "publish": check.counts}}
         if check.kept.height == 0:
             report = write_run_report(ledger, manifest)
-            raise NothingNew(
-                f"nothing new to publish: all {rows.height} rows were published meanwhile by another run "
-                f"(latest {self.dataset} {previous.tag if previous else 'none'}); the run's ledger and "
-                f"manifest: {report}"
-            )
+            how = (f"were already in {self.dataset} {since.tag} when this run started" if before == rows.height
+                   else f"were published meanwhile by another run (latest {self.dataset} {previous.tag})")
+            raise NothingNew(f"nothing new to publish: all {rows.height} rows {how}; the run's ledger and manifest: "
+                             f"{report}")
         return self._write(previous, versions.next_tag, check.kept, ledger, manifest)
 
     def _recheck(self, rows, recheck: Recheck | None, since: PublishedVersion | None, latest: PublishedVersion | None):
         """Rows whose id is already published, or that `recheck` finds a copy of a row published after `since`
-        (what the run's filters compared with; None: every row), go to the ledger (stage "publish")."""
+        (what the run's filters compared with; None: every row), go to the ledger (stage "publish"). Also returns
+        how many ids `since` already held (a run repeated without filters), not published meanwhile."""
         reason = np.full(rows.height, None, dtype=object)
         published_meanwhile = latest is not None and (since is None or since.number < latest.number)
         if recheck is not None and rows.height and published_meanwhile:
             reason[:] = recheck(rows, PublishedRows(self.table, latest, since, self.ann_nprobes))
-        published = PublishedRows(self.table, latest).ids(rows["id"].to_list())
-        taken = rows["id"].is_in(list(published)).to_numpy()
-        reason[taken] = "id published meanwhile by another run"
+        ids = rows["id"].to_list()
+        taken = rows["id"].is_in(list(PublishedRows(self.table, latest).ids(ids))).to_numpy()
+        before = rows["id"].is_in(list(PublishedRows(self.table, since).ids(ids))).to_numpy()
+        reason[taken & ~before] = "id published meanwhile by another run"
+        if before.any():
+            reason[before] = f"id already in {since.tag} when this run started"
         text = "instruction" if "instruction" in rows.columns else "id"
-        return split(rows, "publish", pl.Series(reason.tolist(), dtype=pl.String), text_column=text)
+        return split(rows, "publish", pl.Series(reason.tolist(), dtype=pl.String), text_column=text), int(before.sum())
 
     def _write(self, previous, tag, rows, ledger, manifest) -> PublishedVersion:
         folder = f"{self.exports}/{tag}"

@@ -12,7 +12,12 @@ A filter is a module with:
                   for the run's forecast before anything is sent
   judge(frame, config, tools) -> Verdicts
                   one drop reason (None = keep) and one score per row, in the frame's order; annotators
-                  (clusters, tags) return no reasons and add `columns`
+                  (clusters, tags) return no reasons and add `columns`; a filter that compares rows with published
+                  rows counts the drops that copy one (`copies_of_published`: a run that made nothing new)
+  recheck(frame, published, config, text_column) -> reasons
+                  (optional; filters that compare rows with published rows) the reason a row copies one of
+                  `published` by the filter's own rule, or None: a publish re-applies it under its lock to the
+                  rows other runs published meanwhile
 
 Everything a filter needs from outside (the teacher or a judge model, the embedder, what is already published)
 arrives in `Tools`, built by the task layer, as a recipe gets `ask`: filters never open clients themselves.
@@ -21,7 +26,7 @@ arrives in `Tools`, built by the task layer, as a recipe gets `ask`: filters nev
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -71,6 +76,7 @@ class Verdicts:
     reasons: Sequence[str | None]
     scores: Sequence[float | None] | None = None
     columns: dict[str, pl.Series] = field(default_factory=dict)
+    copies_of_published: int = 0  # how many of the drops copy a published row
 
 
 class Filter(Protocol):
@@ -90,6 +96,7 @@ def apply(step: Filter, frame: pl.DataFrame, config: BaseModel, tools: Tools) ->
         [series.alias(name) for name, series in verdicts.columns.items()]
     ) if verdicts.columns else frame
     scores = None if verdicts.scores is None else pl.Series(list(verdicts.scores), dtype=pl.Float64)
-    return split(
+    result = split(
         annotated, step.NAME, pl.Series(list(verdicts.reasons), dtype=pl.String), scores, tools.text_column
     )
+    return replace(result, copies_of_published=verdicts.copies_of_published)

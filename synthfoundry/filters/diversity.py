@@ -154,10 +154,10 @@ def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
     reason = np.full(len(frame), None, dtype=object)
     reason[old] = [_reason(s, config, "a published row") for s in score[old]]
     reason[fresh[~kept_fresh]] = [_reason(s, config, "a row kept in this run") for s in within[~kept_fresh]]
-    return Verdicts(reason.tolist(), score.tolist())
+    return Verdicts(reason.tolist(), score.tolist(), copies_of_published=int(old.sum()))
 
 
-def published_duplicates(frame: pl.DataFrame, published, config: Config, text_column: str) -> list[str | None]:
+def recheck(frame: pl.DataFrame, published, config: Config, text_column: str) -> list[str | None]:
     """Per row, why it duplicates a row of `published` (a store, or the rows published since a version), or None:
     the rule `judge` applies to published rows, which a publish re-applies under its lock to the rows other runs
     published meanwhile (so maths variants they published stay apart from this run's, as in the run)."""

@@ -37,27 +37,45 @@ class Config(Strict):
 def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
     threshold = config.threshold
     hashed = signatures(frame[tools.text_column].fill_null("").to_list(), config.ngram, config.num_perm)
-    published = NearDuplicates(threshold, config.num_perm)
-    stored = tools.published.published_column("minhash").cast(pl.List(pl.UInt32)).drop_nulls()
-    for signature in stored.filter(stored.list.len() == config.num_perm).to_list():
-        published.add(np.asarray(signature, dtype=np.uint32))
-    tools.log(f"minhash: {len(published)} published signatures of {config.num_perm} values reused")
+    published = _published_scores(hashed, config, tools.published, tools.log)
     in_run = NearDuplicates(threshold, config.num_perm)
     prompts = frame["sample_of"].fill_null(frame["id"]) if "sample_of" in frame.columns else frame["id"]
     reasons: list[str | None] = []
     scores: list[float] = []
-    for signature, prompt in zip(hashed, prompts.to_list(), strict=True):
+    for signature, prompt, old in zip(hashed, prompts.to_list(), published, strict=True):
         if (signature == _EMPTY).all():  # no words: nothing to be a near-duplicate of
             reasons.append(None)
             scores.append(0.0)
             continue
-        old = published.nearest(signature)
         if old > threshold:
-            reasons.append(f"Jaccard ~{old:.2f} > {threshold} to a published row")
+            reasons.append(_reason(old, threshold, "a published row"))
             scores.append(old)
             continue
         new = in_run.admit(signature, prompt)
-        reasons.append(f"Jaccard ~{new:.2f} > {threshold} to a row kept in this run" if new > threshold else None)
+        reasons.append(_reason(new, threshold, "a row kept in this run") if new > threshold else None)
         scores.append(max(old, new))
     column = pl.Series("minhash", hashed, dtype=pl.Array(pl.UInt32, config.num_perm)).cast(pl.List(pl.UInt32))
-    return Verdicts(reasons, scores, columns={"minhash": column})
+    copies = sum(old > threshold for old in published)
+    return Verdicts(reasons, scores, columns={"minhash": column}, copies_of_published=copies)
+
+
+def recheck(frame: pl.DataFrame, published, config: Config, text_column: str) -> list[str | None]:
+    """Per row, why it copies a row of `published` by this filter's rule, or None (what a publish re-checks)."""
+    hashed = signatures(frame[text_column].fill_null("").to_list(), config.ngram, config.num_perm)
+    return [_reason(old, config.threshold, "a row published meanwhile") if old > config.threshold else None
+            for old in _published_scores(hashed, config, published)]
+
+
+def _published_scores(hashed: np.ndarray, config: Config, published, log=lambda message: None) -> list[float]:
+    """Each signature's estimated Jaccard to the nearest published row's stored signature (0 for a row of no
+    words: nothing to be a near-duplicate of)."""
+    pool = NearDuplicates(config.threshold, config.num_perm)
+    stored = published.published_column("minhash").cast(pl.List(pl.UInt32)).drop_nulls()
+    for signature in stored.filter(stored.list.len() == config.num_perm).to_list():
+        pool.add(np.asarray(signature, dtype=np.uint32))
+    log(f"minhash: {len(pool)} published signatures of {config.num_perm} values reused")
+    return [0.0 if (signature == _EMPTY).all() else pool.nearest(signature) for signature in hashed]
+
+
+def _reason(score: float, threshold: float, what: str) -> str:
+    return f"Jaccard ~{score:.2f} > {threshold} to {what}"

@@ -29,19 +29,35 @@ class Config(Strict):
 
 def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
     threshold = config.threshold
-    published = RougePool(tools.published.published_column(tools.text_column).drop_nulls().to_list())
-    in_run = RougePool()
     texts = frame[tools.text_column].fill_null("").to_list()
+    published = _published_scores(texts, tools.published, tools.text_column)
+    in_run = RougePool()
     prompts = frame["sample_of"].fill_null(frame["id"]) if "sample_of" in frame.columns else frame["id"]
     reasons: list[str | None] = []
     scores: list[float] = []
-    for text, prompt in zip(texts, prompts.to_list(), strict=True):
-        old = published.max_similarity(text)
+    for text, prompt, old in zip(texts, prompts.to_list(), published, strict=True):
         if old > threshold:
-            reasons.append(f"ROUGE-L {old:.3f} > {threshold} to a published row")
+            reasons.append(_reason(old, threshold, "a published row"))
             scores.append(old)
             continue
         new = in_run.admit(text, threshold, group=prompt)
-        reasons.append(f"ROUGE-L {new:.3f} > {threshold} to a row kept in this run" if new > threshold else None)
+        reasons.append(_reason(new, threshold, "a row kept in this run") if new > threshold else None)
         scores.append(max(old, new))
-    return Verdicts(reasons, scores)
+    return Verdicts(reasons, scores, copies_of_published=sum(old > threshold for old in published))
+
+
+def recheck(frame: pl.DataFrame, published, config: Config, text_column: str) -> list[str | None]:
+    """Per row, why it copies a row of `published` by this filter's rule, or None (what a publish re-checks)."""
+    scores = _published_scores(frame[text_column].fill_null("").to_list(), published, text_column)
+    return [_reason(old, config.threshold, "a row published meanwhile") if old > config.threshold else None
+            for old in scores]
+
+
+def _published_scores(texts: list[str], published, text_column: str) -> list[float]:
+    """Each text's highest ROUGE-L F1 to a published row's text."""
+    pool = RougePool(published.published_column(text_column).drop_nulls().to_list())
+    return [pool.max_similarity(text) for text in texts]
+
+
+def _reason(score: float, threshold: float, what: str) -> str:
+    return f"ROUGE-L {score:.3f} > {threshold} to {what}"

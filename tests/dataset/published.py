@@ -40,7 +40,7 @@ def table_ids(root, dataset="ds", version=None):
     return table.to_arrow().column("id").to_pylist()
 
 
-COSINE_RECHECK = partial(diversity.published_duplicates, config=diversity.Config(threshold=0.9, word_overlap=None),
+COSINE_RECHECK = partial(diversity.recheck, config=diversity.Config(threshold=0.9, word_overlap=None),
                          text_column="instruction")
 
 

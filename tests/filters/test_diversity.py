@@ -137,7 +137,7 @@ def test_a_publish_keeps_maths_variants_another_run_published_meanwhile(tmp_path
     rows = with_vectors(pl.DataFrame({"id": ["variant", "copy"],
                                       "instruction": ["Tom has 4 apples and buys 5.", "Tom has 3 apples and buys 5!"]}),
                         unit([1, 0.01], [1, 0.02]))
-    recheck = partial(diversity.published_duplicates, config=diversity.Config(), text_column="instruction")
+    recheck = partial(diversity.recheck, config=diversity.Config(), text_column="instruction")
     version = store.publish(rows, pl.DataFrame(schema={"id": pl.String}), {"run_id": "this", "compared_with": "v1"},
                             recheck)
     assert store.read(version.number)["id"].to_list() == ["p0", "other", "variant"]

@@ -53,6 +53,10 @@ def test_published_signatures_are_reused_not_recomputed(tmp_path):
     assert result.kept["id"].to_list() == ["r1"]
     assert "published row" in result.dropped["reason"][0]
     assert logged == ["minhash: 1 published signatures of 128 values reused"]
+    assert result.copies_of_published == 1  # typed: what tells a run that made nothing new
+    # the same rule, as a publish re-applies it to rows another run published meanwhile
+    assert minhash.recheck(rows([DOCUMENT, OTHER]), store.published(), minhash.Config(), "response") == [
+        "Jaccard ~1.00 > 0.8 to a row published meanwhile", None]
     # signatures of another size are not comparable: skipped
     other_size = apply(minhash, rows([DOCUMENT]), minhash.Config(num_perm=64), judge_tools(store))
     assert other_size.counts["kept"] == 1

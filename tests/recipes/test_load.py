@@ -100,6 +100,10 @@ def test_parquet_redistilled_and_a_saved_datasets_folder_as_rlvr(tmp_path, fake_
     assert published.data["response"].null_count() == 2 and "distillation" not in published.manifest["stages"]
     assert fake_openai.count == 4  # nothing asked for RLVR prompts
 
+    again = run(tmp_path, recipe, fake_openai.base_url, name="again", dataset="saved", filters="none")
+    assert again.is_completed() and "all 2 rows were already in saved v1 when this run started" in again.message
+    assert "meanwhile" not in again.message
+
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_missing_column_fails_before_anything_is_sent(tmp_path, fake_openai):

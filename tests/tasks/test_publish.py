@@ -2,6 +2,7 @@ import polars as pl
 from prefect import flow
 
 from synthfoundry.dataset import DatasetStore
+from synthfoundry.filters import rouge
 from synthfoundry.stages import LEDGER_SCHEMA
 from tasks.publish import publish_version
 from tests.helpers import manifest_for, published_rows
@@ -32,3 +33,27 @@ def test_publish_writes_the_card_and_its_artifacts(prefect_harness, tmp_path):
     assert "data:image/png;base64," in by_key["card-test-dataset-card"].data
     assert "card-test-dataset-card-rejections" in by_key and "card-test-dataset-card-stages" in by_key
     assert by_key["card-test-dataset-card-rejections"].type == "table"
+
+
+def test_a_rouge_copy_of_a_row_published_meanwhile_is_dropped_by_the_runs_own_rule(prefect_harness, tmp_path):
+    """Two overlapping runs with only `rouge`: the second compared its rows with nothing (it started before the
+    first published), so at its publish the rows published meanwhile are re-checked by its rouge step's rule."""
+    store = DatasetStore(tmp_path, "overlap")
+    empty = pl.DataFrame(schema=LEDGER_SCHEMA)
+    first = published_rows(2, seed=1, run_id="run-a", instruction=[
+        "Explain how the tides follow the pull of the moon on the oceans", "List three uses of copper in wiring"])
+    store.publish(first, empty, manifest_for(tmp_path, "overlap", first, empty))
+    second = published_rows(2, seed=2, run_id="run-b", instruction=[
+        "Explain how tides follow the pull of the moon on the oceans", "Describe the life cycle of a monarch"])
+    manifest = manifest_for(tmp_path, "overlap", second, empty)
+    assert manifest["compared_with"] is None
+
+    @flow
+    def publish(steps):
+        return publish_version(store, second, empty, manifest, steps, "instruction")
+
+    version = publish([rouge.Config(threshold=0.7)])
+    assert store.read(version.number)["instruction"].to_list()[-1:] == ["Describe the life cycle of a monarch"]
+    assert version.manifest()["stages"]["publish"] == {"in": 2, "kept": 1, "dropped": 1}
+    (reason,) = store.ledger(version.number).filter(pl.col("stage") == "publish")["reason"].to_list()
+    assert reason.startswith("ROUGE-L 0.9") and reason.endswith("> 0.7 to a row published meanwhile")
