@@ -8,7 +8,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from synthfoundry.dataset import DatasetStore
-from synthfoundry.exporters import EXPORTERS, ExportOptions
+from synthfoundry.exporters import EXPORTERS, ExportOptions, deliver
 
 
 @flow(name="export-dataset", flow_run_name="export-{dataset}-v{version}-{export_format}")
@@ -20,9 +20,7 @@ def export_dataset(dataset: str, version: int, root: str = "synthfoundry-data", 
     chosen = store.version(int(version))
     destination = f"{store.exports}/v{chosen.number}/{export_format}"
     with tempfile.TemporaryDirectory() as scratch:
-        written = EXPORTERS[export_format](store.read(chosen.number), chosen.manifest(), Path(scratch), ExportOptions())
-        files = [f"{destination}/{Path(path).relative_to(scratch).as_posix()}" for path in written]
-        for path, target in zip(written, files, strict=True):
-            store.files.upload(str(path), target)
+        EXPORTERS[export_format](store.read(chosen.number), chosen.manifest(), Path(scratch), ExportOptions())
+        files = deliver(Path(scratch), destination)
     get_run_logger().info("exported %s %s as %s: %s", dataset, chosen.tag, export_format, ", ".join(files))
     return files

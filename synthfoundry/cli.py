@@ -291,7 +291,7 @@ def card(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: 
 def export(
     dataset: Dataset,
     export_format: Annotated[str, typer.Option("--format", help="hf | trl | dpo | verl | jsonl")],
-    out: Annotated[Path, typer.Option("--out", help="output folder")],
+    out: Annotated[str, typer.Option("--out", help="output folder or URL (s3://bucket/prefix, any fsspec URL)")],
     root: Root = ROOT,
     version: Version = None,
     reasoning: Annotated[Literal["keep", "drop"], typer.Option("--reasoning", help="keep or drop traces")] = "keep",
@@ -306,23 +306,29 @@ def export(
     as_json: Json = False,
 ) -> None:
     """Write a version in the layout a trainer loads."""
-    from synthfoundry.exporters import EXPORTERS, ExportOptions
+    import tempfile
+
+    from synthfoundry.exporters import EXPORTERS, ExportOptions, deliver, is_url
 
     if export_format not in EXPORTERS:
         raise typer.BadParameter(f"{export_format!r} is not one of {', '.join(EXPORTERS)}", param_hint="--format")
-    if out.exists() and not out.is_dir():
+    if not is_url(out) and Path(out).exists() and not Path(out).is_dir():
         raise UserError(f"--out {out}: that is a file, and an export is a folder of files: give a new folder or an "
                         "existing one")
     store = _store(root, dataset)
     chosen = store.version(version)
-    card = _hf_card(store, chosen, out) if export_format == "hf" else None
-    options = ExportOptions(
-        reasoning=reasoning, file_format=file_format, license=licence, card=card, answer_format=answer_format
-    )
     rows = store.read(chosen.number)
-    written = EXPORTERS[export_format](rows, chosen.manifest(), out, options)
-    _print({"version": chosen.tag, "rows": rows.height, "files": [str(p) for p in written]}, as_json,
-           f"{dataset} {chosen.tag}: {rows.height} rows -> " + ", ".join(str(p) for p in written))
+    with tempfile.TemporaryDirectory() as scratch:  # exporters write local files; a URL gets them copied after
+        folder = Path(scratch) if is_url(out) else Path(out)
+        card = _hf_card(store, chosen, folder) if export_format == "hf" else None
+        options = ExportOptions(
+            reasoning=reasoning, file_format=file_format, license=licence, card=card, answer_format=answer_format
+        )
+        written = [str(p) for p in EXPORTERS[export_format](rows, chosen.manifest(), folder, options)]
+        if is_url(out):
+            written = deliver(folder, out)
+    _print({"version": chosen.tag, "rows": rows.height, "files": written}, as_json,
+           f"{dataset} {chosen.tag}: {rows.height} rows -> " + ", ".join(written))
 
 
 def _hf_card(store, version, out: Path) -> str:

@@ -5,8 +5,8 @@ its module plus one line here.
 """
 
 from synthfoundry.exporters import dpo, hf, jsonl, trl, verl
-from synthfoundry.exporters.base import ExportError, ExportOptions
+from synthfoundry.exporters.base import ExportError, ExportOptions, deliver, is_url
 
 EXPORTERS = {module.NAME: module.export for module in (hf, trl, dpo, verl, jsonl)}
 
-__all__ = ["EXPORTERS", "ExportError", "ExportOptions"]
+__all__ = ["EXPORTERS", "ExportError", "ExportOptions", "deliver", "is_url"]

@@ -72,3 +72,22 @@ def write_table(frame: pl.DataFrame, path: Path, file_format: str) -> Path:
     else:
         frame.write_ndjson(path)
     return path
+
+
+def is_url(place: str) -> bool:
+    """A place an exporter cannot write to as a local folder (s3://..., any fsspec URL)."""
+    return "://" in str(place)
+
+
+def deliver(scratch: Path, destination: str) -> list[str]:
+    """Copy every file an export wrote under the local folder `scratch` to `destination` (a URL), keeping their
+    paths under it; returns where they are now. Exporters write local files; this is how they reach a bucket."""
+    from synthfoundry.dataset.files import Folder
+
+    target = Folder(destination)
+    places = []
+    for path in sorted(p for p in scratch.rglob("*") if p.is_file()):
+        place = target.path(path.relative_to(scratch).as_posix())
+        target.upload(str(path), place)
+        places.append(place)
+    return places

@@ -318,6 +318,13 @@ def test_object_store_root_from_the_run_config_publishes_into_the_bucket(tmp_pat
     out = tmp_path / "trl"
     exported = cli.invoke(app, ["export", "arith_ops", "--root", root, "--format", "trl", "--out", str(out)])
     assert exported.exit_code == 0 and list(out.iterdir()), exported.output
+    to_bucket = cli.invoke(app, ["export", "arith_ops", "--root", root, "--format", "trl", "--out", f"{s3}/trainer",
+                                 "--json"])
+    assert to_bucket.exit_code == 0, to_bucket.output
+    files = json.loads(to_bucket.stdout)["files"]
+    assert files and all(f.startswith(f"{s3}/trainer/") and bucket.exists(f) for f in files)
+    card = bucket.cat("published/from-config/exports/arith_ops/v1/card.md").decode()
+    assert f"DatasetStore({root!r}, 'arith_ops')" in card  # "Load it" names the URL
     assert export_dataset("arith_ops", 1, root, "jsonl")[0].startswith(f"{root}/exports/arith_ops/v1/jsonl/")
     assert bucket.exists("published/from-config/exports/arith_ops/v1/jsonl/train.jsonl")
     assert cli.invoke(app, ["rollback", "arith_ops", "--root", root, "--to", "1"]).exit_code == 0
