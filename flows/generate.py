@@ -23,6 +23,7 @@ from synthfoundry.filters import get_filter
 from synthfoundry.manifest import build_manifest
 from synthfoundry.recipes import get_recipe
 from synthfoundry.records import to_published
+from synthfoundry.sandbox import Sandbox
 from tasks.contracts import check_contract, nothing_new, refuse_publication, skip_publication
 from tasks.distillation import distill_batch, forecast_distillation
 from tasks.failures import ContractFailed, PreflightFailed, failed
@@ -71,9 +72,10 @@ def generate(config: RunConfig) -> str | State:
     recipe = get_recipe(config.recipe.name)
     teacher = config.teacher.with_cache_under(config.publish.root)
     monitor = RunMonitor(config.dataset, teacher.budget_usd)
+    sandbox = Sandbox(config.sandbox) if config.runs_code else None  # one pool per process (a Dask worker: its own)
 
     with stage_runner(config.runner) as runner:
-        stages = [monitor.record(synthesize(config.recipe, teacher, seed))]
+        stages = [monitor.record(synthesize(config.recipe, teacher, seed, sandbox))]
         forecast_usd = None
         if config.distills:
             forecast_usd = forecast_distillation(stages[-1].kept, teacher)["usd"]
@@ -93,7 +95,7 @@ def generate(config: RunConfig) -> str | State:
             stages.append(monitor.gather((flow_threads() if whole else runner).map(judge, {
                 "frame": parts, "config": unmapped(step), "teacher_config": unmapped(teacher),
                 "published": unmapped(published), "embedding": unmapped(config.embedding),
-                "text_column": unmapped(recipe.EMBED_COLUMN), "seed": unmapped(seed),
+                "text_column": unmapped(recipe.EMBED_COLUMN), "seed": unmapped(seed), "sandbox": unmapped(sandbox),
             }), step.name))
             rows = stages[-1].kept
 

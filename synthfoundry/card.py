@@ -182,6 +182,7 @@ def version_card(
         f"- tokens: {cost['tokens'].get('prompt', 0)} prompt, {cost['tokens'].get('completion', 0)} completion",
         *(["- **unfiltered**: published with `filters: none` (no screen, decontamination or deduplication)"]
           if (lineage["config"] or {}).get("filters") == "none" else []),
+        *([_sandbox_line(figures["sandbox"])] if figures.get("sandbox") else []),
         f"- created {figures['created_at']}, code {lineage['code_version']}, run {lineage['run_id']}",
     ]
     spread = [
@@ -218,6 +219,13 @@ def version_card(
     if root is not None:
         card.add(load_section(root, figures["dataset"], int(str(figures["version"]).lstrip("v"))))
     return card
+
+
+def _sandbox_line(sandbox: dict) -> str:
+    if sandbox["isolation"] == "none":
+        return "- **unsandboxed**: model-written code ran with `sandbox: {isolation: none}`, as the run config asked"
+    return (f"- sandbox: model-written code ran under {sandbox['isolation']}, {sandbox['timeout_s']:g} s and "
+            f"{sandbox['memory_mb']} MB per program")
 
 
 def _lineage(lineage: dict, collapsible: bool) -> list[str]:

@@ -24,6 +24,7 @@ from synthfoundry.errors import UserError
 from synthfoundry.filters import FILTERS
 from synthfoundry.inputs import load_yaml
 from synthfoundry.recipes import RECIPES
+from synthfoundry.sandbox.core import SandboxConfig
 from synthfoundry.strict import Strict
 from synthfoundry.teachers.config import TeacherConfig
 
@@ -107,6 +108,11 @@ class RunConfig(Strict):
     )
     batch_size: int = Field(default=256, ge=1, description="rows per task")
     runner: RunnerConfig = RunnerConfig()
+    sandbox: SandboxConfig = Field(
+        default_factory=SandboxConfig,
+        description="where model-written code runs (code recipes, code_tests verifiers): isolation (auto: bwrap, "
+        "else unshare; none: unsandboxed, only when written here), limits per program, programs at once",
+    )
 
     def seed_for(self, version: int) -> int | None:
         """The seed of the run that makes version `version`: new tasks for each version of a scheduled run, the
@@ -186,6 +192,13 @@ class RunConfig(Strict):
         """Whether the teacher answers the rows still without a response (a recipe config whose output decides it
         says so with a `distill` property)."""
         return getattr(self.recipe, "distill", RECIPES[self.recipe.name].DISTILL)
+
+    @property
+    def runs_code(self) -> bool:
+        """Whether the run executes model-written code: a recipe that tests its programs, or rows a `code_tests`
+        verifier checks (a recipe config that sets the verifier, e.g. `load`)."""
+        verifier = getattr(self.recipe, "verifier", None) or ""
+        return getattr(RECIPES[self.recipe.name], "RUNS_CODE", False) or verifier.startswith("code_tests")
 
     @property
     def contract_suite(self) -> str:

@@ -85,7 +85,17 @@ def build_manifest(
         "contract": contract,
         "ledger_reasons": {stage.stage: r for stage in stages if (r := by_source(stage.dropped))},
         "clusters": cluster_coverage(kept),
+        "sandbox": sandbox_record(config),
     }
+
+
+def sandbox_record(config: RunConfig) -> dict | None:
+    """How model-written code ran: the isolation in use and the limits (None: the run ran no code)."""
+    if not config.runs_code:
+        return None
+    from synthfoundry.sandbox import Sandbox
+
+    return Sandbox(config.sandbox).describe()
 
 
 def main_teacher(rows: pl.DataFrame) -> dict | None:

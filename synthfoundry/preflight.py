@@ -109,8 +109,8 @@ def preflight(
         checks += _cache_checks(config)
     else:
         checks.append(Check("teacher key", True, "not needed: the run asks no teacher"))
-    checks += [*_filter_checks(config), _contract_check(config), *_runner_checks(config), _root_check(config),
-               _forecast_check(config, forecast, environ)]
+    checks += [*_filter_checks(config), _contract_check(config), *_runner_checks(config), *_sandbox_checks(config),
+               _root_check(config), _forecast_check(config, forecast, environ)]
     return PreflightReport(checks, forecast)
 
 
@@ -323,6 +323,22 @@ def _unfilled(config: RunConfig, suite) -> list[str]:
 def _required(suite) -> set[str]:
     return {e.kwargs["column"] for e in suite.expectations
             if e.expectation == "expect_column_values_to_not_be_null" and "column" in e.kwargs}
+
+
+def _sandbox_checks(config: RunConfig) -> list[Check]:
+    """The isolation model-written code will run under works here (checked when the run runs code, or names one)."""
+    from synthfoundry.sandbox.core import SandboxUnavailable, resolve_isolation
+
+    if not config.runs_code and "sandbox" not in config.model_fields_set:
+        return []
+    try:
+        isolation = resolve_isolation(config.sandbox.isolation)
+    except SandboxUnavailable as error:
+        return [Check("sandbox.isolation", False, str(error))]
+    if isolation == "none":
+        return [Check("sandbox.isolation", True, "none: model-written code runs UNSANDBOXED, as the config asks "
+                                                 "(recorded in the manifest and on the card)")]
+    return [Check("sandbox.isolation", True, f"{isolation}: works here")]
 
 
 def _root_check(config: RunConfig) -> Check:

@@ -60,6 +60,7 @@ def evaluate(
         "rates": {name: d for name in RATES if name in rows.columns and (d := _distribution(rows[name]))},
         "judge": judge_distribution(rows, ledger),
         "contamination": contamination_hits(ledger),
+        "sandbox": manifest.get("sandbox"),
         "lengths": {
             name: _distribution(series)
             for name, series in (

@@ -18,6 +18,7 @@ class VerifierError(UserError, ValueError):
 class Verdict:
     score: float  # 1.0 right, 0.0 wrong; a few reasoning-gym tasks give partial credit
     extracted: str | None  # the final answer read from the response; None when there was none
+    reason: str = ""  # why it fell short, when the verifier can say more than the answer (a failing test's name)
 
 
 class Verifier:
@@ -39,6 +40,15 @@ class Verifier:
 
     def score(self, found: Any, row: Mapping[str, Any]) -> float:
         return float(self.agree(self.gold(str(row["answer"])), found))
+
+    def grade(self, found: Any, row: Mapping[str, Any]) -> tuple[float, str]:
+        """The score and, for verifiers that can tell, why it is short of 1 ("" otherwise)."""
+        return self.score(found, row), ""
+
+    def outcome(self, found: Any, row: Mapping[str, Any]) -> Any:
+        """What a majority vote compares samples on (with `agree`): the answer itself, or, for code, what the
+        program does on the tests' inputs."""
+        return found
 
     def show(self, found: Any) -> str:
         return str(found)

@@ -34,11 +34,15 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthfoundry.verdicts import Verdict, Verifier, VerifierError
 
+if TYPE_CHECKING:
+    from synthfoundry.sandbox import Sandbox
+
 MATH_VERIFY = "math_verify"
+CODE_TESTS = "code_tests:"
 REASONING_GYM = "reasoning_gym:"
 KNOWN = (
     "math_verify, reasoning_gym:<dataset>, exact, normalised, numeric[:<tolerance>], choice, regex:<pattern>, "
@@ -46,18 +50,33 @@ KNOWN = (
 )
 
 
-def verify(response: str, row: Mapping[str, Any]) -> Verdict:
-    """Score `response` against `row["answer"]` with `row["verifier"]`; VerifierError for an unusable verifier."""
-    checker = get_verifier(row["verifier"] or "")
+def verify(response: str, row: Mapping[str, Any], sandbox: Sandbox | None = None) -> Verdict:
+    """Score `response` against `row["answer"]` with `row["verifier"]`; VerifierError for an unusable verifier.
+    `sandbox`: where a verifier that runs code runs it (the run's; default: one built for this call)."""
+    checker = get_verifier(row["verifier"] or "", sandbox)
     found = checker.extract(response or "")
     if found is None:
         return Verdict(0.0, None)
-    return Verdict(checker.score(found, row), checker.show(found))
+    score, reason = checker.grade(found, row)
+    return Verdict(score, checker.show(found), reason)
+
+
+def get_verifier(spec: str, sandbox: Sandbox | None = None) -> Verifier:
+    """The verifier a row's `verifier` names; one that runs code gets `sandbox` (default: its own, built on first
+    use), the others are built once per name."""
+    if spec.startswith(CODE_TESTS):
+        from synthfoundry.sandbox import LANGUAGES
+        from synthfoundry.sandbox.code_tests import CodeTests
+
+        language = spec[len(CODE_TESTS):]
+        if language not in LANGUAGES:
+            raise VerifierError(f"verifier {spec!r}: unknown language (known: {', '.join(LANGUAGES)})")
+        return CodeTests(language, sandbox)
+    return _verifier(spec)
 
 
 @lru_cache(maxsize=256)
-def get_verifier(spec: str) -> Verifier:
-    """The verifier a row's `verifier` names, built once per name."""
+def _verifier(spec: str) -> Verifier:
     name, colon, argument = spec.partition(":")
     if name == "reasoning_gym" and argument:
         return ReasoningGym(argument)
@@ -66,10 +85,6 @@ def get_verifier(spec: str) -> Verifier:
             return Regex(re.compile(argument))
         except re.error as error:
             raise VerifierError(f"verifier {spec!r}: not a valid regular expression ({error})") from None
-    if spec == "code_tests:python":
-        from synthfoundry.sandbox.code_tests import CodeTests  # the sandbox: a default one, built on first use
-
-        return CodeTests("python")
     if name == "numeric":
         try:
             tolerance = float(argument) if colon else 1e-6

@@ -1,6 +1,6 @@
 """The embed step and one generic task for every filter step, run batch by batch: adding a filter never edits
-the flow. Each filter gets its tools injected (teacher or judge, embedder, published rows) and returns its spend
-with its result."""
+the flow. Each filter gets its tools injected (teacher or judge, embedder, published rows, the run's sandbox) and
+returns its spend with its result."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from synthfoundry.dataset import PublishedRows
 from synthfoundry.embeddings import embed
 from synthfoundry.filters import get_filter
 from synthfoundry.filters.base import Tools, apply
+from synthfoundry.sandbox import Sandbox
 from synthfoundry.stages import StageResult, empty_ledger, with_spend
 from synthfoundry.teachers.config import TeacherConfig
 from tasks.retries import transient
@@ -39,6 +40,7 @@ def run_filter(
     embedding: EmbeddingConfig,
     text_column: str,
     seed: int,
+    sandbox: Sandbox | None = None,
 ) -> StageResult:
     logger = get_run_logger()
     budget = stage_budget(teacher_config)
@@ -49,6 +51,7 @@ def run_filter(
         text_column=text_column,
         log=logger.info,
         seed=seed,
+        sandbox=sandbox,
     )
     result = with_spend(apply(get_filter(config.name), frame, config, tools), budget.spend())
     logger.info("%s: %d kept, %d dropped", config.name, result.kept.height, result.dropped.height)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from synthfoundry.checkpoints import checkpoint
 from synthfoundry.recipes import get_recipe
+from synthfoundry.sandbox import Sandbox
 from synthfoundry.stages import StageResult, with_spend
 from synthfoundry.teachers.config import TeacherConfig
 from tasks.retries import transient
@@ -16,12 +17,14 @@ from tasks.teacher import asker, stage_budget
 
 
 @task(retries=2, retry_delay_seconds=10, retry_condition_fn=transient)
-def synthesize(recipe_config: BaseModel, teacher_config: TeacherConfig, seed: int) -> StageResult:
+def synthesize(recipe_config: BaseModel, teacher_config: TeacherConfig, seed: int,
+               sandbox: Sandbox | None = None) -> StageResult:
+    """`sandbox`: the run's, given to a recipe that tests the programs it makes (RUNS_CODE)."""
     budget = stage_budget(teacher_config)
     # The teacher is built on the first request, so a recipe that never asks (procedural tasks) never builds one.
     ask = asker(teacher_config, budget)(None)
-    result = get_recipe(recipe_config.name).synthesize(
-        recipe_config, ask, random.Random(seed), get_run_logger().info
-    )
+    recipe = get_recipe(recipe_config.name)
+    tools = {"sandbox": sandbox} if getattr(recipe, "RUNS_CODE", False) else {}
+    result = recipe.synthesize(recipe_config, ask, random.Random(seed), get_run_logger().info, **tools)
     checkpoint("synthesis")
     return with_spend(result, budget.spend())

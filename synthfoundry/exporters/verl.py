@@ -4,7 +4,8 @@ rollout with the row's own verifier (verl 0.9: `reward.custom_reward_function.pa
 exporters/verl.py reward.custom_reward_function.name=compute_score`).
 
 A policy that does not know how its answer is read scores about 0 whatever it knows, so each prompt says how to end
-the answer (`ANSWER_FORMAT`: the `<answer>` block every verifier reads first), as a system turn by default
+the answer (`ANSWER_FORMAT`: the `<answer>` block every verifier reads first; `CODE_FORMAT` for code rows: a fenced
+program, run against the row's tests in the sandbox), as a system turn by default
 (`answer_format: user` appends it to the last user turn; `none` leaves the prompt as published). Rows verified by a
 `regex:` read their own pattern, so their prompts are left alone.
 """
@@ -17,13 +18,14 @@ import polars as pl
 
 from synthfoundry.exporters.base import ExportError, ExportOptions, write_table
 from synthfoundry.records import to_chat_messages
-from synthfoundry.verify import MATH_VERIFY
+from synthfoundry.verify import CODE_TESTS, MATH_VERIFY
 
 NAME = "verl"
 ANSWER_FORMAT = (
     "Think step by step, then give your final answer alone inside <answer></answer> tags at the end, "
     "e.g. <answer>42</answer>."
 )
+CODE_FORMAT = "Write your final, complete program in one ```python fenced block at the end of your answer."
 
 
 def export(rows: pl.DataFrame, manifest: dict, out: Path, options: ExportOptions) -> list[Path]:
@@ -56,7 +58,9 @@ def export(rows: pl.DataFrame, manifest: dict, out: Path, options: ExportOptions
     table = rows.with_columns(_conversation=to_chat_messages(rows)["messages"]).select(
         pl.lit(f"synthfoundry/{manifest['dataset']}").alias("data_source"),
         _with_answer_format(prompt, options.answer_format).alias("prompt"),
-        pl.when(pl.col("verifier") == MATH_VERIFY).then(pl.lit("math")).otherwise(pl.col("verifier")).alias("ability"),
+        pl.when(pl.col("verifier") == MATH_VERIFY).then(pl.lit("math"))
+        .when(_code).then(pl.lit("code"))
+        .otherwise(pl.col("verifier")).alias("ability"),
         pl.struct(pl.lit("rule").alias("style"), pl.col("answer").alias("ground_truth")).alias("reward_model"),
         pl.struct(extra).alias("extra_info"),
     )
@@ -74,7 +78,7 @@ def _with_answer_format(prompt: pl.Expr, where: str) -> pl.Expr:
         formatted = (
             pl.when(first.struct.field("role") == "system")
             .then(pl.concat_list(_turn(system, _and_format(first.struct.field("content"))), prompt.list.slice(1)))
-            .otherwise(pl.concat_list(_turn(system, pl.lit(ANSWER_FORMAT)), prompt))
+            .otherwise(pl.concat_list(_turn(system, _format), prompt))
         )
     else:
         last = prompt.list.last()
@@ -84,20 +88,27 @@ def _with_answer_format(prompt: pl.Expr, where: str) -> pl.Expr:
     return pl.when(pl.col("verifier").str.starts_with("regex:")).then(prompt).otherwise(formatted)
 
 
+_code = pl.col("verifier").str.starts_with(CODE_TESTS)
+_format = pl.when(_code).then(pl.lit(CODE_FORMAT)).otherwise(pl.lit(ANSWER_FORMAT))  # how the row's verifier reads
+
+
 def _turn(role: pl.Expr, content: pl.Expr) -> pl.Expr:
     return pl.struct(role.alias("role"), content.alias("content"))
 
 
 def _and_format(content: pl.Expr) -> pl.Expr:
-    return pl.concat_str([content, pl.lit("\n\n" + ANSWER_FORMAT)])
+    return pl.concat_str([content, pl.lit("\n\n"), _format])
 
 
 def compute_score(
-    data_source: str, solution_str: str, ground_truth: str, extra_info: dict | None = None, **kwargs
+    data_source: str, solution_str: str, ground_truth: str, extra_info: dict | None = None,
+    sandbox: dict | None = None, **kwargs
 ) -> float:
     """verl's reward-function signature; the verifier, question and metadata come from `extra_info`. verl adds
-    `reward_kwargs` from its config (e.g. format_score) as keywords: they are accepted and not needed, since the
-    row's verifier defines the reward."""
+    `reward_kwargs` from its config as keywords: `sandbox` (SandboxConfig fields, e.g. {timeout_s: 5}) sets where
+    code rows' tests run (default: bwrap, 10 s, 1 GB); the others (e.g. format_score) are accepted and not needed,
+    since the row's verifier defines the reward."""
+    from synthfoundry.sandbox import Sandbox, SandboxConfig
     from synthfoundry.verify import verify
 
     info = extra_info or {}
@@ -107,4 +118,4 @@ def compute_score(
         "instruction": info.get("question"),
         "metadata": info.get("metadata"),
     }
-    return verify(solution_str, row).score
+    return verify(solution_str, row, Sandbox(SandboxConfig(**sandbox)) if sandbox else None).score

@@ -19,8 +19,9 @@ A filter is a module with:
                   `published` by the filter's own rule, or None: a publish re-applies it under its lock to the
                   rows other runs published meanwhile
 
-Everything a filter needs from outside (the teacher or a judge model, the embedder, what is already published)
-arrives in `Tools`, built by the task layer, as a recipe gets `ask`: filters never open clients themselves.
+Everything a filter needs from outside (the teacher or a judge model, the embedder, what is already published, the
+run's sandbox) arrives in `Tools`, built by the task layer, as a recipe gets `ask`: filters never open clients
+themselves.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel
 
+from synthfoundry.sandbox import Sandbox
 from synthfoundry.stages import Log, StageResult, split
 from synthfoundry.teachers.base import Ask
 from synthfoundry.teachers.config import TeacherConfig
@@ -67,6 +69,7 @@ class Tools:
     text_column: str = "instruction"
     log: Log = lambda message: None
     seed: int = 0
+    sandbox: Sandbox | None = None  # the run's, for verifiers that run code (None: the run runs none)
 
 
 @dataclass(frozen=True)

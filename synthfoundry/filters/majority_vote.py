@@ -3,7 +3,8 @@ the answer most samples reach.
 
 Input columns: `response`, `sample_of` (the samples of one prompt share it; a row without it is its own prompt),
 `verifier` (reads each sample's final answer and tells which answers agree; `default_verifier` for rows without
-one) and, optionally, `answer`. No ground truth is needed: agreement among samples is the signal. The score and the
+one; code samples agree when their programs give the same outputs on the tests' inputs, run in the run's sandbox)
+and, optionally, `answer`. No ground truth is needed: agreement among samples is the signal. The score and the
 `agreement` column are the share of the prompt's samples that reach its majority answer.
 """
 
@@ -51,11 +52,12 @@ class Config(Strict):
 
 @dataclass
 class Vote:
-    """One answer and the samples (row positions) that reached it."""
+    """One answer (as samples are compared on it) and the samples (row positions) that reached it."""
 
     answer: Any
     shown: str
     rows: list[int]
+    found: Any  # the first sample's extracted answer (the program, for code): what a ground truth scores
 
 
 def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
@@ -67,15 +69,15 @@ def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
     for i, prompt in enumerate(prompts.to_list()):
         groups.setdefault(prompt, []).append(i)
     for positions in groups.values():
-        _vote(rows, positions, config, reasons, agreement)
+        _vote(rows, positions, config, reasons, agreement, tools)
     return Verdicts(reasons, agreement, {"agreement": pl.Series(agreement, dtype=pl.Float64)})
 
 
-def _vote(rows: list[dict], positions: list[int], config: Config, reasons: list, agreement: list) -> None:
+def _vote(rows: list[dict], positions: list[int], config: Config, reasons: list, agreement: list, tools: Tools) -> None:
     """Fill in the verdicts of one prompt's samples (the rows at `positions`)."""
     first = rows[positions[0]]
     try:
-        checker = get_verifier(first["verifier"] or config.default_verifier)
+        checker = get_verifier(first["verifier"] or config.default_verifier, tools.sandbox)
     except VerifierError as error:
         for i in positions:
             reasons[i] = str(error)
@@ -113,12 +115,13 @@ def _count(checker: Verifier, rows: list[dict], positions: list[int]) -> tuple[l
     silent = []
     for i in positions:
         found = checker.extract(rows[i]["response"] or "")
-        if found is None:
+        answer = None if found is None else checker.outcome(found, rows[i])
+        if answer is None:
             silent.append(i)
             continue
-        vote = next((v for v in votes if checker.agree(v.answer, found)), None)
+        vote = next((v for v in votes if checker.agree(v.answer, answer)), None)
         if vote is None:
-            votes.append(Vote(found, checker.show(found), [i]))
+            votes.append(Vote(answer, checker.show(answer), [i], found))
         else:
             vote.rows.append(i)
     return votes, silent
@@ -126,7 +129,7 @@ def _count(checker: Verifier, rows: list[dict], positions: list[int]) -> tuple[l
 
 def _unverified(checker: Verifier, majority: Vote, row: dict) -> str | None:
     try:
-        passed = checker.score(majority.answer, row) >= 1.0
+        passed = checker.score(majority.found, row) >= 1.0
     except VerifierError as error:
         return str(error)
     return None if passed else f"majority answer {majority.shown} does not verify (expected {row['answer']})"

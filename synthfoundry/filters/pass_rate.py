@@ -63,7 +63,7 @@ def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
     rows = frame.select("instruction", "answer", "verifier", "metadata").to_dicts()
     for n, i in enumerate(ready):
         answers = outputs[n * config.samples : (n + 1) * config.samples]
-        reasons[i], rates[i] = _rate(answers, rows[i], config)
+        reasons[i], rates[i] = _rate(answers, rows[i], config, tools)
     return Verdicts(reasons, rates, {"pass_rate": pl.Series(rates, dtype=pl.Float64)})
 
 
@@ -86,13 +86,14 @@ def _unscorable(row: dict) -> str | None:
     return None
 
 
-def _rate(answers: list[Completion | TeacherFailure], row: dict, config: Config) -> tuple[str | None, float | None]:
+def _rate(answers: list[Completion | TeacherFailure], row: dict, config: Config,
+          tools: Tools) -> tuple[str | None, float | None]:
     """(drop reason, pass rate) of one prompt from its policy answers."""
     failures = [a.reason for a in answers if isinstance(a, TeacherFailure)]
     if failures:
         return f"policy failed on {len(failures)} of {len(answers)} samples ({failures[0]}): pass rate not measured", None
     try:
-        rate = sum(verify(a.text, row).score >= 1.0 for a in answers) / len(answers)
+        rate = sum(verify(a.text, row, tools.sandbox).score >= 1.0 for a in answers) / len(answers)
     except VerifierError as error:
         return str(error), None
     if rate > config.high:

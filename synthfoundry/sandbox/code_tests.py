@@ -10,6 +10,7 @@ The program is the last fenced code block of the response, else the whole respon
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -27,11 +28,29 @@ _SYNTAX = re.compile(r'File "[^"]*", line (\d+)(?:(?!File ").)*?\n(?:SyntaxError
 # Runs the candidate then the tests in one process, one result line per test, each behind a nonce read from stdin
 # before the candidate runs (so a candidate that prints a fake result line, or exits early, does not pass).
 _HARNESS = r'''
-import json, sys, traceback
+import json, sys, traceback, types
 
-def _run():
-    nonce = sys.stdin.readline().strip()
-    spec = json.loads(open("spec.json").read())
+CALLS = []  # with spec["record"]: what each call the tests make returns (calls inside the program not counted)
+
+
+def recording(name, function, depth=[0]):
+    def recorded(*args, **kwargs):
+        depth[0] += 1
+        try:
+            result = function(*args, **kwargs)
+        except BaseException as error:
+            if depth[0] == 1:
+                CALLS.append(f"{name} raised {type(error).__name__}")
+            raise
+        finally:
+            depth[0] -= 1
+        if depth[0] == 0:
+            CALLS.append(f"{name} -> {repr(result)[:500]}")
+        return result
+    return recorded
+
+
+def _run(nonce, spec):
     solution, tests = open("solution.py").read(), spec["tests"]
 
     def report(ok, error=""):
@@ -54,6 +73,10 @@ def _run():
     except BaseException as error:
         print("\n" + nonce + json.dumps({"crash": "the program raised " + describe(error)}), flush=True)
         return
+    if spec.get("record"):
+        for name, value in list(namespace.items()):
+            if isinstance(value, types.FunctionType) and value.__code__.co_filename == "solution.py":
+                namespace[name] = recording(name, value)
     if spec.get("entry_point"):
         try:
             exec(compile(tests, "tests.py", "exec"), namespace)
@@ -84,8 +107,23 @@ def _run():
                 except BaseException as error:
                     report(False, describe(error))
 
-_run()
+_nonce = sys.stdin.readline().strip()
+_spec = json.loads(open("spec.json").read())
+_run(_nonce, _spec)
+if _spec.get("record"):
+    print("\n" + _nonce + json.dumps({"outputs": CALLS}), flush=True)
 '''
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """A program's results on the tests' inputs, in order: what majority voting compares code samples on."""
+
+    values: tuple[str, ...]
+
+    def __str__(self) -> str:
+        digest = hashlib.sha256("\n".join(self.values).encode()).hexdigest()[:8]
+        return f"outputs {digest} ({len(self.values)} results)"
 
 
 @dataclass(frozen=True)
@@ -117,14 +155,23 @@ class CodeTests(Verifier):
         program = blocks[-1] if blocks else response
         return program if program.strip() else None
 
-    def agree(self, first: str, second: str) -> bool:
-        return first.strip() == second.strip()
+    def agree(self, first: Outputs, second: Outputs) -> bool:
+        return first == second
 
     def score(self, found: str, row: Mapping[str, Any]) -> float:
         return self.check(found, row["answer"]).score
 
-    def show(self, found: str) -> str:
-        return found
+    def grade(self, found: str, row: Mapping[str, Any]) -> tuple[float, str]:
+        verdict = self.check(found, row["answer"])
+        return verdict.score, verdict.reason
+
+    def outcome(self, found: str, row: Mapping[str, Any]) -> Outputs | None:
+        """What the program does on the tests' inputs: two samples agree when they return (or print) the same;
+        None when it produced nothing (a syntax error, a crash before any test)."""
+        return self.outputs(found, row["answer"])
+
+    def show(self, found: str | Outputs) -> str:
+        return str(found)
 
     # -- running the tests -------------------------------------------------------------------------------------
 
@@ -151,10 +198,26 @@ class CodeTests(Verifier):
             reason = f"test {failed + 1} of {total} failed: {lines[failed]['error']}"
         return CodeVerdict(passed / total, reason, passed, total)
 
-    def _cases(self, program: str, cases: list[Mapping[str, str]]) -> CodeVerdict:
+    def outputs(self, program: str, answer: str | Mapping[str, Any]) -> Outputs | None:
+        spec = _spec(answer)
+        if "cases" in spec:
+            results = self._run_cases(program, spec["cases"])
+            values = tuple("\n".join(_lines(r.stdout)) if r.passed else f"({r.status})" for r in results)
+            return None if all(r.status == "error" for r in results) else Outputs(values)
+        nonce = secrets.token_hex(16)
+        files = {"solution.py": program, "spec.json": json.dumps({**spec, "record": True})}
+        result = self.sandbox.run(_HARNESS, self.language, stdin=nonce + "\n", files=files)
+        lines = [json.loads(line[len(nonce):]) for line in result.stdout.splitlines() if line.startswith(nonce)]
+        calls = next((line["outputs"] for line in lines if "outputs" in line), None)
+        return Outputs(tuple(calls)) if calls else None
+
+    def _run_cases(self, program: str, cases: list[Mapping[str, str]]) -> list[ExecResult]:
         with ThreadPoolExecutor(min(len(cases), self.sandbox.config.concurrency)) as pool:
-            results = list(pool.map(lambda case: self.sandbox.run(program, self.language, stdin=case.get("stdin", "")),
-                                    cases))
+            return list(pool.map(lambda case: self.sandbox.run(program, self.language, stdin=case.get("stdin", "")),
+                                 cases))
+
+    def _cases(self, program: str, cases: list[Mapping[str, str]]) -> CodeVerdict:
+        results = self._run_cases(program, cases)
         outcomes = [_case_failure(result, case) for result, case in zip(results, cases, strict=True)]
         passed = outcomes.count("")
         reason = next((f"test {index + 1} of {len(cases)} failed: {why}"

@@ -130,6 +130,15 @@ class Sandbox:
         self._executor: ThreadPoolExecutor | None = None
         self._hidden = self._hidden_folders()
 
+    def __reduce__(self):
+        """A sandbox travels as its config: a process that receives one (a Dask worker) builds its own pool."""
+        return (Sandbox, (self.config,))
+
+    def describe(self) -> dict:
+        """What the manifest records: the isolation in use (`auto` resolved) and the limits."""
+        limits = self.config.model_dump(include={"timeout_s", "memory_mb", "max_processes", "concurrency"})
+        return {"isolation": self.isolation, **limits}
+
     def _hidden_folders(self) -> list[str]:
         folders = ["/tmp", "/root", "/home", "/var/tmp", "/run", str(Path.cwd()), *self.config.hide]
         if cache_home := os.environ.get("XDG_CACHE_HOME"):
