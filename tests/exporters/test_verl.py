@@ -72,3 +72,19 @@ def test_verl_refuses_rows_without_ground_truth(version, tmp_path):
     rows, manifest = version
     with pytest.raises(ExportError, match=r"25 of 25 rows have no 'answer'; RLVR trainers need"):
         EXPORTERS["verl"](rows, manifest, tmp_path / "out", ExportOptions())
+
+
+def test_code_rows_are_ability_code_and_their_reward_runs_the_tests_in_the_sandbox(version, tmp_path):
+    from synthfoundry.exporters.verl import CODE_FORMAT
+
+    rows, manifest = version
+    tests = '{"tests": "assert add(1, 2) == 3\\nassert add(2, 2) == 4"}'
+    code = rows.head(3).with_columns(pl.lit(None, pl.String).alias("response"), pl.lit(tests).alias("answer"),
+                                     pl.lit("code_tests:python").alias("verifier"))
+    [path] = EXPORTERS["verl"](code, manifest, tmp_path / "out", ExportOptions())
+    loaded = load("parquet", path, tmp_path)
+    assert set(loaded["ability"]) == {"code"} and loaded[0]["prompt"][0] == {"role": "system", "content": CODE_FORMAT}
+    responses = ["```python\ndef add(a, b):\n    return a + b\n```", "def add(a, b):\n    return a * 2\n",
+                 "```python\nimport time\ndef add(a, b):\n    time.sleep(30)\n```"]
+    scores = reward_manager_scores(path, responses, format_score=0.0, sandbox={"timeout_s": 2})
+    assert scores == [1.0, 0.5, 0.0]  # a * 2 passes add(2, 2) only; the sleeper is stopped by the 2 s limit

@@ -92,3 +92,21 @@ def test_unknown_verifier_is_a_ledger_reason_and_a_bad_default_a_config_error():
     with pytest.raises(ConfigError, match=r"filters\[0\].default_verifier: .*unknown verifier 'last_number'"):
         parse_config({"dataset": "d", "recipe": {"name": "self_instruct"},
                       "filters": [{"name": "majority_vote", "default_verifier": "last_number"}]})
+
+
+def test_code_samples_agree_by_their_outputs_on_the_tests_inputs():
+    from synthfoundry.sandbox import Sandbox, SandboxConfig
+
+    tests = '{"tests": "assert double(2) == 4\\nassert double(5) == 10", "entry_point": ""}'
+    programs = ["```python\ndef double(x):\n    return x * 2\n```",  # three ways to double, one wrong program
+                "```python\ndef double(n):\n    total = n\n    total += n\n    return total\n```",
+                "```python\ndef double(x):\n    return x + x\n```",
+                "```python\ndef double(x):\n    return x ** 2\n```",
+                "```python\ndef double(x)\n    return x\n```"]
+    rows = samples("p", programs, answer=tests, verifier="code_tests:python")
+    result = apply(majority_vote, rows_frame(rows), majority_vote.Config(verify_majority=True),
+                   tools(sandbox=Sandbox(SandboxConfig(timeout_s=5))))
+    assert result.kept["id"].to_list() == ["p-0", "p-1", "p-2"]
+    dropped = reasons(result)
+    assert dropped["p-4"] == "no answer extracted"  # a syntax error: the program gives no outputs
+    assert dropped["p-3"].startswith("minority answer outputs ") and "agreement 0.60" in dropped["p-3"]

@@ -93,3 +93,32 @@ def test_humaneval_canonical_solutions_pass_and_return_none_fails():
     assert [p["task_id"] for p, v in zip(problems, right, strict=True) if v.score != 1.0] == []
     assert [p["task_id"] for p, v in zip(problems, wrong, strict=True) if v.score != 0.0] == []
     sandbox.close()
+
+
+def test_verdicts_and_the_correctness_ledger_name_the_failing_test():
+    from synthfoundry.filters import correctness
+    from synthfoundry.filters.base import apply
+    from synthfoundry.records import rows_frame
+    from tests.filters.tools import tools
+
+    tests = {"tests": "assert add(1, 1) == 2\nassert add(2, 3) == 5, 'two and three'\n"}
+    verdict = verify(fenced(ADD.replace("a + b", "2 * a")), row(tests))
+    assert (verdict.score, verdict.reason) == (0.5, "test 2 of 2 failed: AssertionError at line 2: two and three")
+    rows = rows_frame([{"id": str(i), "instruction": f"add {i}", "response": fenced(program), **row(tests)}
+                       for i, program in enumerate([ADD, ADD.replace("a + b", "2 * a"), "def add(:\n"])])
+    sandbox = Sandbox(SandboxConfig(timeout_s=5, concurrency=2))
+    result = apply(correctness, rows, correctness.Config(), tools(sandbox=sandbox))
+    assert result.kept["id"].to_list() == ["0"]
+    assert dict(zip(result.dropped["id"], result.dropped["reason"])) == {
+        "1": "does not verify: test 2 of 2 failed: AssertionError at line 2: two and three",
+        "2": "does not verify: syntax error at line 1",
+    }
+
+
+def test_a_sandbox_travels_as_its_config():
+    import pickle
+
+    sandbox = Sandbox(SandboxConfig(timeout_s=3, concurrency=1))
+    copy = pickle.loads(pickle.dumps(sandbox))
+    assert copy is not sandbox and copy.config == sandbox.config and copy.isolation == sandbox.isolation
+    assert copy.run("print(6 * 7)").stdout == "42\n"
