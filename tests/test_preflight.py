@@ -1,3 +1,10 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
 """The run's forecast and checks, before anything is sent: no teacher, no Prefect."""
 
 import pytest
@@ -167,3 +174,27 @@ def test_a_secret_block_is_looked_up_only_through_the_given_lookup(tmp_path):
         "Secret, or `Secret(value=KEY).save('team-key')`), or leave api_key_secret out and set OPENAI_API_KEY"
     ]
     assert preflight(config(tmp_path, teacher=teacher), environ={}).ok  # no lookup given: trusted, as before
+
+
+def _validate_code_run(tmp_path, path_variable: str, **sandbox) -> subprocess.CompletedProcess:
+    """`synthfoundry validate` on a code recipe's run config, in a process whose PATH is `path_variable`."""
+    config = {"dataset": "code", "recipe": {"name": "code_instruct", "seeds": 2}, "teacher": {"provider": "local"},
+              "publish": {"root": str(tmp_path / "published")}, **({"sandbox": sandbox} if sandbox else {})}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "PATH": path_variable, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run([sys.executable, "-m", "synthfoundry", "validate", str(tmp_path / "run.yaml")],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.slow
+def test_a_code_run_is_refused_where_no_sandbox_works_and_runs_unsandboxed_only_when_asked(tmp_path):
+    nothing = tmp_path / "empty-bin"  # a PATH with neither bwrap nor unshare on it
+    nothing.mkdir()
+    refused = _validate_code_run(tmp_path, str(nothing))
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    [line] = [line for line in refused.stdout.splitlines() if line.startswith("FAIL")]
+    assert line.startswith("FAIL  sandbox.isolation: sandbox: no sandbox works here (isolation: auto); install "
+                           "bubblewrap (Debian/Ubuntu: `apt-get install -y bubblewrap`")
+    unsandboxed = _validate_code_run(tmp_path, str(nothing), isolation="none")
+    assert unsandboxed.returncode == 0, unsandboxed.stdout
+    assert "ok    sandbox.isolation: none: model-written code runs UNSANDBOXED" in unsandboxed.stdout
