@@ -28,8 +28,10 @@ from synthfoundry.strict import Strict
 from synthfoundry.teachers.base import Ask, ChatRequest, Completion, TeacherFailure
 
 VERIFIER = "code_tests:python"
-_SECTION = re.compile(r"^[ \t#*]*(problem|solution|tests?)\b[ \t*:]*$", re.IGNORECASE | re.MULTILINE)
-_FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
+# A section header: `### Tests`, `**Solution:**`, `Test suite:`; not a `# test` comment inside the code.
+_SECTION = re.compile(r"^[ \t]*(?:#{2,}[ \t]*|\*\*)?(problem|solution|tests?)\b[ \t\w*:]{0,24}$",
+                      re.IGNORECASE | re.MULTILINE)
+_FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)  # a reply cut off leaves its last fence open
 
 
 class CodeConfig(Strict):
@@ -98,12 +100,32 @@ def parse_draft(text: str, given: dict) -> Draft | str:
     problem = given.get("problem") or found.get("problem", "")
     code = {name: (_FENCE.findall(found.get(name, "")) or [found.get(name, "")])[-1].strip()
             for name in ("solution", "tests")}
+    if not code["tests"]:  # no tests section: the asserts written with the solution (a small model's way)
+        written = "\n".join(_FENCE.findall(text))
+        code["tests"] = "\n".join(_asserts(written))
+        if "solution" not in found:
+            code["solution"] = "\n".join(line for line in written.splitlines() if not line.startswith("assert "))
+    elif not _parses(code["tests"]):  # cut off mid-test: the asserts that are whole
+        code["tests"] = "\n".join(_asserts(code["tests"]))
     solution = given.get("solution") or code["solution"]
     missing = [name for name, value in (("problem", problem), ("solution", solution), ("tests", code["tests"]))
                if not value]
     if missing:
         return f"the reply has no {' and no '.join(missing)} section"
     return Draft(problem.strip(), solution.strip() + "\n", code["tests"] + "\n")
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return False
+    return True
+
+
+def _asserts(code: str) -> list[str]:
+    """The top-level assert lines that parse on their own (a reply cut off mid-line loses only its last)."""
+    return [line for line in code.splitlines() if line.startswith("assert ") and _parses(line)]
 
 
 def mutant(solution: str) -> str | None:

@@ -1,12 +1,16 @@
 import json
 import random
 
+import pytest
+
 from synthfoundry.recipes import code_tests
 from synthfoundry.recipes.programs import mutant, parse_draft
 from synthfoundry.sandbox import Sandbox, SandboxConfig
+from synthfoundry.sandbox.code_tests import CodeTests
 from synthfoundry.teachers.config import TeacherConfig
 from tests.fakes.code_replies import TASKS
 from tests.filters.tools import ask_through
+from tests.helpers import assert_accounted, run_recipe
 
 
 def problem(task, behaviour, solution=None):
@@ -47,4 +51,25 @@ def test_drafts_and_mutants():
                                                            "assert add(1, 2) == 3\n")
     assert parse_draft("### Tests\n```python\nassert True\n```", {}) == "the reply has no problem and no solution section"
     assert mutant(draft.solution) == "def add(a, b):\n    return None"
+    cut_off = "```python\ndef add(a, b):\n    return a + b\n# test\nassert add(1, 1) == 2\nassert add(2,"  # a small model
+    assert parse_draft(cut_off, {"problem": "Add."}).tests == "assert add(1, 1) == 2\n"
     assert mutant("print(1)") is None and mutant("def (") is None
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_with_the_local_model_publishes_what_passes(tmp_path):
+    # SmolLM2-135M rarely writes tests that hold: the shipped problems with a reference solution, one assert
+    # needed and no mutant check, so the plumbing (teacher, sandbox, retries, contract) runs end to end.
+    wanted = ("binary_search", "chunk", "running_max")
+    lines = [line for line in code_tests.shipped_problems().read_text().splitlines() if '"solution"' in line
+             and any(f"`{name}(" in line for name in wanted)]
+    (tmp_path / "problems.jsonl").write_text("\n".join(lines) + "\n")
+    recipe = {"name": "code_tests", "problems": str(tmp_path / "problems.jsonl"), "min_tests": 1,
+              "mutation_check": False, "max_attempts": 2, "max_tokens": 200, "temperature": 0.2}
+    published = run_recipe(tmp_path, recipe, filters=[{"name": "diversity"}], sandbox={"timeout_s": 5})
+    assert_accounted(published)
+    assert published.manifest["contract"]["suite"] == "code" and published.data.height >= 1
+    checker = CodeTests(sandbox=Sandbox(SandboxConfig(timeout_s=5)))
+    for row in published.data.to_dicts():  # what was published passes its tests when checked again
+        assert checker.check(CodeTests().extract(row["response"]), row["answer"]).score == 1.0
