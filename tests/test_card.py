@@ -79,3 +79,13 @@ def test_tables_are_rows_for_artifacts(store):
     assert stages["diversity"] == {"stage": "diversity", "in": 13, "kept": 10, "dropped": 3, "kept_share": 0.7692}
     assert {"benchmark": "math500", "hits": 1} in rows["contamination"]
     assert all("histogram" not in row for row in rows["lengths"])
+
+
+def test_the_sandbox_code_ran_in_is_one_line_of_the_card(store):
+    figures = report.evaluate_version(store, store.latest())
+    assert "code ran" not in card.version_card(figures).markdown()  # a run that ran no code
+    sandboxed = {"isolation": "bwrap", "timeout_s": 10.0, "memory_mb": 1024, "max_processes": 128, "concurrency": 2}
+    text = card.version_card({**figures, "sandbox": sandboxed}).markdown()
+    assert "- sandbox: model-written code ran under bwrap, 10 s and 1024 MB per program" in text
+    text = card.version_card({**figures, "sandbox": {**sandboxed, "isolation": "none"}}).markdown()
+    assert "- **unsandboxed**: model-written code ran with `sandbox: {isolation: none}`" in text
