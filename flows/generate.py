@@ -25,6 +25,7 @@ from synthfoundry.recipes import get_recipe
 from synthfoundry.records import to_published
 from synthfoundry.sandbox import Sandbox
 from tasks.contracts import check_contract, nothing_new, refuse_publication, skip_publication
+from tasks.crashes import injected
 from tasks.distillation import distill_batch, forecast_distillation
 from tasks.failures import ContractFailed, PreflightFailed, failed
 from tasks.filters import embed_rows, run_filter
@@ -60,7 +61,7 @@ def generate(config: RunConfig) -> str | State:
     if not report.ok:
         return failed(PreflightFailed(report.message()))
     run_id = str(flow_run.id or f"local-{datetime.now(UTC):%Y%m%dT%H%M%S}")
-    store = DatasetStore(config.publish.root, config.dataset)
+    store = DatasetStore(config.publish.root, config.dataset, crash=injected())
     versions = store.versions()
     done = versions.by_run(run_id)
     if done is not None:  # this run, resumed after a crash that came after its commit

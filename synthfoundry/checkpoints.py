@@ -1,15 +1,22 @@
-"""Crash points for the reliability suite: with SYNTHFOUNDRY_KILL_AT=<name> set, the process group is SIGKILLed
-when the run reaches <name> (a stage's end, or a step of publish), so a real run dies at a known moment and nothing
-is mocked. Unset, a checkpoint does nothing."""
+"""Crash points for the reliability suite, as values. A step calls its `CrashPoint` with its name when it ends (a
+stage, or a step of publish); the default one does nothing, `CrashPoint("publish-tag")` SIGKILLs the process group
+there, so a real run dies at a known moment and nothing is mocked. What runs the steps is handed one (the store's
+publish, the tasks); the library reads no environment for it."""
 
 from __future__ import annotations
 
 import os
 import signal
+from dataclasses import dataclass
 
-KILL_AT = "SYNTHFOUNDRY_KILL_AT"
+
+@dataclass(frozen=True)
+class CrashPoint:
+    at: str | None = None  # the step to die at; None: never
+
+    def __call__(self, name: str) -> None:
+        if name == self.at:
+            os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
-def checkpoint(name: str) -> None:
-    if os.environ.get(KILL_AT) == name:
-        os.killpg(os.getpgrp(), signal.SIGKILL)
+NEVER = CrashPoint()

@@ -9,12 +9,12 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from synthfoundry.card import Card, run_card
-from synthfoundry.checkpoints import checkpoint
 from synthfoundry.contracts import ContractResult, load_suite, suite_path, validate
 from synthfoundry.dataset import DatasetStore
 from synthfoundry.ledger import top_reasons
 from synthfoundry.spend import Spend
 from synthfoundry.stages import StageResult
+from tasks.crashes import checkpoint
 from tasks.events import emit_dataset_event
 from tasks.monitor import artifact_key
 

@@ -8,9 +8,9 @@ import polars as pl
 from prefect import get_run_logger, task
 
 from synthfoundry import distill
-from synthfoundry.checkpoints import checkpoint
 from synthfoundry.stages import StageResult, with_spend
 from synthfoundry.teachers.config import TeacherConfig
+from tasks.crashes import checkpoint
 from tasks.retries import transient
 from tasks.teacher import stage_budget, teacher_from_config
 

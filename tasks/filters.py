@@ -8,7 +8,6 @@ import polars as pl
 from prefect import get_run_logger, task
 from pydantic import BaseModel
 
-from synthfoundry.checkpoints import checkpoint
 from synthfoundry.config import EmbeddingConfig
 from synthfoundry.dataset import PublishedRows
 from synthfoundry.embeddings import embed
@@ -17,6 +16,7 @@ from synthfoundry.filters.base import Tools, apply
 from synthfoundry.sandbox import Sandbox
 from synthfoundry.stages import StageResult, empty_ledger, with_spend
 from synthfoundry.teachers.config import TeacherConfig
+from tasks.crashes import checkpoint
 from tasks.retries import transient
 from tasks.teacher import asker, stage_budget
 

@@ -7,11 +7,11 @@ import random
 from prefect import get_run_logger, task
 from pydantic import BaseModel
 
-from synthfoundry.checkpoints import checkpoint
 from synthfoundry.recipes import get_recipe
 from synthfoundry.sandbox import Sandbox
 from synthfoundry.stages import StageResult, with_spend
 from synthfoundry.teachers.config import TeacherConfig
+from tasks.crashes import checkpoint
 from tasks.retries import transient
 from tasks.teacher import asker, stage_budget
 

@@ -1,8 +1,8 @@
 """The publish transaction: rows re-checked against what was published meanwhile, shards, table rows, indexes, the
 LanceDB tag, then the manifest, the one step that makes a version exist (see store.py for the layout).
 
-The store holds the lock and rolls back what a failed attempt left; this module only adds. Each step ends at a
-checkpoint (`publish-recheck`, `-shards`, `-append`, `-index`, `-tag`, `-commit`) where the crash suite kills it.
+The store holds the lock and rolls back what a failed attempt left; this module only adds. Each step ends at a crash
+point (`publish-recheck`, `-shards`, `-append`, `-index`, `-tag`, `-commit`) where the crash suite kills it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from synthfoundry.checkpoints import checkpoint
+from synthfoundry.checkpoints import NEVER, CrashPoint
 from synthfoundry.dataset.errors import NothingNew, PublishError
 from synthfoundry.dataset.files import Folder
 from synthfoundry.dataset.search import PublishedRows, maintain_indexes
@@ -37,6 +37,7 @@ class Transaction:
     dataset: str
     ann_min_rows: int
     ann_nprobes: int
+    crash: CrashPoint = NEVER  # the reliability suite's injected crash point
 
     def add(self, versions: Versions, rows: pl.DataFrame, ledger: pl.DataFrame, manifest: dict,
             recheck: Recheck | None, write_run_report: Callable[[pl.DataFrame, dict], str]) -> PublishedVersion:
@@ -44,7 +45,7 @@ class Transaction:
         report written, when no row is left."""
         previous, since = versions.latest, versions.compared_with(manifest.get("compared_with"))
         check, before = self._recheck(rows, recheck, since, previous)
-        checkpoint("publish-recheck")
+        self.crash("publish-recheck")
         ledger = pl.concat([ledger, _ledger_rows(check.dropped, ledger)], how="diagonal_relaxed")
         manifest = {**manifest, "stages": {**manifest.get("stages", {}), "publish": check.counts}}
         if check.kept.height == 0:
@@ -78,7 +79,7 @@ class Transaction:
         for shard, part in zip(shards, rows.drop("vector").iter_slices(SHARD_ROWS)):
             self.folder.write_parquet(f"{self.exports}/{shard}", part)
         self.folder.write_parquet(f"{folder}/rejections.parquet", ledger)
-        checkpoint("publish-shards")
+        self.crash("publish-shards")
 
         total = (previous.total_rows if previous else 0) + rows.height
         if previous is None:
@@ -86,9 +87,9 @@ class Transaction:
         else:
             table = self.table.open()
             table.add(_conformed(table, _arrow(rows)))
-        checkpoint("publish-append")
+        self.crash("publish-append")
         index = maintain_indexes(table, self.ann_min_rows, previous.record if previous else None)
-        checkpoint("publish-index")
+        self.crash("publish-index")
         if table.count_rows() != total:
             raise PublishError(
                 f"{self.dataset} table holds {table.count_rows()} rows, expected {total}: another writer?"
@@ -108,11 +109,11 @@ class Transaction:
         """Tag the table's current version, then write the manifest: the one step that makes the version exist."""
         record = {**record, "lance_version": table.version}
         table.tags.create(tag, table.version)
-        checkpoint("publish-tag")
+        self.crash("publish-tag")
         folder = f"{self.exports}/{tag}"
         if not self.folder.create(f"{folder}/manifest.json", json.dumps(record, indent=2, default=str).encode()):
             raise PublishError(f"{folder}/manifest.json already exists: another publisher committed {tag}")
-        checkpoint("publish-commit")
+        self.crash("publish-commit")
         return PublishedVersion(self.dataset, int(tag[1:]), record["lance_version"], folder, record)
 
 

@@ -28,6 +28,7 @@ import logging
 import numpy as np
 import polars as pl
 
+from synthfoundry.checkpoints import NEVER, CrashPoint
 from synthfoundry.dataset.errors import PublishError
 from synthfoundry.dataset.files import Folder
 from synthfoundry.dataset.history import History, diff
@@ -41,13 +42,16 @@ log = logging.getLogger(__name__)
 
 
 class DatasetStore:
-    def __init__(self, root, dataset: str, ann_min_rows: int = ANN_MIN_ROWS, ann_nprobes: int = ANN_NPROBES) -> None:
+    def __init__(
+        self, root, dataset: str, ann_min_rows: int = ANN_MIN_ROWS, ann_nprobes: int = ANN_NPROBES,
+        crash: CrashPoint = NEVER,
+    ) -> None:
         self.files = Folder(root)
         self.root = self.files.url
         self.dataset = dataset
         self.exports = self.files.path("exports", dataset)
         self.table = LanceTable(self.files, dataset)
-        self.transaction = Transaction(self.files, self.exports, self.table, dataset, ann_min_rows, ann_nprobes)
+        self.transaction = Transaction(self.files, self.exports, self.table, dataset, ann_min_rows, ann_nprobes, crash)
         self.history = History(self.transaction)
 
     # --- reading ---------------------------------------------------------------------------------------------

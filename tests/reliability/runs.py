@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 import yaml
 
-from synthfoundry.checkpoints import KILL_AT
+from tasks.crashes import KILL_AT
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = {"name": "self_instruct", "target_instructions": 6, "prompts_per_round": 3, "max_rounds": 6}
