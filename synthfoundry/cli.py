@@ -272,19 +272,20 @@ def card(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: 
 
     card.md, plots/*.png and evaluation.json; the card is printed too.
     """
-    from synthfoundry import card, report
+    from synthfoundry import card as cards
+    from synthfoundry import report
 
     store = _store(root, dataset)
     chosen = store.version(version)
     figures = report.evaluate_version(store, chosen)
     images = report.plots(figures)
-    written = card.write_card(store, chosen, figures, images)
+    written = cards.write_card(store, chosen, figures, images)
     if as_json:
         _print({"files": written, "evaluation": figures}, True, "")
         return
     plot_files = {name: f"plots/{name}.png" for name in images}
-    typer.echo(card.version_card(figures, plot_files, store.root).markdown())
-    typer.echo(f"\nwritten: {next(p for p in written if p.endswith(card.CARD))}", err=True)
+    typer.echo(cards.version_card(figures, plot_files, store.root).markdown())
+    typer.echo(f"\nwritten: {next(p for p in written if p.endswith(cards.CARD))}", err=True)
 
 
 @command
