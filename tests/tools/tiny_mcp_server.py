@@ -1,0 +1,23 @@
+"""A real, tiny MCP server on stdio (the official SDK), used by the tests as a toolset."""
+
+from mcp.server.mcpserver import MCPServer
+
+app = MCPServer("tiny")
+
+
+@app.tool()
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@app.tool()
+def shout(text: str) -> str:
+    """The text in capitals."""
+    if not text:
+        raise ValueError("nothing to shout")
+    return text.upper()
+
+
+if __name__ == "__main__":
+    app.run()
