@@ -15,6 +15,7 @@ Verifiers (the row's `verifier`):
   choice                   the chosen option letter ("(B)", "Answer: B", "b)", a lone "B") is `answer`'s
   regex:<pattern>          the last match of the pattern (its first group, if it has one) equals `answer`
   code_tests:python        the response's program passes the tests in `answer` (JSON), run in the sandbox
+  tool_calls               the response's function calls match `answer` (JSON, BFCL's possible-answer shape)
 
 Every verifier but `regex` reads the response's final answer one way (`final_answer`), in this order: the last
 `<answer>...</answer>` block (reasoning-gym's convention; what the verl export's prompts ask for), then inside it (or
@@ -46,7 +47,7 @@ CODE_TESTS = "code_tests:"
 REASONING_GYM = "reasoning_gym:"
 KNOWN = (
     "math_verify, reasoning_gym:<dataset>, exact, normalised, numeric[:<tolerance>], choice, regex:<pattern>, "
-    "code_tests:python"
+    "code_tests:python, tool_calls"
 )
 
 
@@ -85,6 +86,10 @@ def _verifier(spec: str) -> Verifier:
             return Regex(re.compile(argument))
         except re.error as error:
             raise VerifierError(f"verifier {spec!r}: not a valid regular expression ({error})") from None
+    if spec == "tool_calls":
+        from synthfoundry.tools.verifier import ToolCalls
+
+        return ToolCalls()
     if name == "numeric":
         try:
             tolerance = float(argument) if colon else 1e-6

@@ -28,7 +28,30 @@ _FATAL = (
 )
 
 # Speak OpenAI's finish_reason vocabulary so filters can treat every teacher alike ("length" = truncated).
-_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
+
+
+def _messages(messages: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """OpenAI-form turns as Messages API turns: assistant `tool_calls` become `tool_use` blocks, and the `tool`
+    turns answering them one user turn of `tool_result` blocks."""
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        if message["role"] == "system":
+            continue
+        if message["role"] == "tool":
+            block = {"type": "tool_result", "tool_use_id": message["tool_call_id"], "content": message["content"]}
+            if turns and turns[-1]["role"] == "user" and isinstance(turns[-1]["content"], list):
+                turns[-1]["content"].append(block)
+            else:
+                turns.append({"role": "user", "content": [block]})
+        elif message.get("tool_calls"):
+            content = [{"type": "text", "text": message["content"]}] if message.get("content") else []
+            content += [{"type": "tool_use", "id": call["id"], "name": call["function"]["name"],
+                         "input": json.loads(call["function"]["arguments"])} for call in message["tool_calls"]]
+            turns.append({"role": "assistant", "content": content})
+        else:
+            turns.append(message)
+    return turns
 
 
 class AnthropicTeacher(SDKTeacher[anthropic.AsyncAnthropic]):
@@ -40,7 +63,7 @@ class AnthropicTeacher(SDKTeacher[anthropic.AsyncAnthropic]):
         """The Messages API body for `request`: what `complete` sends, and what a Message Batch entry carries."""
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [m for m in request.messages if m["role"] != "system"],
+            "messages": _messages(request.messages),
             "max_tokens": request.max_tokens,
         }
         system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
@@ -48,6 +71,9 @@ class AnthropicTeacher(SDKTeacher[anthropic.AsyncAnthropic]):
             body["system"] = system
         if request.stop:
             body["stop_sequences"] = list(request.stop)
+        if request.tools:
+            body["tools"] = [{"name": f["function"]["name"], "description": f["function"].get("description", ""),
+                              "input_schema": f["function"]["parameters"]} for f in json.loads(request.tools)]
         if request.json_schema:
             # Structured outputs answer in JSON text; transform_schema makes a pydantic schema acceptable to the API
             # (constraints it cannot enforce move into descriptions; our own validation still checks them).
@@ -108,4 +134,6 @@ class AnthropicTeacher(SDKTeacher[anthropic.AsyncAnthropic]):
             finish_reason=_FINISH.get(stop_reason, stop_reason),
             reasoning=reasoning or None,
             provider=self.provider,
+            tool_calls=tuple({"id": block.id, "name": block.name, "arguments": json.dumps(block.input)}
+                             for block in response.content if block.type == "tool_use"),
         )

@@ -28,7 +28,7 @@ BUDGET_EXHAUSTED = "budget exhausted"
 class ChatRequest:
     """A fully rendered request: the unit that is sent, cached and billed."""
 
-    messages: tuple[dict[str, str], ...]
+    messages: tuple[dict[str, Any], ...]  # OpenAI chat form; tool-use turns carry `tool_calls` / `tool_call_id`
     temperature: float = 0.7
     top_p: float = 1.0
     max_tokens: int = 512
@@ -36,11 +36,16 @@ class ChatRequest:
     stop: tuple[str, ...] = ()
     # JSON Schema (canonical JSON text) the answer must match; each provider sends it its own way.
     json_schema: str | None = None
+    # OpenAI-style function schemas (canonical JSON text) the model may call; each provider sends them its own way.
+    tools: str | None = None
 
 
 def estimate_tokens(request: ChatRequest) -> int:
-    """A request's prompt tokens as every forecast counts them (spend.prompt_tokens), with its JSON schema."""
-    return prompt_tokens(*(m["content"] for m in request.messages)) + text_tokens(request.json_schema or "")
+    """A request's prompt tokens as every forecast counts them (spend.prompt_tokens), with its JSON schema and its
+    tools; a turn that called tools counts its calls."""
+    texts = ((m.get("content") or "") + (json.dumps(m["tool_calls"]) if m.get("tool_calls") else "")
+             for m in request.messages)
+    return prompt_tokens(*texts) + text_tokens(request.json_schema or "") + text_tokens(request.tools or "")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,13 @@ class Completion:
     cost_usd: float | None = None  # None: no price known for the model
     cached: bool = False  # answered from the request cache: nothing was sent or paid this time
     parsed: Any = None  # the validated pydantic object, when a structured output was asked for
+    # The functions the model called: {"id", "name", "arguments"}, arguments as the raw JSON text it wrote.
+    tool_calls: tuple[dict[str, str], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """No text, no reasoning and no call: an answer to ask again, never to keep."""
+        return not (self.text.strip() or self.reasoning or self.tool_calls)
 
 
 @dataclass(frozen=True)

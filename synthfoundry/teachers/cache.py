@@ -23,7 +23,7 @@ from pathlib import Path
 from synthfoundry.teachers.base import ChatRequest, Completion
 
 # What is stored of a completion; cost, the cached flag and parsed objects are derived on the way out.
-_STORED = ("text", "model", "prompt_tokens", "completion_tokens", "finish_reason", "reasoning", "provider")
+_STORED = ("text", "model", "prompt_tokens", "completion_tokens", "finish_reason", "reasoning", "provider", "tool_calls")
 
 
 def request_key(provider: str, base_url: str | None, model: str, request: ChatRequest) -> str:
@@ -67,7 +67,10 @@ class RequestCache:
 
     def get(self, key: str) -> Completion | None:
         row = self.connection().execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
-        return Completion(**json.loads(row[0]), cached=True) if row else None
+        if row is None:
+            return None
+        stored = json.loads(row[0])
+        return Completion(**stored | {"tool_calls": tuple(stored.get("tool_calls", ()))}, cached=True)
 
     def claim(self, key: str) -> bool:
         """Take the right to ask `key`: True when this process may send it (nobody else is, or the one who was has

@@ -149,7 +149,7 @@ class ManagedTeacher:
             return completion
         try:
             completion = await self._send(request)
-            if completion.text.strip():  # an empty answer is a failure to recover from, not an answer to keep
+            if not completion.empty:  # an empty answer is a failure to recover from, not an answer to keep
                 self.cache.put(key, completion)
             return completion
         finally:

@@ -52,6 +52,8 @@ class OpenAITeacher(SDKTeacher[openai.AsyncOpenAI]):
             body["stop"] = list(request.stop)
         if request.json_schema:
             body["response_format"] = self._response_format(request.json_schema)
+        if request.tools:
+            body["tools"] = json.loads(request.tools)
         return body
 
     def _refused(self, error: openai.APIStatusError) -> TeacherError:
@@ -128,6 +130,7 @@ class OpenAITeacher(SDKTeacher[openai.AsyncOpenAI]):
         if not reasoning:
             text, reasoning = split_reasoning(text)
         usage = response.usage
+        calls = [c for c in choice.message.tool_calls or () if c.type == "function"]
         return Completion(
             text=text,
             model=response.model or self.model,
@@ -136,4 +139,5 @@ class OpenAITeacher(SDKTeacher[openai.AsyncOpenAI]):
             finish_reason=choice.finish_reason or "stop",
             reasoning=reasoning,
             provider=self.provider,
+            tool_calls=tuple({"id": c.id, "name": c.function.name, "arguments": c.function.arguments} for c in calls),
         )

@@ -82,7 +82,7 @@ class SDKTeacher(Generic[C]):
             except _UNREADABLE as error:
                 problem, completion = f"{type(error).__name__}: {error}", None
                 continue
-            if completion.text.strip() or completion.reasoning:
+            if not completion.empty:
                 return completion
         if completion is not None:
             return completion

@@ -101,6 +101,13 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+def _answer(reply: str | dict) -> tuple[str | None, list[dict]]:
+    """(text, tool calls) of what a reply function returned."""
+    if isinstance(reply, dict):
+        return reply.get("content"), reply.get("tool_calls", [])
+    return reply, []
+
+
 class ProviderServer:
     def __init__(
         self,
@@ -110,7 +117,12 @@ class ProviderServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        """`reply(body)` writes the text of every chat answer; for a structured-output request it must be JSON."""
+        """`reply(body)` writes the text of every chat answer; for a structured-output request it must be JSON.
+
+        It may instead return `{"content": str | None, "tool_calls": [{"name": ..., "arguments": dict | str}]}`:
+        the answer calls those tools (OpenAI `tool_calls`, Anthropic `tool_use` blocks); string arguments are sent
+        as written, so a test can script malformed JSON (OpenAI only: Anthropic's `input` is always an object).
+        """
         self.reply = reply
         self.latency = latency
         self.record = record
@@ -150,7 +162,14 @@ class ProviderServer:
 
     def openai_chat(self, request: Request) -> Reply:
         body = request.json()
-        text = self.reply(body)
+        text, calls = _answer(self.reply(body))
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if calls:
+            message["tool_calls"] = [
+                {"id": f"call_{i}", "type": "function", "function": {
+                    "name": c["name"], "arguments": c["arguments"] if isinstance(c["arguments"], str)
+                    else json.dumps(c["arguments"])}} for i, c in enumerate(calls)]
+        text = text or ""
         prompt = sum(_words(str(m.get("content", ""))) for m in body["messages"])
         return Reply.json(
             {
@@ -158,14 +177,18 @@ class ProviderServer:
                 "object": "chat.completion",
                 "created": 0,
                 "model": body["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
                 "usage": {"prompt_tokens": prompt, "completion_tokens": _words(text), "total_tokens": prompt + _words(text)},
             }
         )
 
     def anthropic_messages(self, request: Request) -> Reply:
         body = request.json()
-        text = self.reply(body)
+        text, calls = _answer(self.reply(body))
+        content = [{"type": "text", "text": text}] if text or not calls else []
+        content += [{"type": "tool_use", "id": f"toolu_{i}", "name": c["name"], "input": c["arguments"]}
+                    for i, c in enumerate(calls)]
+        text = text or ""
         prompt = sum(_words(str(m.get("content", ""))) for m in body["messages"]) + _words(body.get("system", ""))
         return Reply.json(
             {
@@ -173,8 +196,8 @@ class ProviderServer:
                 "type": "message",
                 "role": "assistant",
                 "model": body["model"],
-                "content": [{"type": "text", "text": text}],
-                "stop_reason": "end_turn",
+                "content": content,
+                "stop_reason": "tool_use" if calls else "end_turn",
                 "stop_sequence": None,
                 "usage": {"input_tokens": prompt, "output_tokens": _words(text)},
             }
