@@ -117,7 +117,8 @@ def preflight(
 def _seed_check(config: RunConfig) -> tuple[Check | None, Estimate | None]:
     """The recipe's estimate, which reads (and so checks) its seeds, documents, topics or taxonomy."""
     recipe = config.recipe
-    named = [name for name in ("documents", "seed_tasks", "seeds", "taxonomy", "topics_file", "outline_file", "path")
+    named = [name for name in ("documents", "seed_tasks", "seeds", "taxonomy", "topics_file", "outline_file", "path",
+                               "toolset")
              if getattr(recipe, name, None) is not None]
     where = f"recipe.{(named or ['documents'])[0]}" if named or "documents" in type(recipe).model_fields else "recipe"
     try:

@@ -34,6 +34,7 @@ CANDIDATE_SCHEMA = {
     "verifier": pl.String,  # how to check an answer, e.g. "math_verify" or "reasoning_gym:basic_arithmetic"
     "metadata": pl.String,  # JSON object of recipe-specific axes (audience, format, style, concept, ...)
     "sample_of": pl.String,  # the prompt's id, shared by the n samples answering it (null: the row is its own prompt)
+    "tools": pl.String,  # tool use: JSON list of the OpenAI-style function schemas the row offered
 }
 
 # Columns set by distillation, or by a recipe that writes the response itself (null until then).
@@ -47,6 +48,8 @@ RESPONSE_SCHEMA = {
     "completion_tokens": pl.Int64,
     "finish_reason": pl.String,
     "cost_usd": pl.Float64,  # what answering the row cost (all its attempts); null when the model has no price
+    # tool use: JSON list of the OpenAI-form messages (assistant `tool_calls`, `tool` results, the final answer)
+    "trajectory": pl.String,
 }
 
 ROW_SCHEMA = {**CANDIDATE_SCHEMA, **RESPONSE_SCHEMA}

@@ -16,6 +16,7 @@ from synthfoundry.recipes import (
     metamath,
     procedural,
     self_instruct,
+    tool_use,
     ultrachat,
     wrap,
 )
@@ -23,7 +24,7 @@ from synthfoundry.recipes.base import Recipe
 
 RECIPES: dict[str, Recipe] = {module.NAME: module for module in (
     self_instruct, ultrachat, metamath, procedural, backtranslation, mammoth2, wrap, cosmopedia, evol_instruct,
-    load, code_instruct, code_tests,
+    load, code_instruct, code_tests, tool_use,
 )}
 
 
