@@ -1,0 +1,109 @@
+import json
+import random
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from synthfoundry.recipes import tool_use
+from synthfoundry.tools import Tool
+from tests.fakes.provider_server import ProviderServer
+from tests.fakes.tool_replies import EXPECTED_REASON, ScriptedToolTeacher
+from tests.helpers import assert_accounted, run_recipe
+
+SCRIPTED_TOOLS = str(Path(__file__).with_name("scripted_tools.py"))
+TINY_SERVER = str(Path(__file__).parents[1] / "tools" / "tiny_mcp_server.py")
+
+
+def test_plan_cycles_the_categories_and_offers_the_target_alone_or_with_others():
+    tools = tuple(Tool(name, "", {"type": "object"}) for name in "abcde")
+    planned = tool_use.plan(tool_use.Config(rows=12, tools_per_row=3), tools, random.Random(0))
+    assert sorted(t.category for t in planned) == sorted(list(tool_use.CATEGORIES) * 2)
+    for trajectory in planned:
+        alone = tool_use.CATEGORIES[trajectory.category]["tools"] == "one"
+        assert len(trajectory.tools) == (1 if alone else 3)
+        assert len({t.name for t in trajectory.tools}) == len(trajectory.tools)
+
+
+@pytest.fixture
+def scripted():
+    with ProviderServer(reply=ScriptedToolTeacher()) as server:
+        yield server
+
+
+def _scenario(request: str) -> str:
+    return request[len("Request ("):].split(",")[0]
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_exactly_the_good_trajectories_are_published(tmp_path, scripted, provider, monkeypatch):
+    """Scripted good, malformed, schema-violating, failing and irrelevant calls, through the user's path: each bad
+    one in the ledger with its check's reason; every good one published, with its trajectory and ground truth."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")  # the Anthropic SDK sends one even to a loopback server
+    url = scripted.base_url if provider == "openai" else scripted.origin
+    recipe = {"name": "tool_use", "rows": 30, "toolset": {"module": SCRIPTED_TOOLS}}
+    published = run_recipe(tmp_path, recipe, {"provider": provider, "model": "fake", "base_url": url},
+                           filters="none")
+    assert_accounted(published)
+    kept, ledger = published.data, published.ledger.filter(pl.col("stage") == "synthesis")
+    assert kept.height and ledger.height and kept.height + ledger.height == 30
+    assert {_scenario(r) for r in kept["instruction"]} == {"good"}
+    for text, reason in ledger.select("text", "reason").iter_rows():
+        assert reason.startswith(EXPECTED_REASON[_scenario(text)]), (text, reason)
+    scenarios = {_scenario(t) for t in ledger["text"]}
+    assert scenarios == ({"schema", "failing", "called", "malformed"} - ({"malformed"} if provider != "openai" else set()))
+    for row in kept.iter_rows(named=True):
+        category = json.loads(row["metadata"])["category"]
+        messages = json.loads(row["trajectory"])
+        assert [m["role"] for m in messages[:2]] == ["system", "user"] and messages[-1]["role"] == "assistant"
+        calls = [c for m in messages for c in m.get("tool_calls") or []]
+        results = [m for m in messages if m["role"] == "tool"]
+        assert len(results) == len(calls) and (category == "irrelevance") == (not calls)
+        assert row["verifier"] == "tool_calls" and json.loads(row["answer"]) == ([] if not calls else json.loads(
+            row["answer"]))
+        first = [m for m in messages if m.get("tool_calls")][:1]
+        if first:  # the answer is the first step's calls, and the verifier accepts them as written
+            assert tool_use_score(first[0], row) == 1.0
+        assert {t["function"]["name"] for t in json.loads(row["tools"])} >= {c["function"]["name"] for c in calls}
+    if provider == "openai":  # the calls went out as OpenAI tools and came back as tool messages
+        bodies = [r["body"] for r in scripted.paths("/v1/chat/completions") if r["body"].get("tools")]
+        assert any(m["role"] == "tool" for b in bodies for m in b["messages"])
+
+
+def tool_use_score(assistant: dict, row: dict) -> float:
+    from synthfoundry.verify import verify
+
+    return verify(json.dumps(assistant), row).score
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_an_mcp_server_is_the_toolset(tmp_path, scripted):
+    recipe = {"name": "tool_use", "rows": 6, "categories": ["simple", "parallel"],
+              "toolset": {"mcp": ["python", TINY_SERVER]}}
+    published = run_recipe(tmp_path, recipe, {"provider": "openai", "model": "fake", "base_url": scripted.base_url},
+                           filters="none")
+    checked = 0
+    for trajectory in published.data["trajectory"]:
+        messages = json.loads(trajectory)
+        calls = {c["id"]: c["function"] for m in messages for c in m.get("tool_calls") or []}
+        for result in (m for m in messages if m["role"] == "tool"):  # answered by the server's own functions
+            call = calls[result["tool_call_id"]]
+            arguments = json.loads(call["arguments"])
+            expected = arguments["a"] + arguments["b"] if call["name"] == "add" else arguments["text"].upper()
+            assert json.loads(result["content"]) == expected
+            checked += 1
+    assert checked
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_bad_toolset_stops_the_run_before_any_request(tmp_path, scripted):
+    from tasks.failures import PreflightFailed
+
+    module = tmp_path / "untyped.py"
+    module.write_text('def f(x):\n    """Doc."""\n    return x\n')
+    recipe = {"name": "tool_use", "rows": 3, "toolset": {"module": str(module)}}
+    with pytest.raises(PreflightFailed, match=r"recipe.toolset: .*untyped.py: function f .*parameter 'x' has no type"):
+        run_recipe(tmp_path, recipe, {"provider": "openai", "model": "fake", "base_url": scripted.base_url})
+    assert scripted.requests == []
