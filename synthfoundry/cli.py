@@ -291,7 +291,7 @@ def card(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: 
 @command
 def export(
     dataset: Dataset,
-    export_format: Annotated[str, typer.Option("--format", help="hf | trl | dpo | verl | jsonl")],
+    export_format: Annotated[str, typer.Option("--format", help="hf | trl | dpo | verl | jsonl | openai")],
     out: Annotated[str, typer.Option("--out", help="output folder or URL (s3://bucket/prefix, any fsspec URL)")],
     root: Root = ROOT,
     version: Version = None,

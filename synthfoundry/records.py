@@ -35,6 +35,8 @@ CANDIDATE_SCHEMA = {
     "metadata": pl.String,  # JSON object of recipe-specific axes (audience, format, style, concept, ...)
     "sample_of": pl.String,  # the prompt's id, shared by the n samples answering it (null: the row is its own prompt)
     "tools": pl.String,  # tool use: JSON list of the OpenAI-style function schemas the row offered
+    # tool use: JSON list of the OpenAI-form messages (assistant `tool_calls`, `tool` results, the final answer)
+    "trajectory": pl.String,
 }
 
 # Columns set by distillation, or by a recipe that writes the response itself (null until then).
@@ -48,8 +50,6 @@ RESPONSE_SCHEMA = {
     "completion_tokens": pl.Int64,
     "finish_reason": pl.String,
     "cost_usd": pl.Float64,  # what answering the row cost (all its attempts); null when the model has no price
-    # tool use: JSON list of the OpenAI-form messages (assistant `tool_calls`, `tool` results, the final answer)
-    "trajectory": pl.String,
 }
 
 ROW_SCHEMA = {**CANDIDATE_SCHEMA, **RESPONSE_SCHEMA}

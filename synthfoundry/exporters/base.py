@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -63,6 +64,40 @@ def chat_messages(rows: pl.DataFrame, options: ExportOptions) -> pl.DataFrame:
         .with_columns(messages.list.head(messages.list.len() - 1).list.concat(pl.concat_list(traced)).alias("messages"))
         .drop("reasoning")
     )
+
+
+def has_trajectories(rows: pl.DataFrame) -> bool:
+    """Tool-use rows: their conversation is the `trajectory` (calls and results), not `messages`."""
+    return "trajectory" in rows.columns and rows["trajectory"].null_count() < rows.height
+
+
+def conversations(rows: pl.DataFrame, options: ExportOptions) -> list[dict]:
+    """`id` + `messages` per row as plain dicts, with `tools` (the schemas' JSON text) for tool-use rows: the
+    messages keep assistant `tool_calls` (arguments as JSON text, the OpenAI form) and `tool` turns as published."""
+    plain = dict(chat_messages(rows, options).iter_rows())
+    if not has_trajectories(rows):
+        return [{"id": row_id, "messages": messages, "tools": None} for row_id, messages in plain.items()]
+    found = []
+    for row_id, trajectory, tools in rows.select("id", "trajectory", "tools").iter_rows():
+        if trajectory is None:
+            found.append({"id": row_id, "messages": plain[row_id], "tools": None})
+        else:
+            found.append({"id": row_id, "messages": json.loads(trajectory), "tools": tools})
+    return found
+
+
+def write_records(records: list[dict], path: Path, file_format: str) -> Path:
+    """Rows of nested dicts as written (JSONL lines without null filler keys, or Parquet through Arrow)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if file_format == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(records), path)
+    else:
+        with path.open("w") as out:
+            out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    return path
 
 
 def write_table(frame: pl.DataFrame, path: Path, file_format: str) -> Path:

@@ -7,17 +7,20 @@ A policy that does not know how its answer is read scores about 0 whatever it kn
 the answer (`ANSWER_FORMAT`: the `<answer>` block every verifier reads first; `CODE_FORMAT` for code rows: a fenced
 program, run against the row's tests in the sandbox), as a system turn by default
 (`answer_format: user` appends it to the last user turn; `none` leaves the prompt as published). Rows verified by a
-`regex:` read their own pattern, so their prompts are left alone.
+`regex:` read their own pattern, so their prompts are left alone. Tool-use rows (verifier `tool_calls`) are
+prompted with their request and a system turn listing the tools and how to call them (`TOOL_FORMAT`); the reward
+compares the rollout's calls with the row's ground-truth calls, type-aware through `extra_info.tools`.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
 
-from synthfoundry.exporters.base import ExportError, ExportOptions, write_table
-from synthfoundry.records import to_chat_messages
+from synthfoundry.exporters.base import ExportError, ExportOptions, has_trajectories, write_table
+from synthfoundry.records import MESSAGE, to_chat_messages
 from synthfoundry.verify import CODE_TESTS, MATH_VERIFY
 
 NAME = "verl"
@@ -26,6 +29,33 @@ ANSWER_FORMAT = (
     "e.g. <answer>42</answer>."
 )
 CODE_FORMAT = "Write your final, complete program in one ```python fenced block at the end of your answer."
+
+
+TOOL_FORMAT = (
+    "You can call these functions (JSON schemas):\n{tools}\n"
+    "To call functions, reply with one <tool_call>{{\"name\": ..., \"arguments\": {{...}}}}</tool_call> block per "
+    "call, all the calls the request needs at once; when no function fits, answer without calling any."
+)
+
+
+def _tool_prompts(rows: pl.DataFrame) -> pl.Series:
+    """The prompt of each tool-use row (null for others): the turns before the first assistant step, its system turn
+    extended with the tools (`TOOL_FORMAT`)."""
+    prompts = []
+    for trajectory, tools in rows.select("trajectory", "tools").iter_rows():
+        if trajectory is None:
+            prompts.append(None)
+            continue
+        messages = json.loads(trajectory)
+        first = next(i for i, m in enumerate(messages) if m["role"] == "assistant")
+        turns = [{"role": m["role"], "content": m["content"]} for m in messages[:first]]
+        listing = TOOL_FORMAT.format(tools=json.dumps(json.loads(tools), ensure_ascii=False))
+        if turns[0]["role"] == "system":
+            turns[0]["content"] += "\n\n" + listing
+        else:
+            turns.insert(0, {"role": "system", "content": listing})
+        prompts.append(turns)
+    return pl.Series(prompts, dtype=pl.List(MESSAGE))
 
 
 def export(rows: pl.DataFrame, manifest: dict, out: Path, options: ExportOptions) -> list[Path]:
@@ -55,7 +85,12 @@ def export(rows: pl.DataFrame, manifest: dict, out: Path, options: ExportOptions
     ]
     if options.reasoning == "keep" and "reasoning" in rows.columns:
         extra.append(pl.col("reasoning"))
-    table = rows.with_columns(_conversation=to_chat_messages(rows)["messages"]).select(
+    if has_trajectories(rows):
+        extra.append(pl.col("tools"))
+        conversation_of = pl.coalesce(_tool_prompts(rows), to_chat_messages(rows)["messages"])
+    else:
+        conversation_of = to_chat_messages(rows)["messages"]
+    table = rows.with_columns(_conversation=conversation_of).select(
         pl.lit(f"synthfoundry/{manifest['dataset']}").alias("data_source"),
         _with_answer_format(prompt, options.answer_format).alias("prompt"),
         pl.when(pl.col("verifier") == MATH_VERIFY).then(pl.lit("math"))
@@ -85,7 +120,8 @@ def _with_answer_format(prompt: pl.Expr, where: str) -> pl.Expr:
         formatted = prompt.list.head(prompt.list.len() - 1).list.concat(
             pl.concat_list(_turn(last.struct.field("role"), _and_format(last.struct.field("content"))))
         )
-    return pl.when(pl.col("verifier").str.starts_with("regex:")).then(prompt).otherwise(formatted)
+    own_format = pl.col("verifier").str.starts_with("regex:") | (pl.col("verifier") == "tool_calls")
+    return pl.when(own_format).then(prompt).otherwise(formatted)
 
 
 _code = pl.col("verifier").str.starts_with(CODE_TESTS)
@@ -117,5 +153,6 @@ def compute_score(
         "verifier": info.get("verifier") or MATH_VERIFY,
         "instruction": info.get("question"),
         "metadata": info.get("metadata"),
+        "tools": info.get("tools"),
     }
     return verify(solution_str, row, Sandbox(SandboxConfig(**sandbox)) if sandbox else None).score
