@@ -50,12 +50,17 @@ class LocalTeacher:
         # Unseeded, llama-cpp derives each seed from a fixed default: every process would repeat the same rows.
         seed = request.seed if request.seed is not None else secrets.randbits(32)
         options: dict[str, Any] = {}
+        messages = list(request.messages)
         if request.json_schema:  # grammar-constrained decoding: the output always parses
             options["response_format"] = {"type": "json_object", "schema": json.loads(request.json_schema)}
+        if request.tools:  # tool calling through JSON-schema output: {"tool_calls": [...], "content": ...}
+            tools = json.loads(request.tools)
+            messages = _tool_messages(messages, tools)
+            options["response_format"] = {"type": "json_object", "schema": _calls_schema(tools)}
         llama, lock = _shared_model(str(self.model_path), self.n_ctx, self.n_threads)
         with lock:
             response: Any = llama.create_chat_completion(
-                messages=list(request.messages),
+                messages=messages,
                 temperature=request.temperature,
                 top_p=request.top_p,
                 max_tokens=request.max_tokens,
@@ -65,6 +70,9 @@ class LocalTeacher:
             )
         choice = response["choices"][0]
         text, reasoning = split_reasoning(choice["message"]["content"] or "")
+        calls: tuple[dict[str, str], ...] = ()
+        if request.tools:
+            text, calls = _read_calls(text)
         return Completion(
             text=text,
             model=self.model,
@@ -73,10 +81,58 @@ class LocalTeacher:
             finish_reason=choice["finish_reason"] or "stop",
             reasoning=reasoning,
             provider=self.provider,
+            tool_calls=calls,
         )
 
     def params(self) -> dict:
         return {"provider": self.provider, "model": self.model, **model_identity(self.model_path), "n_ctx": self.n_ctx}
+
+
+TOOL_INSTRUCTIONS = (
+    "You can call these functions (JSON schemas):\n{tools}\n"
+    'Reply with a JSON object {{"tool_calls": [{{"name": ..., "arguments": {{...}}}}], "content": ...}}: the calls to '
+    "make now, or an empty list and your answer in content."
+)
+
+
+def _tool_messages(messages: list[dict[str, Any]], tools: list[dict]) -> list[dict[str, str]]:
+    """The conversation in plain turns a small chat template renders: the tools and the reply format in the system
+    turn, earlier calls as the JSON the model writes, results as user turns."""
+    listing = TOOL_INSTRUCTIONS.format(tools=json.dumps([t["function"] for t in tools]))
+    plain: list[dict[str, str]] = []
+    for message in messages:
+        if message.get("tool_calls"):
+            calls = [{"name": c["function"]["name"], "arguments": json.loads(c["function"]["arguments"])}
+                     for c in message["tool_calls"]]
+            plain.append({"role": "assistant", "content": json.dumps({"tool_calls": calls, "content": ""})})
+        elif message["role"] == "tool":
+            plain.append({"role": "user", "content": f"Result of call {message['tool_call_id']}: {message['content']}"})
+        else:
+            plain.append({"role": message["role"], "content": message["content"] or ""})
+    if plain and plain[0]["role"] == "system":
+        return [{"role": "system", "content": plain[0]["content"] + "\n\n" + listing}, *plain[1:]]
+    return [{"role": "system", "content": listing}, *plain]
+
+
+def _calls_schema(tools: list[dict]) -> dict:
+    """The reply's JSON Schema: calls of the offered functions only, each with its own arguments' schema."""
+    calls = [{"type": "object", "properties": {"name": {"const": t["function"]["name"]},
+                                               "arguments": {**t["function"]["parameters"], "additionalProperties": False}},
+              "required": ["name", "arguments"], "additionalProperties": False} for t in tools]
+    return {"type": "object", "properties": {"tool_calls": {"type": "array", "items": {"anyOf": calls}, "maxItems": 4},
+                                             "content": {"type": "string", "maxLength": 600}},
+            "required": ["tool_calls", "content"], "additionalProperties": False}
+
+
+def _read_calls(text: str) -> tuple[str, tuple[dict[str, str], ...]]:
+    """(answer text, calls) from the JSON reply; text that does not parse (cut at max_tokens) is an answer as is."""
+    try:
+        reply = json.loads(text)
+        calls = tuple({"id": f"call_{i}", "name": c["name"], "arguments": json.dumps(c["arguments"])}
+                      for i, c in enumerate(reply["tool_calls"]))
+        return str(reply.get("content") or ""), calls
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return text, ()
 
 
 def model_identity(path: Path) -> dict:

@@ -67,6 +67,7 @@ class Config(BaseModel):
     max_steps: int = Field(default=4, ge=2, description="assistant steps per user turn, the final answer included")
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_tokens: int = Field(default=512, ge=32, description="tokens per teacher step")
+    drop_truncated: bool = Field(default=True, description="ledger a trajectory whose final answer is cut at max_tokens")
 
 
 def plan(config: Config, tools: tuple[Tool, ...], rng: random.Random) -> list[Trajectory]:
@@ -112,11 +113,11 @@ def run(config: Config, ask: Ask, rng: random.Random, toolset: Toolset, log: Log
     for trajectory in trajectories:
         trajectory.messages.append({"role": "system", "content": SYSTEM.text.strip()})
     _ask_users(trajectories, [render_request(t) for t in trajectories], config, ask, rng)
-    converse(trajectories, ask, toolset, config.max_steps, config.temperature, config.max_tokens)
+    converse(trajectories, ask, toolset, config)
     following = [t for t in trajectories if t.category == "multi_turn" and t.broken is None]
     if following:
         _ask_users(following, [render_follow_up(t) for t in following], config, ask, rng)
-        converse(following, ask, toolset, config.max_steps, config.temperature, config.max_tokens)
+        converse(following, ask, toolset, config)
     log(f"tool_use: {sum(t.broken is None for t in trajectories)} of {len(trajectories)} trajectories complete")
     return trajectories
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthfoundry.distill import why_unusable
 from synthfoundry.teachers.base import Ask, ChatRequest, Completion, TeacherFailure
 from synthfoundry.tools import Call, Outcome, Tool, Toolset
 from synthfoundry.tools.calls import parse_call, schema_problem
+
+if TYPE_CHECKING:
+    from synthfoundry.recipes.tool_use import Config
 
 PARALLEL = ("parallel", "parallel_multiple")
 
@@ -51,12 +54,12 @@ class Trajectory:
             self.messages.append({"role": "user", "content": text})
             self.turn_calls = []
 
-    def take(self, output: Completion | TeacherFailure) -> bool:
+    def take(self, output: Completion | TeacherFailure, drop_truncated: bool = True) -> bool:
         """Read one assistant step; True when it made calls to run now."""
         if isinstance(output, Completion):
             self.outputs.append(output)
         if isinstance(output, TeacherFailure) or not output.tool_calls:
-            self._answer(output)
+            self._answer(output, drop_truncated)
             return False
         self.steps += 1
         names = ", ".join(c["name"] for c in output.tool_calls)
@@ -82,8 +85,8 @@ class Trajectory:
         self.turn_calls.append(len(calls))
         return True
 
-    def _answer(self, output: Completion | TeacherFailure) -> None:
-        why = why_unusable(output, drop_truncated=True)
+    def _answer(self, output: Completion | TeacherFailure, drop_truncated: bool) -> None:
+        why = why_unusable(output, drop_truncated)
         if why is None and self.category != "irrelevance" and not self.turn_calls:
             why = f"category: the {self.category} request was answered without calling a tool"
         elif why is None and self.category in PARALLEL and max(self.turn_calls) < 2:
@@ -105,18 +108,17 @@ class Trajectory:
         self.pending = []
 
 
-def converse(trajectories: list[Trajectory], ask: Ask, toolset: Toolset, max_steps: int, temperature: float,
-             max_tokens: int) -> None:
+def converse(trajectories: list[Trajectory], ask: Ask, toolset: Toolset, config: Config) -> None:
     """Up to `max_steps` assistant steps (the final answer included), one batch per step, until every trajectory
     has answered or broken; each step's calls run together (one sandboxed program per trajectory step)."""
-    for _ in range(max_steps):
+    for _ in range(config.max_steps):
         waiting = [t for t in trajectories if t.waiting]
         if not waiting:
             break
-        outputs = ask([t.request(temperature, max_tokens) for t in waiting])
-        running = [t for t, output in zip(waiting, outputs, strict=True) if t.take(output)]
+        outputs = ask([t.request(config.temperature, config.max_tokens) for t in waiting])
+        running = [t for t, output in zip(waiting, outputs, strict=True) if t.take(output, config.drop_truncated)]
         for trajectory, outcomes in zip(running, toolset.run([t.pending for t in running]), strict=True):
             trajectory.results(outcomes)
     for trajectory in trajectories:
         if trajectory.waiting:
-            trajectory.broken = f"steps: no final answer within {max_steps} assistant steps"
+            trajectory.broken = f"steps: no final answer within {config.max_steps} assistant steps"
