@@ -107,3 +107,40 @@ def test_a_bad_toolset_stops_the_run_before_any_request(tmp_path, scripted):
     with pytest.raises(PreflightFailed, match=r"recipe.toolset: .*untyped.py: function f .*parameter 'x' has no type"):
         run_recipe(tmp_path, recipe, {"provider": "openai", "model": "fake", "base_url": scripted.base_url})
     assert scripted.requests == []
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_shipped_config_publishes_through_python_m_flows_generate_and_loads_in_datasets(tmp_path, scripted):
+    """The user's path: the sample run config (shipped everyday toolset) with the teacher pointed at the scripted
+    fake, `python -m flows.generate`, then `synthfoundry export --format trl` read back by `datasets`."""
+    import os
+    import subprocess
+    import sys
+
+    import datasets
+    import yaml
+    from prefect.settings import PREFECT_API_URL
+    from typer.testing import CliRunner
+
+    from synthfoundry.cli import app
+
+    repo = Path(__file__).parents[2]
+    config = yaml.safe_load((repo / "deployments" / "configs" / "tool_use.yaml").read_text())
+    config["teacher"] = {"provider": "openai", "model": "fake", "base_url": scripted.base_url}
+    config["publish"]["root"] = str(tmp_path / "published")
+    path = tmp_path / "tool_use.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "PYTHONPATH": str(repo), "PREFECT_API_URL": PREFECT_API_URL.value()}
+    done = subprocess.run([sys.executable, "-m", "flows.generate", str(path)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = tmp_path / "trl"
+    exported = CliRunner().invoke(app, ["export", "tool_use", "--root", config["publish"]["root"], "--format", "trl",
+                                        "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    loaded = datasets.load_dataset("json", data_files=str(out / "train.jsonl"), split="train",
+                                   cache_dir=str(tmp_path / "hf"))
+    assert loaded.num_rows > 0 and loaded.column_names == ["id", "messages", "tools"]
+    executed = [m["content"] for row in loaded for m in row["messages"] if m["role"] == "tool"]
+    assert executed and all("error" not in json.loads(content) for content in executed if content.startswith("{"))
