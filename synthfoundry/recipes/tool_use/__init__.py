@@ -29,7 +29,7 @@ from synthfoundry.recipes.common import first_line, teacher_columns, user_reques
 from synthfoundry.recipes.templates import combined_hash, load_template
 from synthfoundry.recipes.tool_use.trajectories import Trajectory, converse
 from synthfoundry.records import content_id, rows_frame
-from synthfoundry.sandbox import Sandbox, SandboxConfig
+from synthfoundry.sandbox import Sandbox
 from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.stages import StageResult, split
 from synthfoundry.teachers.base import Completion
@@ -43,6 +43,7 @@ DISTILL = False  # the recipe runs the whole trajectory
 ANSWERS = True  # every row carries its calls as ground truth, verifier `tool_calls`
 EMBED_COLUMN = "instruction"
 FILTERS = ({"name": "decontamination"}, {"name": "diversity"})
+RUNS_CODE = True  # Python toolsets run in the run's sandbox, given to `synthesize`
 REQUEST = load_template(__package__, "request")
 FOLLOW_UP = load_template(__package__, "follow_up")
 SYSTEM = load_template(__package__, "system")
@@ -59,7 +60,6 @@ class Config(BaseModel):
 
     name: Literal["tool_use"] = "tool_use"
     toolset: ToolsetConfig = Field(default_factory=ToolsetConfig, description="default: the shipped everyday tools")
-    sandbox: SandboxConfig = Field(default_factory=SandboxConfig, description="where Python toolsets run")
     rows: int = Field(default=20, ge=1, description="trajectories to attempt")
     categories: list[Category] = Field(default=list(CATEGORIES), min_length=1,
                                        description="rows cycle through these categories evenly")
@@ -153,7 +153,7 @@ def estimate(config: Config) -> Estimate:
     """Opens the toolset (so a bad module, schema or server fails here, before any request). At most: a request per
     row, `max_steps` steps per user turn, and a follow-up plus its steps for multi-turn rows; each step's prompt holds
     the tools and the steps before it."""
-    with open_toolset(config.toolset, Sandbox(config.sandbox)) as toolset:
+    with open_toolset(config.toolset, Sandbox()) as toolset:
         tools = toolset.tools
     schemas = prompt_tokens(json.dumps([t.schema() for t in tools]))
     multi = config.rows if "multi_turn" in config.categories else 0
@@ -164,6 +164,7 @@ def estimate(config: Config) -> Estimate:
                     (config.rows + multi + steps) * config.max_tokens, rows=config.rows)
 
 
-def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log) -> StageResult:
-    with open_toolset(config.toolset, Sandbox(config.sandbox)) as toolset:
+def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log, sandbox: Sandbox | None = None) -> StageResult:
+    """`sandbox`: the run's (its limits and isolation); a default one when the caller has none."""
+    with open_toolset(config.toolset, sandbox or Sandbox()) as toolset:
         return to_rows(run(config, ask, rng, toolset, log), config)
