@@ -20,7 +20,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from synthfoundry.verify import Verifier, VerifierError, normalise
+from synthfoundry.verdicts import Verifier, VerifierError
+from synthfoundry.verify import normalise
 
 NAME = "tool_calls"
 Found = list[tuple[str, dict[str, Any]]]

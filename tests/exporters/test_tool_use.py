@@ -38,7 +38,7 @@ def version(tmp_path_factory):
         pl.Series("vector", vectors / np.linalg.norm(vectors, axis=1, keepdims=True), dtype=pl.Array(pl.Float32, 384)),
     ))
     published = publish_rows(root, "tools", rows, suite="tool_use")
-    from synthfoundry.store import DatasetStore
+    from synthfoundry.dataset import DatasetStore
 
     return DatasetStore(root, "tools").read(published.number), published.manifest()
 
