@@ -133,3 +133,35 @@ def test_500_after_retries_becomes_a_failure_row() -> None:
     assert len(api.requests) == 2
     (failure,) = outcome.results
     assert isinstance(failure, TeacherFailure) and "InternalServerError" in failure.reason
+
+
+TOOLS = json.dumps([{"type": "function", "function": {"name": "add", "description": "Add.", "parameters": {
+    "type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}}}])
+
+
+def test_tools_and_a_trajectory_in_the_messages_api_form() -> None:
+    """OpenAI-form tools and turns go out as `tools` with `input_schema`, `tool_use` and one user turn of
+    `tool_result` blocks; `tool_use` blocks come back as tool calls with JSON arguments."""
+    api = Scripted(httpx2.Response(200, json=message({"type": "text", "text": "Adding."}, {
+        "type": "tool_use", "id": "toolu_9", "name": "add", "input": {"a": 2}}, stop_reason="tool_use")))
+    call = {"id": "call_1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}}
+    request = ChatRequest(messages=(
+        {"role": "system", "content": "Use tools."}, {"role": "user", "content": "1 and 2?"},
+        {"role": "assistant", "content": None, "tool_calls": [call, {**call, "id": "call_2"}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "1"},
+        {"role": "tool", "tool_call_id": "call_2", "content": "1"},
+    ), max_tokens=64, tools=TOOLS)
+
+    completion = asyncio.run(teacher_for(api).complete(request))
+
+    body = json.loads(api.requests[0].content)
+    assert body["tools"] == [{"name": "add", "description": "Add.", "input_schema": json.loads(TOOLS)[0]["function"][
+        "parameters"]}]
+    assert body["messages"][1:] == [
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "call_1", "name": "add", "input": {"a": 1}},
+                                          {"type": "tool_use", "id": "call_2", "name": "add", "input": {"a": 1}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "1"},
+                                     {"type": "tool_result", "tool_use_id": "call_2", "content": "1"}]},
+    ]
+    assert completion.text == "Adding." and completion.finish_reason == "tool_calls"
+    assert completion.tool_calls == ({"id": "toolu_9", "name": "add", "arguments": '{"a": 2}'},)

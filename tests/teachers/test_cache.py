@@ -100,3 +100,14 @@ def test_a_claim_held_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     assert not cache.claim("k")  # now held by a live asker (this process): a second asker waits
     cache.release("k")
     assert cache.claim("k")
+
+
+def test_tool_calls_are_kept_with_the_answer(tmp_path: Path) -> None:
+    cache = RequestCache(tmp_path / "c.sqlite")
+    calls = ({"id": "call_0", "name": "add", "arguments": '{"a": 1}'},)
+    answer = Completion(text="", model="m", prompt_tokens=3, completion_tokens=1, tool_calls=calls)
+    assert not answer.empty  # an answer that only calls is an answer
+    key = request_key("openai", None, "m", ChatRequest(REQUEST.messages, tools='[{"type":"function"}]'))
+    assert key != request_key("openai", None, "m", REQUEST)
+    cache.put(key, answer)
+    assert cache.get(key).tool_calls == calls

@@ -63,3 +63,22 @@ def test_params_name_the_model_by_package_and_hash_not_by_path(tmp_path: Path) -
     own.write_bytes(b"not really a model")
     assert LocalTeacher(model_path=own).params()["model_sha256"] == hashlib.sha256(b"not really a model").hexdigest()
     assert str(tmp_path) not in repr(LocalTeacher(model_path=own).params())
+
+
+def test_tools_through_json_schema_output_call_only_offered_functions_with_valid_arguments() -> None:
+    import json
+
+    import jsonschema
+
+    parameters = {"type": "object", "properties": {"date": {"type": "string"}, "days": {"type": "integer"}},
+                  "required": ["date", "days"]}
+    tools = [{"type": "function", "function": {"name": "add_days", "description": "Add days to a YYYY-MM-DD date.",
+                                               "parameters": parameters}}]
+    request = ChatRequest(messages=({"role": "user", "content": "What date is 3 days after 2026-01-30?"},),
+                          temperature=0.0, max_tokens=96, seed=1, tools=json.dumps(tools))
+    [completion] = complete_all(LocalTeacher(n_ctx=1024), [request]).results
+    assert isinstance(completion, Completion)
+    assert completion.tool_calls or completion.text  # the grammar allows answering without a call
+    for call in completion.tool_calls:
+        assert call["name"] == "add_days"
+        jsonschema.validate(json.loads(call["arguments"]), parameters)
