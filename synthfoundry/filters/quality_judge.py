@@ -37,7 +37,7 @@ NAME = "quality_judge"
 COMPARES_ROWS = False
 SHIPPED = ("lima", "ultrafeedback", "deita_quality", "deita_complexity", "brief")
 # What a rubric's template may refer to; {submission} is LIMA's word for the response.
-PLACEHOLDERS = {"task", "instruction", "input", "response", "submission"}
+PLACEHOLDERS = {"task", "instruction", "input", "response", "submission", "trajectory"}
 _RUBRIC_KEYS = {"name", "version", "scale", "default_min_score", "aspects"}
 _JUDGE_SAMPLING = {"temperature", "top_p", "max_tokens", "n"}
 
@@ -106,15 +106,15 @@ class Config(Strict):
     """Score each row with a judge model on a rubric; drop rows below `min_score`."""
 
     name: Literal["quality_judge"] = "quality_judge"
-    rubric: Literal["lima", "ultrafeedback", "deita_quality", "deita_complexity", "brief"] | None = Field(
+    rubric: Literal["lima", "ultrafeedback", "deita_quality", "deita_complexity", "brief", "tool_use"] | None = Field(
         default=None,
         description="a shipped rubric; default lima (1-6 helpfulness) unless rubric_file is given; brief: the 1-6 "
-        "scale in a few tokens, for small local judges",
+        "scale in a few tokens, for small local judges; tool_use: APIGen's semantic check of a trajectory's calls",
     )
     rubric_file: Path | None = Field(
         default=None,
         description="your own rubric YAML: name, version, scale {min, max}, default_min_score, aspects "
-        "{aspect: template with {task} / {instruction} / {input} / {response}}",
+        "{aspect: template with {task} / {instruction} / {input} / {response} / {trajectory}}",
     )
     min_score: float | None = Field(
         default=None,
@@ -160,7 +160,8 @@ def estimate(config: Config, rows: int, row_tokens: int) -> Estimate:
 
 def judge(frame: pl.DataFrame, config: Config, tools: Tools) -> Verdicts:
     rubric = config.load_rubric()
-    rows = frame.select("id", "instruction", "input", "response", "metadata").to_dicts()
+    wanted = ("id", "instruction", "input", "response", "metadata", "trajectory")
+    rows = frame.select([name for name in wanted if name in frame.columns]).to_dicts()
     judged = [i for i, row in enumerate(rows) if not rubric.needs_response or (row["response"] or "").strip()]
     requests = [
         ChatRequest(
@@ -208,7 +209,24 @@ def _read(answers: dict[str, Completion | TeacherFailure], rubric: Rubric) -> tu
 def _values(row: dict) -> dict[str, str]:
     instruction, input_, response = row["instruction"] or "", row["input"] or "", row["response"] or ""
     task = f"{instruction}\n\n{input_}" if input_ else instruction
-    return {"task": task, "instruction": instruction, "input": input_, "response": response, "submission": response}
+    return {"task": task, "instruction": instruction, "input": input_, "response": response, "submission": response,
+            "trajectory": _transcript(row.get("trajectory"))}
+
+
+def _transcript(trajectory: str | None) -> str:
+    """A tool-use row's conversation as the judge reads it: requests, calls with their arguments, results, answers."""
+    if not trajectory:
+        return "(no tool calls)"
+    lines = []
+    for message in json.loads(trajectory):
+        if message["role"] == "system":
+            continue
+        for call in message.get("tool_calls") or []:
+            lines.append(f"Call: {call['function']['name']}({call['function']['arguments']})")
+        if message.get("content"):
+            label = "Result" if message["role"] == "tool" else message["role"].capitalize()
+            lines.append(f"{label}: {message['content']}")
+    return "\n".join(lines)
 
 
 def _with_judge(metadata: str | None, rubric: Rubric, model: str, aspects: dict[str, float]) -> str:

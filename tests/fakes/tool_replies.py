@@ -8,6 +8,7 @@ run is deterministic and a test reads from each row's request what should have b
   schema     an argument of the wrong type
   failing    arguments the test toolset raises on ("FAIL", 13)
   called     irrelevance rows only: a call although no tool fits
+The `tool_use` judge rubric rates trajectories that call `lookup` 2, others 5.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class ScriptedToolTeacher:
         if body.get("tools"):
             return answer(body)
         prompt = _text(body["messages"][-1])
+        if "how well the calls and the answers serve" in prompt:  # the tool_use rubric's judge
+            return "The calls fit the request.\n2" if "Call: lookup(" in prompt else "The calls fit the request.\n5"
         with self._lock:
             number = next(self._numbers)
         if "Write the user's next message" in prompt:

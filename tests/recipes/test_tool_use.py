@@ -144,3 +144,20 @@ def test_the_shipped_config_publishes_through_python_m_flows_generate_and_loads_
     assert loaded.num_rows > 0 and loaded.column_names == ["id", "messages", "tools"]
     executed = [m["content"] for row in loaded for m in row["messages"] if m["role"] == "tool"]
     assert executed and all("error" not in json.loads(content) for content in executed if content.startswith("{"))
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_semantics_is_the_tool_use_judge_rubric(tmp_path, scripted):
+    """APIGen's last check: the quality_judge step with the `tool_use` rubric reads each trajectory's calls and
+    results (the scripted judge rates calls of `lookup` 2 of 5)."""
+    recipe = {"name": "tool_use", "rows": 12, "categories": ["simple", "multiple"],
+              "toolset": {"module": SCRIPTED_TOOLS}}
+    published = run_recipe(tmp_path, recipe, {"provider": "openai", "model": "fake", "base_url": scripted.base_url},
+                           filters=[{"name": "quality_judge", "rubric": "tool_use"}])
+    judged = published.ledger.filter(pl.col("stage") == "quality_judge")
+    assert judged.height and set(judged["reason"]) == {"judge score 2 < min_score 4 (tool_use)"}
+    assert published.data.height
+    assert not any('"name": "lookup"' in t for t in published.data["trajectory"])
+    prompts = [r["body"]["messages"][0]["content"] for r in scripted.paths("/v1/chat/completions")
+               if "how well the calls" in r["body"]["messages"][0]["content"]]
+    assert any("Call: add(" in p and "Result: " in p for p in prompts)
