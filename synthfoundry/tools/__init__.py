@@ -3,7 +3,8 @@
 Three kinds, one loader each, one error (`ToolsetError`, raised before any request):
   module: tools.py                        typed, documented Python functions; schemas derived with pydantic
   schemas: tools.json + module: impl.py   OpenAI-style function schemas, implemented by the module's functions
-  mcp: [python, server.py]                an MCP server on stdio (the official `mcp` SDK lists and calls its tools)
+  mcp: [python, server.py]                an MCP server on stdio (the official `mcp` SDK lists and calls its tools),
+  mcp: http://127.0.0.1:8000/mcp          or a running one over streamable HTTP
 With none of them: the shipped everyday toolset (`everyday.py`). Python modules are imported and run only in the
 sandbox; an MCP server runs as the user's own program.
 
@@ -33,11 +34,14 @@ def shipped_module() -> Path:
 class ToolsetConfig(Strict):
     module: Path | None = Field(None, description="Python file of typed, documented functions (default: shipped)")
     schemas: Path | None = Field(None, description="JSON list of OpenAI-style function schemas `module` implements")
-    mcp: list[str] | None = Field(None, min_length=1, description="stdio command of an MCP server, e.g. [python, s.py]")
+    mcp: list[str] | str | None = Field(None, min_length=1, description="an MCP server: its stdio command, e.g. "
+                                        "[python, s.py], or the URL of a running one (streamable HTTP)")
     call_timeout_s: float = Field(30.0, gt=0, description="MCP: seconds per call")
 
     @model_validator(mode="after")
     def _one_kind(self) -> ToolsetConfig:
+        if isinstance(self.mcp, str) and not self.mcp.startswith(("http://", "https://")):
+            raise ValueError(f"toolset.mcp: {self.mcp!r} is neither a command list nor an http(s) URL")
         if self.mcp and (self.module or self.schemas):
             raise ValueError("toolset: give either `mcp` (a server command) or `module` (with optional `schemas`)")
         if self.schemas and not self.module:

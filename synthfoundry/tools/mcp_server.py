@@ -1,4 +1,5 @@
-"""A toolset served by an MCP server over stdio, through the official `mcp` SDK: its tools are listed and called.
+"""A toolset served by an MCP server, through the official `mcp` SDK: its tools are listed and called. The server is
+a stdio command (started here) or the URL of a running server (streamable HTTP).
 
 The server is the user's own program (it may need the network or files), so it runs as configured, not in the
 sandbox. One session stays open for the whole run on a background event loop; calls from the recipe's threads are
@@ -19,20 +20,25 @@ START_TIMEOUT_S = 30.0
 
 
 class McpToolset:
-    def __init__(self, command: list[str], env: dict[str, str] | None = None, call_timeout_s: float = 30.0) -> None:
-        self.command, self.call_timeout_s = command, call_timeout_s
+    def __init__(self, server: list[str] | str, env: dict[str, str] | None = None, call_timeout_s: float = 30.0) -> None:
+        """`server`: a stdio command, or an http(s) URL."""
+        self.command = [server] if isinstance(server, str) else server
+        self.call_timeout_s = call_timeout_s
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mcp-toolset", daemon=True)
         self._thread.start()
         self._stack = AsyncExitStack()
         self._session: Any = None
         try:
-            listed = self._submit(self._open(env), START_TIMEOUT_S)
+            listed = self._submit(self._open(server, env), START_TIMEOUT_S)
         except Exception as error:
             self.close()
-            shown = " ".join(command)
-            raise ToolsetError(f"mcp server `{shown}` did not start: {_reason(error)} (check the command runs alone "
-                               "and speaks MCP on stdio)") from None
+            if isinstance(server, str):
+                raise ToolsetError(f"mcp server at {server} did not answer: {_reason(error)} (check it runs and "
+                                   "serves streamable HTTP at that path, e.g. http://127.0.0.1:8000/mcp)") from None
+            raise ToolsetError(f"mcp server `{' '.join(server)}` did not start: {_reason(error)} (check the command "
+                               "runs alone and speaks MCP on stdio)") from None
+        command = self.command
         tools = []
         for tool in listed:
             check_schema(tool.input_schema, f"mcp server `{' '.join(command)}`: tool {tool.name}")
@@ -44,18 +50,22 @@ class McpToolset:
     def _submit(self, coroutine: Any, timeout: float) -> Any:
         return asyncio.run_coroutine_threadsafe(asyncio.wait_for(coroutine, timeout), self._loop).result()
 
-    async def _open(self, env: dict[str, str] | None) -> list:
+    async def _open(self, server: list[str] | str, env: dict[str, str] | None) -> list:
         import os
         import sys
 
         from mcp import ClientSession, StdioServerParameters
         from mcp.client.stdio import stdio_client
+        from mcp.client.streamable_http import streamable_http_client
 
-        executable, *args = self.command
-        parameters = StdioServerParameters(command=sys.executable if executable == "python" else executable,
-                                           args=args, env={**os.environ, **(env or {})})
-        quiet = self._stack.enter_context(open(os.devnull, "w"))  # the server's log lines on stderr are not ours
-        read, write = await self._stack.enter_async_context(stdio_client(parameters, errlog=quiet))
+        if isinstance(server, str):
+            read, write, *_ = await self._stack.enter_async_context(streamable_http_client(server))
+        else:
+            executable, *args = server
+            parameters = StdioServerParameters(command=sys.executable if executable == "python" else executable,
+                                               args=args, env={**os.environ, **(env or {})})
+            quiet = self._stack.enter_context(open(os.devnull, "w"))  # the server's log lines on stderr are not ours
+            read, write = await self._stack.enter_async_context(stdio_client(parameters, errlog=quiet))
         self._session = await self._stack.enter_async_context(ClientSession(read, write))
         await self._session.initialize()
         return list((await self._session.list_tools()).tools)

@@ -110,3 +110,33 @@ def test_docstring_sections():
     )
     assert description == "Do a thing.\n\nMore words."
     assert arguments == {"x": "the x. Continued.", "y": "the y."}
+
+
+def test_a_running_mcp_server_by_url():
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, TINY_SERVER, "--port", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as attempt:
+                if attempt.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        with open_toolset(ToolsetConfig(mcp=f"http://127.0.0.1:{port}/mcp"), None) as toolset:
+            assert [tool.name for tool in toolset.tools] == ["add", "shout"]
+            assert toolset.run([[Call("add", {"a": 20, "b": 22})]])[0][0].output == "42"
+    finally:
+        server.kill()
+        server.wait()
+    with pytest.raises(ToolsetError, match=f"mcp server at http://127.0.0.1:{port}/mcp did not answer"), \
+            open_toolset(ToolsetConfig(mcp=f"http://127.0.0.1:{port}/mcp"), None):
+        pass
+    with pytest.raises(ValueError, match="neither a command list nor an http"):
+        ToolsetConfig(mcp="python server.py")

@@ -20,4 +20,9 @@ def shout(text: str) -> str:
 
 
 if __name__ == "__main__":
-    app.run()
+    import sys
+
+    if sys.argv[1:2] == ["--port"]:  # streamable HTTP on loopback, at /mcp
+        app.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        app.run()
