@@ -2,8 +2,8 @@
 
 A recipe is a module with:
   NAME, VERSION     recorded on every row (bump VERSION when templates or parsing change)
-  KIND              "sft" | "chat" | "rlvr" | "pretrain": picks the default data contract (a Config whose output
-                    kind depends on its settings overrides it with a `kind` property)
+  KIND              "sft" | "chat" | "rlvr" | "pretrain" | "tool_use": picks the default data contract (a Config
+                    whose output kind depends on its settings overrides it with a `kind` property)
   DISTILL           True when the teacher must answer rows whose `response` is still null
   ANSWERS           True when every row carries a ground truth (`answer` + `verifier`) that filters can verify
   EMBED_COLUMN      the column the diversity filter embeds ("instruction", or "response" for generated text)
