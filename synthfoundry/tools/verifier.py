@@ -18,6 +18,7 @@ import itertools
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from synthfoundry.verdicts import Verifier, VerifierError
@@ -128,19 +129,12 @@ class ToolCalls(Verifier):
         return extract_calls(response)
 
     def gold(self, answer: str) -> list[tuple[str, dict[str, Any]]]:
-        try:
-            calls = json.loads(answer)
-            gold = [next(iter(c.items())) for c in calls]
-        except (json.JSONDecodeError, TypeError, AttributeError, StopIteration):
-            raise VerifierError(f"tool_calls: the ground truth is not a JSON list of {{function: {{arg: [values]}}}}"
-                                f" calls: {answer[:200]!r}") from None
-        if not all(isinstance(args, dict) for _, args in gold):
-            raise VerifierError(f"tool_calls: each call's arguments must be an object: {answer[:200]!r}")
-        return gold
+        return _gold(answer)
 
     def score(self, found: Found, row: Mapping[str, Any]) -> float:
         gold = self.gold(str(row["answer"]))
-        schemas = _schemas(row.get("tools"))
+        tools = row.get("tools")
+        schemas = _schemas(tools if isinstance(tools, str) or tools is None else json.dumps(tools))
         if len(found) != len(gold):
             return 0.0
         for order in itertools.permutations(range(len(found))):  # parallel calls match in any order
@@ -159,11 +153,26 @@ class ToolCalls(Verifier):
         return json.dumps([{"name": n, "arguments": a} for n, a in found], ensure_ascii=False)
 
 
-def _schemas(tools: Any) -> dict[str, dict]:
-    """Parameters schema per function name from a row's `tools` (JSON text or list; OpenAI or bare form)."""
+# A dataset's rows repeat few distinct tool lists, and a rollout batch scores many responses per row: parse each once.
+@lru_cache(maxsize=4096)
+def _gold(answer: str) -> list[tuple[str, dict[str, Any]]]:
+    try:
+        calls = json.loads(answer)
+        gold = [next(iter(c.items())) for c in calls]
+    except (json.JSONDecodeError, TypeError, AttributeError, StopIteration):
+        raise VerifierError(f"tool_calls: the ground truth is not a JSON list of {{function: {{arg: [values]}}}}"
+                            f" calls: {answer[:200]!r}") from None
+    if not all(isinstance(args, dict) for _, args in gold):
+        raise VerifierError(f"tool_calls: each call's arguments must be an object: {answer[:200]!r}")
+    return gold
+
+
+@lru_cache(maxsize=4096)
+def _schemas(tools: str | None) -> dict[str, dict]:
+    """Parameters schema per function name from a row's `tools` (JSON text; OpenAI or bare form)."""
     if not tools:
         return {}
-    items = json.loads(tools) if isinstance(tools, str) else tools
+    items = json.loads(tools)
     found = {}
     for item in items:
         function = item.get("function", item)
