@@ -118,7 +118,9 @@ def run(config: Config, ask: Ask, rng: random.Random, toolset: Toolset, log: Log
     if following:
         _ask_users(following, [render_follow_up(t) for t in following], config, ask, rng)
         converse(following, ask, toolset, config)
-    log(f"tool_use: {sum(t.broken is None for t in trajectories)} of {len(trajectories)} trajectories complete")
+    by_category = {c: [t.broken is None for t in trajectories if t.category == c] for c in config.categories}
+    log("tool_use: complete trajectories by category: " + ", ".join(
+        f"{c} {sum(done)}/{len(done)}" for c, done in by_category.items() if done))
     return trajectories
 
 
