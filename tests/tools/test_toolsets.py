@@ -140,3 +140,15 @@ def test_a_running_mcp_server_by_url():
         pass
     with pytest.raises(ValueError, match="neither a command list nor an http"):
         ToolsetConfig(mcp="python server.py")
+
+
+def test_a_tool_that_hangs_fails_its_step_not_the_run(tmp_path):
+    from synthfoundry.sandbox import SandboxConfig
+
+    module = tmp_path / "hang.py"
+    module.write_text('def spin(x: int) -> int:\n    """Never returns."""\n    while True:\n        pass\n\n'
+                      'def echo(x: int) -> int:\n    """Returns x."""\n    return x\n')
+    with open_toolset(ToolsetConfig(module=module), Sandbox(SandboxConfig(timeout_s=1))) as toolset:
+        hung, fine = toolset.run([[Call("spin", {"x": 1}), Call("echo", {"x": 2})], [Call("echo", {"x": 3})]])
+    assert [o.ok for o in hung] == [False, False] and "timeout" in hung[0].error
+    assert fine[0].output == "3"
