@@ -40,7 +40,9 @@ NAME = "tool_use"
 VERSION = "1"
 KIND = "tool_use"
 DISTILL = False  # the recipe runs the whole trajectory
-ANSWERS = True  # every row carries its calls as ground truth, verifier `tool_calls`
+# Rows carry their calls as ground truth (`answer`, verifier `tool_calls`) for RLVR, but filters that verify `response`
+# (correctness, pass_rate) would score the final answer's text, not calls: the calls were checked in synthesis.
+ANSWERS = False
 EMBED_COLUMN = "instruction"
 FILTERS = ({"name": "decontamination"}, {"name": "diversity"})
 RUNS_CODE = True  # Python toolsets run in the run's sandbox, given to `synthesize`
