@@ -27,7 +27,7 @@ from synthfoundry.sandbox import Sandbox
 from tasks.contracts import check_contract, nothing_new, refuse_publication, skip_publication
 from tasks.crashes import injected
 from tasks.distillation import distill_batch, forecast_distillation
-from tasks.failures import ContractFailed, PreflightFailed, failed
+from tasks.failures import ContractFailed, PreflightFailed, failed, quiet_run_end
 from tasks.filters import embed_rows, run_filter
 from tasks.monitor import RunMonitor, report_stages
 from tasks.preflight import check_run
@@ -48,6 +48,7 @@ def generate_dataset(config: RunConfig | None = None, config_path: str | None = 
     An expected failure (see tasks/failures.py) ends the run Failed with its message and no traceback.
     """
     show_project_logs()
+    quiet_run_end()
     try:
         return generate(config_from(config, config_path))
     except SynthfoundryError as error:

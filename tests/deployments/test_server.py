@@ -114,6 +114,24 @@ def eventually(check, timeout: float = 60) -> None:
         time.sleep(0.5)
 
 
+def run_logs(env: dict, run_id: str) -> list[str]:
+    """The run's log messages, oldest first, once the engine's last line has reached the server (logs arrive in
+    batches that may land after the final state)."""
+    read = lambda: [log["message"] for log in api(env, "POST", "/logs/filter", sort="TIMESTAMP_ASC",
+                                                  logs={"flow_run_id": {"any_": [run_id]}})]
+    eventually(lambda: any(message.startswith("Finished in state") for message in read()))
+    return read()
+
+
+def assert_one_clear_message(env: dict, run: dict) -> None:
+    """A run that failed on purpose logs its message once, with no traceback, and ends on it."""
+    message = run["state"]["message"]
+    logs = run_logs(env, run["id"])
+    assert logs.count(message) == 1, logs
+    assert logs[logs.index(message) + 1:] == ["Finished in state Failed"]
+    assert not [line for line in logs if "Traceback" in line or "unexpected exception" in line or "\\n" in line]
+
+
 def procedural(root: Path, dataset: str, tasks: int = 10) -> dict:
     return {
         "dataset": dataset, "seed": 7,
@@ -168,6 +186,7 @@ def test_a_partly_failed_backfill_run_again_finishes_only_what_is_missing(server
     first = wait(server, trigger(server, "backfill/backfill", parameters), timeout=240)
     assert first["state_type"] == "FAILED"
     assert first["state"]["message"].startswith(f"1 of 2 shards completed; not completed: file-{corpus / 'tea.txt'} ")
+    assert_one_clear_message(server, first)
     store = DatasetStore(root, "filled")
     documents = lambda: sorted(Path(v.manifest()["config"]["recipe"]["documents"]).name for v in store.versions())
     assert documents() == ["bread-dough.txt"]
@@ -198,8 +217,41 @@ def test_a_failed_nightly_run_posts_an_alert_to_the_webhook(server, webhook):
     run = wait(server, trigger(server, "generate-dataset/nightly-procedural", parameters))
     assert run["state_type"] == "FAILED"
 
+    assert_one_clear_message(server, run)
+
     eventually(lambda: webhook.posts)
     assert len(webhook.posts) == 1
     alert = webhook.posts[0]
     assert alert["subject"] == f"Synthfoundry: generate-dataset run {run['name']} Failed"
     assert "cannot read the run config" in alert["body"] and run["id"] in alert["body"]
+
+
+def test_the_run_form_offers_each_recipe_and_filter_and_leaves_the_contract_to_the_recipe(server):
+    from synthfoundry.filters import FILTERS
+    from synthfoundry.recipes import RECIPES
+
+    deployment = api(server, "GET", "/deployments/name/generate-dataset/on-demand")
+    schema = deployment["parameter_openapi_schema"]
+    definitions = schema["definitions"]
+    fields = definitions["RunConfig"]["properties"]
+    titles = lambda variants: [definitions[v["$ref"].rsplit("/", 1)[1]]["title"] for v in variants]
+    assert titles(fields["recipe"]["anyOf"]) == list(RECIPES)
+    assert titles(fields["filters"]["anyOf"][0]["items"]["anyOf"]) == list(FILTERS)
+    assert "oneOf" not in str(schema)
+    # the form's default config names a recipe but no contract or filters: another recipe picked gets its own
+    assert {"contract", "filters"}.isdisjoint(deployment["parameters"]["config"])
+
+
+def test_a_contract_that_does_not_fit_the_recipe_fails_the_run_before_anything_is_sent(server, tmp_path, fake_openai):
+    config = {
+        "dataset": "misfit", "recipe": {"name": "self_instruct", "target_instructions": 4}, "contract": "rlvr",
+        "teacher": {"provider": "openai", "model": "fake-teacher", "base_url": fake_openai.base_url},
+        "publish": {"root": str(tmp_path / "published")},
+    }
+    run = wait(server, trigger(server, "generate-dataset/on-demand", {"config": config}))
+
+    assert run["state_type"] == "FAILED"
+    assert run["state"]["message"].startswith("the run was not started: 1 problem(s), nothing was sent or published\n"
+                                              "  - contract: suite 'rlvr' requires answer, verifier on every row")
+    assert_one_clear_message(server, run)
+    assert fake_openai.count == 0 and DatasetStore(tmp_path / "published", "misfit").latest() is None
