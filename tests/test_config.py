@@ -134,22 +134,3 @@ def test_a_duplicate_key_in_a_run_config_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"run.yaml: not valid YAML at line 3, column 1: duplicate key 'dataset'"):
         load_config(path)
 
-
-def test_the_run_form_schema_offers_each_recipe_and_filter_as_a_choice_titled_by_its_name():
-    """Prefect's form draws an `anyOf` as buttons labelled by each variant model's title (a `oneOf` as raw JSON)."""
-    import json
-
-    from prefect.utilities.callables import parameter_schema
-
-    from flows.generate import generate_dataset
-    from synthfoundry.filters import FILTERS
-
-    schema = parameter_schema(generate_dataset.fn).model_dump()
-    definitions = schema["definitions"]
-    fields = definitions["RunConfig"]["properties"]
-    titles = lambda variants: [definitions[v["$ref"].rsplit("/", 1)[1]]["title"] for v in variants]
-    assert titles(fields["recipe"]["anyOf"]) == list(RECIPES)
-    (filter_list, _none) = fields["filters"]["anyOf"]
-    assert titles(filter_list["items"]["anyOf"]) == list(FILTERS)
-    assert "oneOf" not in json.dumps(schema)
-    assert fields["recipe"]["description"] == "what makes the candidate rows"  # shown as the field's help text

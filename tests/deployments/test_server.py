@@ -6,7 +6,9 @@ One server, worker and alert receiver serve the whole module; the server runs on
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -117,10 +119,10 @@ def eventually(check, timeout: float = 60) -> None:
 def run_logs(env: dict, run_id: str) -> list[str]:
     """The run's log messages, oldest first, once the engine's last line has reached the server (logs arrive in
     batches that may land after the final state)."""
-    read = lambda: [log["message"] for log in api(env, "POST", "/logs/filter", sort="TIMESTAMP_ASC",
-                                                  logs={"flow_run_id": {"any_": [run_id]}})]
-    eventually(lambda: any(message.startswith("Finished in state") for message in read()))
-    return read()
+    read = lambda: api(env, "POST", "/logs/filter", sort="TIMESTAMP_ASC", logs={"flow_run_id": {"any_": [run_id]}})
+    ended = lambda: any(log["message"].startswith("Finished in state") and not log["task_run_id"] for log in read())
+    eventually(ended)
+    return [log["message"] for log in read()]
 
 
 def assert_one_clear_message(env: dict, run: dict) -> None:
@@ -204,6 +206,10 @@ def test_a_partly_failed_backfill_run_again_finishes_only_what_is_missing(server
     # the same shards are the same child runs: the one that had completed did not run again and paid nothing
     after = children()
     assert after.keys() == before.keys()
+    date = first["expected_start_time"][:10]
+    assert {run["name"] for run in after.values()} == {  # children named by their shard
+        f"filled-wrap-{date} file-{corpus / name}" for name in ("bread-dough.txt", "tea.txt")
+    }
     assert sorted(run["run_count"] for run in after.values()) == [1, 2]
     for run_id, run in before.items():
         if run["state_type"] == "COMPLETED":
@@ -255,3 +261,38 @@ def test_a_contract_that_does_not_fit_the_recipe_fails_the_run_before_anything_i
                                               "  - contract: suite 'rlvr' requires answer, verifier on every row")
     assert_one_clear_message(server, run)
     assert fake_openai.count == 0 and DatasetStore(tmp_path / "published", "misfit").latest() is None
+
+
+def test_a_nightly_run_says_what_ran_shows_its_progress_and_dates_its_version(server, tmp_path, fake_openai):
+    root = tmp_path / "published"
+    config = {
+        "dataset": "nightly-si", "seed": 3,
+        "recipe": {"name": "self_instruct", "target_instructions": 6, "prompts_per_round": 3, "max_rounds": 6},
+        "teacher": {"provider": "openai", "model": "fake-teacher", "base_url": fake_openai.base_url, "max_tokens": 64},
+        "filters": [{"name": "diversity", "threshold": 0.99}], "publish": {"root": str(root)},
+    }
+    run = wait(server, trigger(server, "generate-dataset/nightly-procedural", {"config": config, "config_path": None}))
+
+    store = DatasetStore(root, "nightly-si")
+    added = store.latest().record["rows"]["added"]
+    assert run["state_type"] == "COMPLETED" and run["state"]["message"] == f"published v1: +{added} rows, $0.00"
+    date = run["expected_start_time"][:10]
+    assert run["name"] == f"nightly-si-self_instruct-{date}"
+    assert {"dataset:nightly-si", "recipe:self_instruct", "teacher:openai:fake-teacher", "nightly"} == set(run["tags"])
+    assert store.tags()[f"nightly-{date}"] == 1
+    artifacts = {a["key"]: a for a in api(server, "POST", "/artifacts/filter",
+                                          artifacts={"flow_run_id": {"any_": [run["id"]]}})}
+    progress = [f"nightly-si-{stage}-progress" for stage in
+                ("synthesis", "distillation", "embedding", "diversity")]
+    assert sorted(artifacts) == sorted([  # one card, one stage table, one ledger summary, progress per stage
+        "nightly-si-run-config", "nightly-si-forecast", "nightly-si-stages", "nightly-si-drop-reasons",
+        "nightly-si-data-contract", "nightly-si-dataset-card", *progress,
+    ])
+    assert all(artifacts[key]["data"] == 100 for key in progress)
+    # distillation ran in batches of a tenth of its rows, so its progress moved in steps
+    done = re.search(r"(\d+) rows done in (\d+) of \2 batches", artifacts["nightly-si-distillation-progress"]["description"])
+    rows, batches = int(done[1]), int(done[2])
+    assert rows >= 6 and batches == math.ceil(rows / math.ceil(rows / 10)) > 1
+    logs = run_logs(server, run["id"])
+    assert not [line for line in logs if "max_in_flight" in line]  # the resolved config is an artifact, not logs
+    assert "making nightly-si with recipe self_instruct, filters diversity, contract sft" in "\n".join(logs)
