@@ -10,6 +10,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -74,7 +75,7 @@ def server(tmp_path_factory, webhook):
         run = lambda *args: subprocess.run(args, env=env, cwd=ROOT, check=True, capture_output=True, text=True)
         run(*prefect, "work-pool", "create", "synthfoundry", "--type", "process")
         # the worker boots while the deployments are made
-        started.append(subprocess.Popen([*prefect, "worker", "start", "--pool", "synthfoundry"],
+        started.append(subprocess.Popen([*prefect, "worker", "start", "--pool", "synthfoundry", "--work-queue", "default"],
                                         env=env, cwd=ROOT, stdout=logs, stderr=subprocess.STDOUT))
         run(*prefect, "--no-prompt", "deploy", "--prefect-file", "deployments/prefect.yaml", "--all")
         print(run(sys.executable, "-m", "deployments.setup").stdout)
@@ -296,3 +297,35 @@ def test_a_nightly_run_says_what_ran_shows_its_progress_and_dates_its_version(se
     logs = run_logs(server, run["id"])
     assert not [line for line in logs if "max_in_flight" in line]  # the resolved config is an artifact, not logs
     assert "making nightly-si with recipe self_instruct, filters diversity, contract sft" in "\n".join(logs)
+
+
+def test_a_run_whose_worker_is_killed_from_outside_ends_crashed(server, tmp_path, fake_openai):
+    """A worker and its run's process killed at once (a machine or container gone: no hook runs, no final state is
+    sent) leave the run Running; its heartbeats stop, and the shipped automation marks it Crashed."""
+    fake_openai.latency = 600  # the run waits on its first request, in the middle of synthesis
+    api(server, "POST", "/work_pools/synthfoundry/queues", name="doomed")
+    worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", "synthfoundry",
+                               "--work-queue", "doomed"], env=server, cwd=ROOT, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        config = {
+            "dataset": "doomed", "recipe": {"name": "self_instruct", "target_instructions": 4},
+            "teacher": {"provider": "openai", "model": "fake-teacher", "base_url": fake_openai.base_url},
+            "filters": [{"name": "diversity"}], "publish": {"root": str(tmp_path / "published")},
+        }
+        deployment = api(server, "GET", "/deployments/name/generate-dataset/on-demand")
+        run_id = api(server, "POST", f"/deployments/{deployment['id']}/create_flow_run",
+                     parameters={"config": config}, work_queue_name="doomed")["id"]
+        eventually(lambda: fake_openai.count > 0, timeout=120)
+        running = api(server, "GET", f"/flow_runs/{run_id}")
+        assert running["state_type"] == "RUNNING"
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    os.kill(int(running["infrastructure_pid"].rsplit(":", 1)[-1]), signal.SIGKILL)  # the run's process: a session of its own
+    time.sleep(5)
+    assert api(server, "GET", f"/flow_runs/{run_id}")["state_type"] == "RUNNING"  # nobody told the server
+
+    run = wait(server, run_id, timeout=240)  # 90 s after the last heartbeat (they come every 30 s)
+    assert run["state_type"] == "CRASHED"
+    assert run["state"]["message"].startswith("no heartbeat for 90 s: the run's process was killed")
