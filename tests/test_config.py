@@ -133,4 +133,3 @@ def test_a_duplicate_key_in_a_run_config_is_refused(tmp_path):
     path.write_text("dataset: a\nrecipe: {name: procedural, datasets: {basic_arithmetic: 2}}\ndataset: b\n")
     with pytest.raises(ConfigError, match=r"run.yaml: not valid YAML at line 3, column 1: duplicate key 'dataset'"):
         load_config(path)
-
