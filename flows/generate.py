@@ -27,17 +27,20 @@ from synthfoundry.sandbox import Sandbox
 from tasks.contracts import check_contract, nothing_new, refuse_publication, skip_publication
 from tasks.crashes import injected
 from tasks.distillation import distill_batch, forecast_distillation
-from tasks.failures import ContractFailed, PreflightFailed, failed
+from tasks.failures import ContractFailed, PreflightFailed, failed, quiet_run_end
 from tasks.filters import embed_rows, run_filter
 from tasks.monitor import RunMonitor, report_stages
 from tasks.preflight import check_run
-from tasks.publish import already_published, publish_version
-from tasks.runs import announce, config_from, flow_threads, run_name, show_project_logs, stage_runner
+from tasks.publish import already_published, publish_version, published_state
+from tasks.runs import announce, config_from, flow_threads, run_name, show_project_logs, stage_runner, tag_teachers
 from tasks.synthesis import synthesize
 
+PROGRESS_STEPS = 10  # distillation runs in batches of at most a tenth of its rows, so its progress moves
 
-def batches(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
-    return list(frame.iter_slices(size)) or [frame]
+
+def batches(frame: pl.DataFrame, size: int, share: int = 1) -> list[pl.DataFrame]:
+    """Slices of at most `size` rows and at most a `1/share` part of the frame (rounded up)."""
+    return list(frame.iter_slices(min(size, max(1, -(-frame.height // share))))) or [frame]
 
 
 @flow(name="generate-dataset", flow_run_name=run_name, log_prints=True)
@@ -48,6 +51,7 @@ def generate_dataset(config: RunConfig | None = None, config_path: str | None = 
     An expected failure (see tasks/failures.py) ends the run Failed with its message and no traceback.
     """
     show_project_logs()
+    quiet_run_end()
     try:
         return generate(config_from(config, config_path))
     except SynthfoundryError as error:
@@ -76,11 +80,12 @@ def generate(config: RunConfig) -> str | State:
     sandbox = Sandbox(config.sandbox) if config.runs_code else None  # one pool per process (a Dask worker: its own)
 
     with stage_runner(config.runner) as runner:
-        stages = [monitor.record(synthesize(config.recipe, teacher, seed, sandbox))]
+        stages = [monitor.record(synthesize(config.recipe, teacher, seed, config.dataset, sandbox))]
         forecast_usd = None
         if config.distills:
             forecast_usd = forecast_distillation(stages[-1].kept, teacher)["usd"]
-            parts = batches(stages[-1].kept, config.batch_size)
+            steps = PROGRESS_STEPS if teacher.mode == "online" else 1  # a provider's batch API is better sent whole
+            parts = batches(stages[-1].kept, config.batch_size, steps)
             stages.append(monitor.gather(
                 runner.map(distill_batch, {"batch": parts, "teacher_config": unmapped(teacher)}), "distillation"
             ))
@@ -104,6 +109,7 @@ def generate(config: RunConfig) -> str | State:
         pl.lit(run_id).alias("run_id"), pl.lit(datetime.now(UTC)).alias("created_at")
     ))
     report_stages(config.dataset, stages)
+    tag_teachers(stages)
     ledger = pl.concat([stage.dropped for stage in stages]).with_columns(pl.lit(run_id).alias("run_id"))
     contract = check_contract(rows.drop("vector"), config.contract_suite, config.dataset)
     manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), forecast_usd,
@@ -119,7 +125,7 @@ def generate(config: RunConfig) -> str | State:
     if isinstance(version, PublishError):
         return failed(version)
     print(summary_card(version.manifest(), store.root).markdown())
-    return version.path
+    return published_state(version, monitor.spend)
 
 
 if __name__ == "__main__":

@@ -72,14 +72,31 @@ class RunnerConfig(Strict):
     n_workers: int = Field(default=2, ge=1, description="dask: worker processes of the local cluster")
 
 
+class FormChoice:
+    """JSON schema of a union told apart by `name`, as Prefect's run form draws it: an `anyOf` (a `oneOf` is left a
+    raw JSON editor) whose variants are titled by their name (the form labels each choice by its model's title,
+    and every recipe and filter model is a class named Config)."""
+
+    @staticmethod
+    def __get_pydantic_json_schema__(core_schema, handler) -> dict:
+        schema = handler(core_schema)
+        variants = schema.pop("oneOf")
+        for variant in variants:
+            model = handler.resolve_ref_schema(variant)
+            model["title"] = model["properties"]["name"]["const"]
+        return {**schema, "anyOf": variants}
+
+
 # One config model per recipe, and per filter, told apart by its `name` (and titled by it in the run form).
 RecipeConfig = Annotated[
-    Union[tuple(Annotated[recipe.Config, Field(title=name)] for name, recipe in RECIPES.items())],  # noqa: UP007 (built at run time)
+    Union[tuple(recipe.Config for recipe in RECIPES.values())],  # noqa: UP007 (built at run time)
     Field(discriminator="name", description="what makes the candidate rows"),
+    FormChoice,
 ]
 FilterConfig = Annotated[
-    Union[tuple(Annotated[step.Config, Field(title=name)] for name, step in FILTERS.items())],  # noqa: UP007 (built at run time)
-    Field(discriminator="name"),
+    Union[tuple(step.Config for step in FILTERS.values())],  # noqa: UP007 (built at run time)
+    Field(discriminator="name", description="a filter step"),
+    FormChoice,
 ]
 
 _FILTER_LIST = TypeAdapter(list[FilterConfig])

@@ -20,6 +20,7 @@ from prefect.states import Scheduled
 
 from synthfoundry.backfill import Shard
 from tasks.monitor import artifact_key
+from tasks.runs import SHARD_TAG
 
 PAGE = 200  # the most runs the API returns at once
 
@@ -31,7 +32,7 @@ def launch_shard(deployment: str, shard: Shard) -> UUID:
         parameters={"config": shard.config.model_dump(mode="json")},
         idempotency_key=shard.key,
         timeout=0,
-        tags=[f"backfill-shard:{shard.name}"],
+        tags=[f"{SHARD_TAG}{shard.name}"],
     )
     logger = get_run_logger()
     if run.state is not None and run.state.is_final() and not run.state.is_completed():

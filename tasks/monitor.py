@@ -4,6 +4,8 @@ budget runs out, and at the end a table of kept/dropped rows per stage and reaso
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -14,6 +16,7 @@ from prefect.futures import PrefectFutureList, as_completed
 from synthfoundry.ledger import kinds
 from synthfoundry.spend import Spend
 from synthfoundry.stages import StageResult, combine
+from synthfoundry.teachers.base import Ask
 from tasks.events import emit_dataset_event
 
 
@@ -44,11 +47,16 @@ class RunMonitor:
         )
         order = {future: index for index, future in enumerate(futures)}
         results: dict[int, StageResult] = {}
+        started, rows = time.monotonic(), 0
         for future in as_completed(list(futures)):
             result = future.result()
             results[order[future]] = result
+            rows += result.kept.height + result.dropped.height
             self._add(result.spend, stage)
-            update_progress_artifact(progress, 100 * len(results) / len(futures))
+            update_progress_artifact(progress, 100 * len(results) / len(futures), description=(
+                f"{self.dataset}: {stage}: {rows} rows done in {len(results)} of {len(futures)} batches, "
+                f"{rows / max(time.monotonic() - started, 1e-3):.1f} rows/s; ${self.spend.spent_usd:.4f} spent"
+            ))
             logger.info(
                 "%s: batch %d/%d: %d kept, %d dropped; %s",
                 stage, len(results), len(futures), result.kept.height, result.dropped.height, self.spent(),
@@ -75,6 +83,38 @@ class RunMonitor:
             })
 
 
+class AskProgress:
+    """Progress of a stage that runs as one task and asks in rounds (synthesis): requests answered against the
+    forecast's upper bound `expected` (a recipe that stops early, at its target, jumps to 100 % at the end)."""
+
+    def __init__(self, dataset: str, stage: str, expected: int, spent: Callable[[], Spend]) -> None:
+        self.dataset, self.stage, self.expected, self.spent = dataset, stage, expected, spent
+        self.answered, self.started = 0, time.monotonic()
+        self.artifact = create_progress_artifact(
+            0.0, key=artifact_key(dataset, f"{stage}-progress"), description=self._describe()
+        )
+
+    def counting(self, ask: Ask) -> Ask:
+        """`ask`, updating the progress after each round of requests."""
+
+        def counted(requests: list) -> list:
+            answers = ask(requests)
+            self.answered += len(requests)
+            update_progress_artifact(self.artifact, min(99.0, 100 * self.answered / max(self.expected, 1)),
+                                     description=self._describe())
+            return answers
+
+        return counted
+
+    def done(self) -> None:
+        update_progress_artifact(self.artifact, 100.0, description=self._describe())
+
+    def _describe(self) -> str:
+        rate = self.answered / max(time.monotonic() - self.started, 1e-3)
+        return (f"{self.dataset}: {self.stage}: {self.answered} of at most {self.expected} requests answered, "
+                f"{rate:.1f}/s; ${self.spent().spent_usd:.4f} spent")
+
+
 def report_stages(dataset: str, stages: list[StageResult]) -> None:
     """Table artifacts of rows in/kept/dropped per stage, and of dropped rows per stage and reason."""
     create_table_artifact(
@@ -82,10 +122,13 @@ def report_stages(dataset: str, stages: list[StageResult]) -> None:
         key=artifact_key(dataset, "stages"),
         description=f"{dataset}: rows in, kept and dropped per stage",
     )
-    reasons = kinds(pl.concat([s.dropped for s in stages])).rename({"kind": "reason"})
+    reasons = kinds(pl.concat([s.dropped for s in stages]), examples=1).select(
+        "stage", pl.col("kind").alias("reason"), "rows",
+        pl.col("examples").list.first().struct.field("reason").alias("example"),
+    )
     create_table_artifact(
-        reasons.to_dicts() or [{"stage": "", "reason": "(nothing dropped)", "rows": 0}],
+        reasons.to_dicts() or [{"stage": "", "reason": "(nothing dropped)", "rows": 0, "example": ""}],
         key=artifact_key(dataset, "drop-reasons"),
-        description=f"{dataset}: dropped rows per stage and reason",
+        description=f"{dataset}: the ledger, summed up: dropped rows per stage and reason (numbers as #), an example",
     )
 

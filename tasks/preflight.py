@@ -7,6 +7,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from synthfoundry.config import RunConfig
 from synthfoundry.preflight import PreflightReport, preflight
+from tasks.monitor import artifact_key
 from tasks.teacher import secret_exists
 
 
@@ -17,11 +18,11 @@ def check_run(config: RunConfig) -> PreflightReport:
     if report.forecast is not None:
         get_run_logger().info("forecast: %s", report.forecast.summary())
         create_markdown_artifact(
-            key="run-forecast",
+            key=artifact_key(config.dataset, "forecast"),
             markdown=f"## Forecast\n\n{report.forecast.summary()}\n\n" + "\n".join(
                 f"- {name}: {e.requests} requests, {e.prompt_tokens} prompt + {e.completion_tokens} answer tokens"
                 for name, e in report.forecast.stages.items()
             ),
-            description="upper bound of what the run will ask of the teacher",
+            description=f"{config.dataset}: upper bound of what the run will ask of the teacher",
         )
     return report

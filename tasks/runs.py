@@ -1,5 +1,6 @@
-"""A flow run's identity in the UI: the run config it resolved (logged and kept as an artifact), its name
-(`{dataset}-{recipe}-{date}`), its tags (dataset, recipe, teacher), and the project's own logs beside Prefect's.
+"""A flow run's identity in the UI: the run config it resolved (kept as an artifact), its name
+(`{dataset}-{recipe}-{date}`, and a backfill child's shard), its tags (dataset, recipe, the models that answered),
+and the project's own logs beside Prefect's.
 
 Also where its fanned-out stages run: the flow's threads, or a Dask cluster the config names.
 """
@@ -20,7 +21,10 @@ from prefect.task_runners import TaskRunner
 
 from synthfoundry.config import ConfigError, RunConfig, RunnerConfig, load_config, parse_config
 from synthfoundry.redaction import RedactingFilter
+from synthfoundry.stages import StageResult
 from tasks.monitor import artifact_key
+
+SHARD_TAG = "backfill-shard:"  # a backfill's child run carries its shard's name in this tag
 
 
 def config_from(config: RunConfig | dict | None, config_path: str | None) -> RunConfig:
@@ -33,11 +37,14 @@ def config_from(config: RunConfig | dict | None, config_path: str | None) -> Run
 
 
 def run_name() -> str:
-    """`{dataset}-{recipe}-{date}` from the run's parameters and its scheduled date."""
+    """`{dataset}-{recipe}-{date}` from the run's parameters and its scheduled date; a backfill's child adds its
+    shard (`… seed-3`), so the children of one backfill tell apart."""
     parameters = flow_run.parameters
     config = _config_or_none(parameters.get("config"), parameters.get("config_path"))
     date = flow_run.scheduled_start_time or datetime.now(UTC)
-    return f"{config.dataset}-{config.recipe.name}-{date:%Y-%m-%d}" if config else f"bad-config-{date:%Y-%m-%d}"
+    name = f"{config.dataset}-{config.recipe.name}-{date:%Y-%m-%d}" if config else f"bad-config-{date:%Y-%m-%d}"
+    shard = next((tag.removeprefix(SHARD_TAG) for tag in flow_run.tags if tag.startswith(SHARD_TAG)), None)
+    return f"{name} {shard}" if shard else name
 
 
 def backfill_name() -> str:
@@ -57,26 +64,40 @@ def _config_or_none(config: RunConfig | dict | None, config_path: str | None) ->
         return None
 
 
-def teacher_label(config: RunConfig) -> str:
-    teacher = config.teacher
-    return f"{teacher.provider}:{teacher.model}" if teacher.model else teacher.provider
-
-
 def announce(config: RunConfig) -> None:
-    """Log the resolved config, keep it as an artifact, and tag the run with its dataset, recipe and teacher."""
+    """One log line of what the run makes, the resolved config as an artifact (not the first screen of logs), and
+    the run's dataset and recipe tags."""
+    steps = ", ".join(step.name for step in config.filters) or "none"
+    key = artifact_key(config.dataset, "run-config")
+    get_run_logger().info("making %s with recipe %s, filters %s, contract %s (the whole config: artifact %s)",
+                          config.dataset, config.recipe.name, steps, config.contract_suite, key)
     text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
-    get_run_logger().info("run config:\n%s", text)
     create_markdown_artifact(
         f"## Run config of `{config.dataset}`\n\n```yaml\n{text}```",
-        key=artifact_key(config.dataset, "run-config"),
+        key=key,
         description=f"{config.dataset}: the run config as resolved (defaults filled in)",
     )
-    if flow_run.id:
+    tag_run(f"dataset:{config.dataset}", f"recipe:{config.recipe.name}")
+
+
+def tag_teachers(stages: Iterable[StageResult]) -> None:
+    """Tag the run with each model that answered its rows (`teacher:openai:gpt-4o-mini`, a fallback's too), read
+    from the rows: the model that ran, not the config's `auto`. A run that asked none gets no teacher tag."""
+    answered = set()
+    for stage in stages:
+        if {"teacher_provider", "teacher_model"} <= set(stage.kept.columns):
+            pairs = stage.kept.select("teacher_provider", "teacher_model").drop_nulls().unique()
+            answered |= {f"teacher:{provider}:{model}" for provider, model in pairs.iter_rows()}
+    tag_run(*answered)
+
+
+def tag_run(*tags: str) -> None:
+    if flow_run.id and tags:
         from prefect.client.orchestration import get_client
 
-        tags = [f"dataset:{config.dataset}", f"recipe:{config.recipe.name}", f"teacher:{teacher_label(config)}"]
         with get_client(sync_client=True) as client:
-            client.update_flow_run(flow_run.id, tags=sorted({*flow_run.tags, *tags}))
+            current = client.read_flow_run(flow_run.id).tags
+            client.update_flow_run(flow_run.id, tags=sorted({*current, *tags}))
 
 
 def show_project_logs() -> None:

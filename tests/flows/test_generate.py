@@ -160,17 +160,24 @@ def artifact_keys(flow_run_id) -> set[str]:
 
 
 def test_the_run_form_is_built_from_the_run_config():
-    """Prefect's parameter schema of the flow: valid JSON schema, recipes and filters as titled options."""
+    """Prefect's parameter schema of the flow: valid JSON schema, recipes and filters as choices. The default UI
+    draws an `anyOf` as buttons labelled by each variant model's title (a `oneOf` as a raw JSON editor)."""
     import jsonschema
     from prefect.utilities.callables import parameter_schema
+
+    from synthfoundry.filters import FILTERS
+    from synthfoundry.recipes import RECIPES
 
     schema = parameter_schema(generate_dataset).model_dump()
     jsonschema.Draft7Validator.check_schema(schema)
     definitions = schema["definitions"]
     run = definitions["RunConfig"]["properties"]
-    recipes = [option["title"] for option in run["recipe"]["oneOf"]]
-    assert {"procedural", "self_instruct", "wrap"} <= set(recipes)
+    titles = lambda variants: [definitions[v["$ref"].rsplit("/", 1)[1]]["title"] for v in variants]
+    assert titles(run["recipe"]["anyOf"]) == list(RECIPES)  # distinct: each model titled by its name
+    assert titles(run["filters"]["anyOf"][0]["items"]["anyOf"]) == list(FILTERS)  # "Add item" offers each filter
+    assert "oneOf" not in json.dumps(schema)
     assert run["recipe"]["discriminator"]["propertyName"] == "name"
+    assert run["recipe"]["description"] == "what makes the candidate rows"  # the form's help text
     assert "each version draws its own" in run["seed"]["description"]
     assert "hard cap" in definitions["TeacherConfig"]["properties"]["budget_usd"]["description"]
     # a form's values validate against the schema
@@ -191,7 +198,9 @@ def test_typed_config_run_is_named_tagged_and_each_version_gets_its_own_seed(tmp
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(first.state_details.flow_run_id)
     assert run.name.startswith("arith_ops-procedural-20")
-    assert {"dataset:arith_ops", "recipe:procedural", "teacher:auto"} <= set(run.tags)
+    assert {"dataset:arith_ops", "recipe:procedural"} <= set(run.tags)
+    assert not [tag for tag in run.tags if tag.startswith("teacher:")]  # procedural tasks ask no teacher
+    assert first.message == f"published v1: +{v1.height} rows, $0.00"
     keys = artifact_keys(second.state_details.flow_run_id)
     assert {"arith-ops-run-config", "arith-ops-dataset-card", "arith-ops-stages", "arith-ops-drop-reasons",
             "arith-ops-embedding-progress", "arith-ops-diversity-progress", "arith-ops-data-contract"} <= keys

@@ -204,7 +204,7 @@ CONSOLE = {
     "contract-failed": (lambda t: run(recipe={"name": "procedural", "datasets": {"basic_arithmetic": 3}}, contract=write(
                             t, "c.yaml", yaml.safe_dump({"name": "strict", "expectations": [
                                 {"expectation": "expect_column_to_exist", "kwargs": {"column": "rationale"}}]}))),
-                        r"contract `strict`|strict.*rationale"),
+                        r"contract 'strict' failed: 1 of 1 expectations not met\n  - expect_column_to_exist\(column='rationale'\)"),
 }
 
 
