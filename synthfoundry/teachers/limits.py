@@ -20,6 +20,13 @@ from synthfoundry.teachers.adaptive import AdaptiveLimit
 from synthfoundry.teachers.base import Completion
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class Slots:
     """A semaphore that waiters on any event loop, in any thread, can share.
 
@@ -85,8 +92,12 @@ class Slots:
         """Hand free slots to waiters in order (called with the lock held)."""
         while self._waiters and self._used < self._size:
             waiter = self._waiters.popleft()
+            loop = waiter.get_loop()
             try:
-                waiter.get_loop().call_soon_threadsafe(self._grant, waiter)
+                if loop is _running_loop():
+                    loop.call_soon(self._grant, waiter)  # no wake-up through the loop's pipe: it is awake
+                else:
+                    loop.call_soon_threadsafe(self._grant, waiter)
             except RuntimeError:  # that waiter's loop has closed
                 continue
             self._used += 1
