@@ -33,9 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = "gpt-4o-mini"
 
 
-def start_server(latency: float) -> tuple[subprocess.Popen, str]:
+def start_server(latency: float, *options: str) -> tuple[subprocess.Popen, str]:
+    """The fake provider in a process of its own (`options`: more of its command-line options)."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.provider_server", "--latency", str(latency)],
+        [sys.executable, "-m", "tests.fakes.provider_server", "--latency", str(latency), *options],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -23,13 +23,16 @@ from synthfoundry.filters import get_filter
 from synthfoundry.manifest import build_manifest
 from synthfoundry.recipes import get_recipe
 from synthfoundry.records import to_published
+from synthfoundry.rounds import Progress, Round, describe, first_round, next_round, outcome, trimmed, without_repeats
 from synthfoundry.sandbox import Sandbox
+from synthfoundry.spend import Spend
+from synthfoundry.stages import StageResult, combine, with_spend
 from tasks.contracts import check_contract, nothing_new, refuse_publication, skip_publication
 from tasks.crashes import injected
 from tasks.distillation import distill_batch, forecast_distillation
 from tasks.failures import ContractFailed, PreflightFailed, failed, quiet_run_end
 from tasks.filters import embed_rows, run_filter
-from tasks.monitor import RunMonitor, report_stages
+from tasks.monitor import RunMonitor, Step, report_stages
 from tasks.preflight import check_run
 from tasks.publish import already_published, publish_version, published_state
 from tasks.runs import announce, config_from, flow_threads, run_name, show_project_logs, stage_runner, tag_teachers
@@ -41,6 +44,49 @@ PROGRESS_STEPS = 10  # distillation runs in batches of at most a tenth of its ro
 def batches(frame: pl.DataFrame, size: int, share: int = 1) -> list[pl.DataFrame]:
     """Slices of at most `size` rows and at most a `1/share` part of the frame (rounded up)."""
     return list(frame.iter_slices(min(size, max(1, -(-frame.height // share))))) or [frame]
+
+
+def make_round(plan: Round, config: RunConfig, teacher, published, sandbox, monitor: RunMonitor, runner,
+               made: set[str], steps: list) -> tuple[list[StageResult], float | None]:
+    """One round: synthesis (prompts made in earlier rounds dropped), then each batch streamed through
+    distillation -> embedding -> the filters that judge row by row (`steps`)."""
+    recipe = get_recipe(config.recipe.name)
+    synthesis = monitor.record(without_repeats(synthesize(plan.recipe, teacher, plan.seed, config.dataset, sandbox),
+                                                  made))
+    forecast_usd, stream = None, []
+    if config.distills:
+        forecast_usd = forecast_distillation(synthesis.kept, teacher)["usd"]
+        stream.append(Step("distillation", distill_batch, "batch", {"teacher_config": teacher}))
+    stream.append(Step("embedding", embed_rows, "frame", {"column": recipe.EMBED_COLUMN, "config": config.embedding}))
+    stream += [Step(step.name, run_filter.with_options(task_run_name=f"filter-{step.name}"), "frame", {
+        "config": step, "teacher_config": teacher, "published": published, "embedding": config.embedding,
+        "text_column": recipe.EMBED_COLUMN, "seed": plan.seed, "sandbox": sandbox,
+    }) for step in steps]
+    # batches that keep the teacher busy: each process (a Dask worker) has its own in-flight limit
+    processes = config.runner.n_workers if config.runner.kind == "dask" else 1
+    ahead = max(2, -(-teacher.max_in_flight // config.batch_size) + 1) * processes
+    share = PROGRESS_STEPS if config.distills and teacher.mode == "online" else 1  # a batch API is better sent whole
+    parts = batches(synthesis.kept, config.batch_size, share)
+    return [synthesis, *monitor.stream(runner, parts, stream, ahead)], forecast_usd
+
+
+def judge(steps: list, rows: pl.DataFrame, config: RunConfig, teacher, published, sandbox, monitor: RunMonitor,
+          runner, seed: int) -> list[StageResult]:
+    """The filter `steps`, in order, on `rows`."""
+    recipe = get_recipe(config.recipe.name)
+    stages = []
+    for step in steps:
+        task = run_filter.with_options(task_run_name=f"filter-{step.name}")
+        # a filter that compares rows takes them all as one batch: nothing to spread, so it runs where they are
+        whole = get_filter(step.name).COMPARES_ROWS
+        parts = [rows] if whole else batches(rows, config.batch_size)
+        stages.append(monitor.gather((flow_threads() if whole else runner).map(task, {
+            "frame": parts, "config": unmapped(step), "teacher_config": unmapped(teacher),
+            "published": unmapped(published), "embedding": unmapped(config.embedding),
+            "text_column": unmapped(recipe.EMBED_COLUMN), "seed": unmapped(seed), "sandbox": unmapped(sandbox),
+        }), step.name))
+        rows = stages[-1].kept
+    return stages
 
 
 @flow(name="generate-dataset", flow_run_name=run_name, log_prints=True)
@@ -79,31 +125,30 @@ def generate(config: RunConfig) -> str | State:
     monitor = RunMonitor(config.dataset, teacher.budget_usd)
     sandbox = Sandbox(config.sandbox) if config.runs_code else None  # one pool per process (a Dask worker: its own)
 
+    # Filters that judge row by row run on each round's rows; from the first that compares rows on, on all of them.
+    compares = [get_filter(step.name).COMPARES_ROWS for step in config.filters]
+    head = compares.index(True) if True in compares else len(compares)
+    per_round, whole, earlier, made, forecast_usd = [], [], Spend(), set(), None
+    plan = first_round(recipe, config.recipe, seed, config.target)
     with stage_runner(config.runner) as runner:
-        stages = [monitor.record(synthesize(config.recipe, teacher, seed, config.dataset, sandbox))]
-        forecast_usd = None
-        if config.distills:
-            forecast_usd = forecast_distillation(stages[-1].kept, teacher)["usd"]
-            steps = PROGRESS_STEPS if teacher.mode == "online" else 1  # a provider's batch API is better sent whole
-            parts = batches(stages[-1].kept, config.batch_size, steps)
-            stages.append(monitor.gather(
-                runner.map(distill_batch, {"batch": parts, "teacher_config": unmapped(teacher)}), "distillation"
-            ))
-        parts = batches(stages[-1].kept, config.batch_size)
-        rows = monitor.gather(runner.map(embed_rows, {
-            "frame": parts, "column": unmapped(recipe.EMBED_COLUMN), "config": unmapped(config.embedding),
-        }), "embedding").kept
-        for step in config.filters:
-            judge = run_filter.with_options(task_run_name=f"filter-{step.name}")
-            # a filter that compares rows takes them all as one batch: nothing to spread, so it runs where they are
-            whole = get_filter(step.name).COMPARES_ROWS
-            parts = [rows] if whole else batches(rows, config.batch_size)
-            stages.append(monitor.gather((flow_threads() if whole else runner).map(judge, {
-                "frame": parts, "config": unmapped(step), "teacher_config": unmapped(teacher),
-                "published": unmapped(published), "embedding": unmapped(config.embedding),
-                "text_column": unmapped(recipe.EMBED_COLUMN), "seed": unmapped(seed), "sandbox": unmapped(sandbox),
-            }), step.name))
-            rows = stages[-1].kept
+        while isinstance(plan, Round):
+            stages, forecast = make_round(plan, config, teacher, published, sandbox, monitor, runner, made,
+                                          config.filters[:head])
+            per_round.append(stages)
+            forecast_usd = forecast if forecast_usd is None else forecast_usd + (forecast or 0.0)
+            earlier = sum((stage.spend for stage in whole), earlier)
+            rows = pl.concat([stages[-1].kept for stages in per_round], how="vertical_relaxed")
+            whole = judge(config.filters[head:], rows, config, teacher, published, sandbox, monitor, runner, seed)
+            candidates = sum(stages[0].kept.height for stages in per_round)
+            done = Progress(len(per_round), candidates, (whole[-1].kept if whole else rows).height, monitor.spend)
+            plan = next_round(recipe, config.recipe, seed, config.target, done, teacher.budget_usd,
+                              teacher.allow_over_forecast, get_run_logger().info)
+    stages = [combine([stages[i] for stages in per_round]) for i in range(len(per_round[0]))]
+    if whole:
+        stages += [with_spend(whole[0], earlier), *whole[1:]]
+    if (cut := trimmed(stages[-1], config.target)) is not None:
+        stages.append(cut)
+    rows = stages[-1].kept
 
     rows = to_published(rows.with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(datetime.now(UTC)).alias("created_at")
@@ -114,6 +159,7 @@ def generate(config: RunConfig) -> str | State:
     contract = check_contract(rows.drop("vector"), config.contract_suite, config.dataset)
     manifest = build_manifest(config, run_id, seed, stages, contract.to_dict(), forecast_usd,
                               latest.tag if latest else None)
+    manifest["target"] = outcome(config.target, len(per_round), rows.height, plan)
     if nothing_new(rows, stages, monitor.spend):
         return Completed(message=skip_publication(store, ledger, manifest))
     if not contract.success:
@@ -125,7 +171,8 @@ def generate(config: RunConfig) -> str | State:
     if isinstance(version, PublishError):
         return failed(version)
     print(summary_card(version.manifest(), store.root).markdown())
-    return published_state(version, monitor.spend)
+    target = manifest["target"]
+    return published_state(version, monitor.spend, describe(target) if target and target["short_because"] else None)
 
 
 if __name__ == "__main__":

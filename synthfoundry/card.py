@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthfoundry import report
+from synthfoundry.rounds import describe
 
 CARD, PLOTS = "card.md", "plots"
 
@@ -126,6 +127,7 @@ def summary_card(manifest: dict, root: str) -> Card:
             else "- teacher: none (the recipe sent no requests)",
             cost_line(manifest.get("cost", {})),
             f"- contract `{contract['suite']}`: {'passed' if contract['success'] else 'FAILED'}",
+            *([f"- {describe(manifest['target'])}"] if manifest.get("target") else []),
             f"- code: {manifest['code_version']}, run {manifest['run_id']}",
         ]),
         Section("Pipeline", stage_table(manifest["stages"])),
@@ -183,6 +185,7 @@ def version_card(
         *(["- **unfiltered**: published with `filters: none` (no screen, decontamination or deduplication)"]
           if (lineage["config"] or {}).get("filters") == "none" else []),
         *([_sandbox_line(figures["sandbox"])] if figures.get("sandbox") else []),
+        *([f"- {describe(figures['target'])}"] if figures.get("target") else []),
         f"- created {figures['created_at']}, code {lineage['code_version']}, run {lineage['run_id']}",
     ]
     spread = [

@@ -24,6 +24,7 @@ from synthfoundry.errors import UserError
 from synthfoundry.filters import FILTERS
 from synthfoundry.inputs import load_yaml
 from synthfoundry.recipes import RECIPES
+from synthfoundry.rounds import TargetConfig
 from synthfoundry.sandbox.core import SandboxConfig
 from synthfoundry.strict import Strict
 from synthfoundry.teachers.config import TeacherConfig
@@ -129,6 +130,11 @@ class RunConfig(Strict):
         default_factory=SandboxConfig,
         description="where model-written code runs (code recipes, code_tests verifiers): isolation (auto: bwrap, "
         "else unshare; none: unsandboxed, only when written here), limits per program, programs at once",
+    )
+    target: TargetConfig | None = Field(
+        default=None,
+        description="make rows in rounds until this many pass every filter (exactly this many are published, or "
+        "fewer with the reason); default: one round of the recipe as configured",
     )
 
     def seed_for(self, version: int) -> int | None:

@@ -46,6 +46,7 @@ def evaluate(
         "parent": manifest.get("parent"),
         "created_at": manifest.get("created_at"),
         "rows": manifest.get("rows", {"total": rows.height}),
+        "target": manifest.get("target"),
         "stages": _stages(manifest.get("stages", {})),
         "rejections": ledger_reasons.by_stage(ledger, top=TOP_REASONS),
         "cost": _cost(manifest),

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """The in-flight limit a stage's requests were sent under: adaptive or fixed, lowest and highest (so the
+    manifest shows where an adaptive limit settled)."""
+
+    adaptive: bool
+    lowest: int
+    highest: int
+
+    def __add__(self, other: InFlight) -> InFlight:
+        return InFlight(self.adaptive or other.adaptive, min(self.lowest, other.lowest), max(self.highest, other.highest))
 
 
 @dataclass(frozen=True)
@@ -20,13 +33,18 @@ class Spend:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     exhausted: bool = False
+    in_flight: InFlight | None = None
 
     def __add__(self, other: Spend) -> Spend:
-        return Spend(**{
-            name: (getattr(self, name) or getattr(other, name)) if name == "exhausted"
-            else getattr(self, name) + getattr(other, name)
-            for name in self.__dataclass_fields__
-        })
+        def merged(name: str):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if name == "exhausted":
+                return mine or theirs
+            if name == "in_flight":
+                return theirs if mine is None else mine if theirs is None else mine + theirs
+            return mine + theirs
+
+        return Spend(**{name: merged(name) for name in self.__dataclass_fields__})
 
     @property
     def requests(self) -> int:
@@ -47,6 +65,7 @@ class Spend:
                 "unpriced": self.unpriced,
             },
             "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
+            "in_flight": asdict(self.in_flight) if self.in_flight else None,
         }
 
 

@@ -66,7 +66,8 @@ def split(
 def combine(results: list[StageResult]) -> StageResult:
     """Merge the per-batch results of one stage."""
     stage = results[0].stage
-    kept = pl.concat([r.kept for r in results], how="vertical_relaxed")
+    # a batch with nothing kept adds no rows (and may lack the columns a later step adds to the others)
+    kept = pl.concat([r.kept for r in results if r.kept.height] or [results[0].kept], how="vertical_relaxed")
     spend = sum((r.spend for r in results), Spend())
     copies = sum(r.copies_of_published for r in results)
     return StageResult(stage, kept, pl.concat([r.dropped for r in results]), spend, copies)

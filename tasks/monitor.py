@@ -4,14 +4,16 @@ budget runs out, and at the end a table of kept/dropped rows per stage and reaso
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
-from prefect import get_run_logger
+from prefect import Task, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.futures import PrefectFutureList, as_completed
+from prefect.task_runners import TaskRunner
 
 from synthfoundry.ledger import kinds
 from synthfoundry.spend import Spend
@@ -23,6 +25,16 @@ from tasks.events import emit_dataset_event
 def artifact_key(dataset: str, what: str) -> str:
     """Artifact keys are per dataset (lowercase letters, digits and dashes), so datasets never share one."""
     return f"{dataset}-{what}".lower().replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Step:
+    """A stage a streamed batch goes through: its task, the parameter that takes the batch, the others."""
+
+    stage: str
+    task: Task
+    frame: str
+    parameters: dict
 
 
 @dataclass
@@ -62,6 +74,43 @@ class RunMonitor:
                 stage, len(results), len(futures), result.kept.height, result.dropped.height, self.spent(),
             )
         return combine([results[index] for index in range(len(futures))])
+
+    def stream(
+        self, runner: TaskRunner, parts: list[pl.DataFrame], steps: list[Step], ahead: int
+    ) -> list[StageResult]:
+        """Each batch through `steps` in order, a step as soon as that batch's previous one is done, so later
+        stages work on early batches while later batches are still being distilled; then each stage's merged
+        result, its batches in submission order (the rows, decisions and ids of running the stages one by one).
+
+        At most `ahead` batches are in the first step at once (enough to keep the teacher's in-flight limit
+        full): the batches behind them wait in the flow, not in the runner's queue ahead of later stages."""
+        logger = get_run_logger()
+        finished: queue.Queue = queue.Queue()
+        results: list[list[StageResult | None]] = [[None] * len(parts) for _ in steps]
+        progress = [create_progress_artifact(
+            0.0, key=artifact_key(self.dataset, f"{step.stage}-progress"), description=f"{self.dataset}: {step.stage}"
+        ) for step in steps]
+
+        def submit(at: int, batch: int, frame: pl.DataFrame) -> None:
+            future = runner.submit(steps[at].task, {steps[at].frame: frame, **steps[at].parameters})
+            future.add_done_callback(lambda done: finished.put((at, batch, done)))
+
+        waiting = list(enumerate(parts))[::-1]
+        for _ in range(min(ahead, len(parts))):
+            submit(0, *waiting.pop())
+        for _ in range(len(parts) * len(steps)):
+            at, batch, future = finished.get()
+            result = results[at][batch] = future.result()
+            self._add(result.spend, steps[at].stage)
+            count = sum(r is not None for r in results[at])
+            update_progress_artifact(progress[at], 100 * count / len(parts))
+            logger.info("%s: batch %d/%d: %d kept, %d dropped; %s", steps[at].stage, count, len(parts),
+                        result.kept.height, result.dropped.height, self.spent())
+            if at + 1 < len(steps):
+                submit(at + 1, batch, result.kept)
+            if at == 0 and waiting:
+                submit(0, *waiting.pop())
+        return [combine(stage) for stage in results]
 
     def spent(self) -> str:
         line = f"${self.spend.spent_usd:.4f} spent so far ({self.spend.sent} requests sent, {self.spend.cached} cached)"

@@ -46,13 +46,13 @@ def publish_version(
     return version
 
 
-def published_state(version: PublishedVersion, spend: Spend) -> State:
-    """The Completed state of a run that published, saying what (`published v4: +1,204 rows, $3.18`); its result
-    is the version's folder."""
+def published_state(version: PublishedVersion, spend: Spend, note: str | None = None) -> State:
+    """The Completed state of a run that published, saying what (`published v4: +1,204 rows, $3.18`, then `note`,
+    e.g. why a target was not reached); its result is the version's folder."""
     usd = spend.spent_usd
     cost = f"${usd:,.2f}" if usd == 0 or usd >= 0.01 else f"${usd:.4f}"
-    return Completed(message=f"published {version.tag}: +{version.record['rows']['added']:,} rows, {cost}",
-                     data=version.path)
+    message = f"published {version.tag}: +{version.record['rows']['added']:,} rows, {cost}"
+    return Completed(message=message + (f"; {note}" if note else ""), data=version.path)
 
 
 @task

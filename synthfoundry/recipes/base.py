@@ -15,6 +15,10 @@ A recipe is a module with:
                     at most what synthesis will ask (requests, tokens) and the rows it passes on, from the config
                     and seeds alone, so the run's forecast and guards come before anything is sent; reading the
                     seeds here also finds unreadable ones before the teacher is paid
+  resized(config, rows) -> Config
+                    (optional) its config for about `rows` new candidates: what lets a run with
+                    `target: {accepted: N}` ask for more in later rounds (synthfoundry/rounds.py); a recipe
+                    without it makes one round from its seeds, and `estimate(config).rows` is the most it makes
 """
 
 from __future__ import annotations

@@ -155,7 +155,8 @@ def make_managed_teacher(
             )
         identity = (teacher.provider, teacher.base_url, teacher.model)
         slots, limiter = limits.of(
-            identity, settings.max_in_flight, settings.requests_per_minute, settings.tokens_per_minute
+            identity, settings.max_in_flight, settings.requests_per_minute, settings.tokens_per_minute,
+            adaptive_from=settings.min_in_flight if settings.adapts(teacher.provider) else None,
         )
         batch = None
         if settings.mode == "batch" and cache is not None and isinstance(teacher, BatchAPI):

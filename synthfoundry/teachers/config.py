@@ -54,6 +54,13 @@ class TeacherConfig(_TeacherIdentity):
     max_in_flight: int = Field(
         default=16, ge=1, description="requests in flight at once to this provider and model, per process"
     )
+    adaptive_concurrency: bool | None = Field(
+        default=None,
+        description="let the in-flight limit follow the server between min_in_flight and max_in_flight (grow "
+        "while latency holds, shrink when it grows or requests fail); null: on for an OpenAI-compatible base_url "
+        "(vLLM, llama.cpp and Ollama queue instead of answering 429), off for the hosted APIs",
+    )
+    min_in_flight: int = Field(default=1, ge=1, description="the lowest an adaptive in-flight limit goes")
     timeout_s: float = Field(default=120, gt=0)
     max_retries: int = Field(
         default=4, ge=0, description="SDK retries (backoff + jitter, Retry-After honoured) on 429, 5xx, timeouts"
@@ -111,6 +118,21 @@ class TeacherConfig(_TeacherIdentity):
     batch_attempts: int = Field(
         default=2, ge=1, description="batch mode: submissions per request (failed and expired items are resubmitted)"
     )
+
+    @model_validator(mode="after")
+    def _in_flight_range(self) -> TeacherConfig:
+        if self.min_in_flight > self.max_in_flight:
+            raise ValueError(
+                f"teacher.min_in_flight ({self.min_in_flight}) is above teacher.max_in_flight ({self.max_in_flight}): "
+                "the adaptive limit moves between the two"
+            )
+        return self
+
+    def adapts(self, provider: str) -> bool:
+        """Whether the in-flight limit adapts for this (resolved) provider: see `adaptive_concurrency`."""
+        if self.adaptive_concurrency is not None:
+            return self.adaptive_concurrency
+        return provider == "openai" and self.base_url is not None
 
     @model_validator(mode="after")
     def _batch_needs_the_cache(self) -> TeacherConfig:

@@ -15,23 +15,46 @@ from collections import deque
 from pathlib import Path
 from typing import Protocol
 
-from synthfoundry.spend import Spend
+from synthfoundry.spend import InFlight, Spend
+from synthfoundry.teachers.adaptive import AdaptiveLimit
 from synthfoundry.teachers.base import Completion
 
 
-class Slots:
-    """A semaphore that waiters on any event loop, in any thread, can share."""
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
-    def __init__(self, size: int) -> None:
-        self._free = size
+
+class Slots:
+    """A semaphore that waiters on any event loop, in any thread, can share.
+
+    With an `AdaptiveLimit` its size follows the server (see synthfoundry/teachers/adaptive.py): each finished
+    request is reported to `done`, and the size may shrink below the slots in use (they drain) or grow.
+    """
+
+    def __init__(self, size: int, adaptive: AdaptiveLimit | None = None) -> None:
+        self.adaptive = adaptive
+        self._size = adaptive.limit if adaptive else size
+        self._used = 0
         self._lock = threading.Lock()
         self._waiters: deque[asyncio.Future[None]] = deque()
 
-    async def acquire(self) -> None:
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def limit(self) -> InFlight:
+        """The limit a request is being sent under, as a stage's spend records it."""
+        return InFlight(self.adaptive is not None, self._size, self._size)
+
+    async def acquire(self) -> int:
+        """Take a slot; returns the adaptive limit's epoch (to give back to `done`)."""
         with self._lock:
-            if self._free:
-                self._free -= 1
-                return
+            if self._used < self._size:
+                self._used += 1
+                return self._epoch()
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
         try:
@@ -44,17 +67,40 @@ class Slots:
             if not queued and waiter.done() and not waiter.cancelled():
                 self.release()  # granted just as we were cancelled: pass the slot on
             raise
+        return self._epoch()
+
+    def _epoch(self) -> int:
+        return self.adaptive.epoch if self.adaptive else 0
 
     def release(self) -> None:
         with self._lock:
-            while self._waiters:
-                waiter = self._waiters.popleft()
-                try:
-                    waiter.get_loop().call_soon_threadsafe(self._grant, waiter)
-                    return
-                except RuntimeError:  # that waiter's loop has closed
-                    continue
-            self._free += 1
+            self._used -= 1
+            self._grant_waiters()
+
+    def done(self, epoch: int, latency_s: float, failed: bool) -> None:
+        """Release a slot after a request sent in `epoch` that took `latency_s` (and failed or not): an adaptive
+        size learns."""
+        if self.adaptive is None:
+            self.release()
+            return
+        with self._lock:
+            self._used -= 1
+            self._size = self.adaptive.observe(latency_s, failed, bool(self._waiters), epoch)
+            self._grant_waiters()
+
+    def _grant_waiters(self) -> None:
+        """Hand free slots to waiters in order (called with the lock held)."""
+        while self._waiters and self._used < self._size:
+            waiter = self._waiters.popleft()
+            loop = waiter.get_loop()
+            try:
+                if loop is _running_loop():
+                    loop.call_soon(self._grant, waiter)  # no wake-up through the loop's pipe: it is awake
+                else:
+                    loop.call_soon_threadsafe(self._grant, waiter)
+            except RuntimeError:  # that waiter's loop has closed
+                continue
+            self._used += 1
 
     def _grant(self, waiter: asyncio.Future[None]) -> None:
         if waiter.done():  # cancelled while the grant was on its way
@@ -209,13 +255,13 @@ class Budget:
             return True
         return False
 
-    def reserve(self, usd: float, committed: bool = False) -> bool:
+    def reserve(self, usd: float, committed: bool = False, in_flight: InFlight | None = None) -> bool:
         """`committed`: the request is already out (a batch re-attached after a crash) and is counted even past
-        the cap, since it will be billed whatever happens here."""
+        the cap, since it will be billed whatever happens here. `in_flight`: the in-flight limit it is sent under."""
         if not self.cap.reserve(usd, committed):
             self._count(refused=1, exhausted=True)
             return False
-        self._count(sent=1)
+        self._count(sent=1, in_flight=in_flight)
         return True
 
     def settle(self, reserved_usd: float, completion: Completion | None) -> None:
@@ -256,13 +302,20 @@ class ProviderLimits:
         self._by_key: dict[tuple, tuple[Slots, RateLimiter | None]] = {}
 
     def of(
-        self, identity: tuple, max_in_flight: int, requests_per_minute: float | None, tokens_per_minute: float | None
+        self,
+        identity: tuple,
+        max_in_flight: int,
+        requests_per_minute: float | None,
+        tokens_per_minute: float | None,
+        adaptive_from: int | None = None,
     ) -> tuple[Slots, RateLimiter | None]:
-        key = (identity, max_in_flight, requests_per_minute, tokens_per_minute)
+        """`adaptive_from`: the in-flight limit adapts between this and `max_in_flight` (None: fixed)."""
+        key = (identity, max_in_flight, requests_per_minute, tokens_per_minute, adaptive_from)
         with self._lock:
             if key not in self._by_key:
                 limiter = None
                 if requests_per_minute or tokens_per_minute:
                     limiter = RateLimiter(requests_per_minute, tokens_per_minute)
-                self._by_key[key] = (Slots(max_in_flight), limiter)
+                adaptive = None if adaptive_from is None else AdaptiveLimit(adaptive_from, max_in_flight)
+                self._by_key[key] = (Slots(max_in_flight, adaptive), limiter)
             return self._by_key[key]

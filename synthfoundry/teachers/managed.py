@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -162,19 +163,25 @@ class ManagedTeacher:
             await self.throttle()
         if self.limiter:
             await self.limiter.wait(estimate_tokens(request) + request.max_tokens)
-        await self.slots.acquire()
+        epoch = await self.slots.acquire()
+        started, failed = None, True
         try:
             worst_case = self.price.cost(estimate_tokens(request), request.max_tokens) if self.price else 0.0
-            if not self.budget.reserve(worst_case):
+            if not self.budget.reserve(worst_case, in_flight=self.slots.limit()):
                 raise Unanswered(BUDGET_EXHAUSTED)
+            started = time.monotonic()
             try:
                 completion = self._priced(await self.teacher.complete(request), self.price)
             except BaseException:
                 self.budget.settle(worst_case, None)
                 raise
             self.budget.settle(worst_case, completion)
+            failed = False
         finally:
-            self.slots.release()
+            if started is None:  # never sent: nothing to learn from
+                self.slots.release()
+            else:
+                self.slots.done(epoch, time.monotonic() - started, failed)
         return completion
 
     def batches(self, requests: Sequence[ChatRequest]) -> bool:

@@ -10,6 +10,9 @@ Faults: `server.script(reply, ...)` answers the next requests with those replies
 route; `server.rules` holds functions of a request that return a reply to force, or None. Helpers build the usual
 faults: `rate_limited`, `status`, `malformed`, `truncated`, `timeout`, `disconnect`.
 
+Capacity: `capacity=N` makes it a self-hosted server (vLLM, llama.cpp): it answers N requests at a time, each in
+`latency` seconds, and queues the rest in arrival order (latency grows with the queue); it never answers 429.
+
 Run it alone (the benchmark does, in its own process): `python -m tests.fakes.provider_server --latency 1`
 prints the port, then serves until killed.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import re
@@ -116,15 +120,19 @@ class ProviderServer:
         record: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        capacity: int | None = None,
     ) -> None:
         """`reply(body)` writes the text of every chat answer; for a structured-output request it must be JSON.
 
         It may instead return `{"content": str | None, "tool_calls": [{"name": ..., "arguments": dict | str}]}`:
         the answer calls those tools (OpenAI `tool_calls`, Anthropic `tool_use` blocks); string arguments are sent
         as written, so a test can script malformed JSON (OpenAI only: Anthropic's `input` is always an object).
+        `capacity`: requests answered at once (the others queue); None: all of them.
         """
         self.reply = reply
         self.latency = latency
+        self.capacity = capacity
+        self._serving: asyncio.Semaphore | contextlib.nullcontext = contextlib.nullcontext()
         self.record = record
         self.host, self.port = host, port
         # method, path, body (parsed JSON), auth, at and, once its whole answer is written, answered_at (monotonic s)
@@ -231,8 +239,9 @@ class ProviderServer:
                 }
                 self.requests.append(request.record)
             forced = self._script.popleft() if self._script else None
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        async with self._serving:  # past `capacity`, requests wait their turn
+            if self.latency:
+                await asyncio.sleep(self.latency)
         forced = forced or next((r for rule in self.rules if (r := rule(request)) is not None), None)
         if forced is not None:
             return forced
@@ -271,6 +280,8 @@ class ProviderServer:
             writer.close()
 
     async def serve(self) -> None:
+        if self.capacity:
+            self._serving = asyncio.Semaphore(self.capacity)
         self._server = await asyncio.start_server(self._connection, self.host, self.port, backlog=4096)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -314,9 +325,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--capacity", type=int, default=None, help="requests answered at once; the rest queue")
     args = parser.parse_args()
     raise_fd_limit()
-    server = ProviderServer(latency=args.latency, record=False, port=args.port)
+    server = ProviderServer(latency=args.latency, record=False, port=args.port, capacity=args.capacity)
 
     async def run() -> None:
         await server.serve()

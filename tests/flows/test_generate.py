@@ -341,3 +341,27 @@ def test_object_store_root_from_the_run_config_publishes_into_the_bucket(tmp_pat
     assert checked.exit_code == 0, checked.output
     assert bucket.exists("published/from-config/exports/arith_ops/v2/manifest.json")
     assert not list(tmp_path.rglob("s3:*")) and not list(Path.cwd().glob("s3:*"))
+
+
+def test_streamed_batches_give_the_sequential_result(tmp_path, fake_openai):
+    """Batches of 4 streamed through distillation -> embedding -> injection while later ones are distilled, and
+    diversity over them all: the same rows, ledger and decisions as one batch through each stage in turn."""
+    teacher = {"provider": "openai", "model": "fake-teacher", "base_url": fake_openai.base_url, "max_tokens": 64,
+               "max_in_flight": 4}
+    recipe = {"name": "cosmopedia", "topics": [f"topic {i}" for i in range(6)], "per_seed": 4}
+    runs = {}
+    for batch_size in (1000, 4):
+        (tmp_path / str(batch_size)).mkdir()
+        config = yaml.safe_load(open(write_config(tmp_path / str(batch_size), 3, teacher, recipe=recipe)))
+        config["publish"]["root"] = str(tmp_path / str(batch_size) / "published")
+        folder = generate_dataset(config={**config, "batch_size": batch_size,
+                                          "filters": [{"name": "injection"}, {"name": "diversity"}]})
+        runs[batch_size] = read_published(Path(folder))
+    whole, streamed = runs[1000], runs[4]
+    assert streamed.manifest["stages"]["distillation"]["in"] == 24  # six batches of four
+    assert streamed.data["id"].to_list() == whole.data["id"].to_list()
+    assert streamed.manifest["stages"] == whole.manifest["stages"]
+    columns = ["id", "stage", "reason"]
+    assert streamed.ledger.select(columns).sort("id").equals(whole.ledger.select(columns).sort("id"))
+    decisions = [[(d["stage"], round(d["score"] or 0, 4)) for d in row] for row in whole.data["decisions"]]
+    assert [[(d["stage"], round(d["score"] or 0, 4)) for d in row] for row in streamed.data["decisions"]] == decisions

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import random
 from importlib.metadata import version
 from typing import Annotated, Any, Literal
@@ -139,6 +140,13 @@ def tasks(dataset: str, count: int, seed: int, options: dict[str, Any], seen: se
 def estimate(config: Config) -> Estimate:
     """Generated locally: no request, the configured number of tasks."""
     return Estimate(rows=sum(config.datasets.values()))
+
+
+def resized(config: Config, rows: int) -> Config:
+    """This config for about `rows` tasks, shared among the datasets as configured (generators never run out)."""
+    total = sum(config.datasets.values())
+    counts = {name: max(1, math.ceil(count * rows / total)) for name, count in config.datasets.items()}
+    return config.model_copy(update={"datasets": counts})
 
 
 def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log) -> StageResult:

@@ -14,6 +14,7 @@ goes to `metadata.instance_output` for reference: it is unverified model text, s
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -427,6 +428,12 @@ def add_instances(
         f"({sum(label is None for label in labels)} unclear replies taken as not), {result.counts['kept']} kept, "
         f"{result.counts['dropped']} dropped")
     return result
+
+
+def resized(config: Config, rows: int) -> Config:
+    """This config for about `rows` new instructions, its rounds scaled alike (the teacher writes as many as asked)."""
+    rounds = math.ceil(config.max_rounds * rows / config.target_instructions)
+    return config.model_copy(update={"target_instructions": rows, "max_rounds": rounds})
 
 
 def estimate(config: Config) -> Estimate:
