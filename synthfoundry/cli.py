@@ -119,6 +119,43 @@ def validate(config: Annotated[Path, typer.Argument(help="run config (YAML)")], 
         raise typer.Exit(1)
 
 
+@command
+def evaluate(config: Annotated[Path, typer.Argument(help="evaluation config (YAML)")], as_json: Json = False) -> None:
+    """Train the student on each arm of CONFIG and compare the arms on held-out tasks.
+
+    The result is recorded beside the versions and shown on their cards; `promote --if-better-than` reads it.
+    """
+    from synthfoundry.evaluation import results
+    from synthfoundry.evaluation.config import load_evaluation_config
+
+    load_evaluation_config(config)  # a bad config is one error before Prefect starts
+    from flows.evaluate import evaluate_dataset
+
+    record = evaluate_dataset(config_path=str(config))
+    summary = {key: record[key] for key in ("id", "dataset", "arms", "sets", "scores", "differences", "seed_variance")}
+    text = "\n\n".join([f"evaluation {record['id']}", _table(results.table(record)),
+                         _table(results.difference_table(record))])
+    _print(summary, as_json, text)
+
+
+@command
+def promote(
+    dataset: Dataset,
+    version: Annotated[int, typer.Argument(help="the version number to promote")],
+    tag_name: Annotated[str, typer.Option("--tag", help="the tag to move, e.g. stable")] = "stable",
+    if_better_than: Annotated[str | None, typer.Option(
+        "--if-better-than", help="only if a recorded evaluation shows VERSION better than this tag's version")] = None,
+    root: Root = ROOT,
+    as_json: Json = False,
+) -> None:
+    """Point --tag at VERSION, gated on the recorded evaluation with --if-better-than."""
+    from synthfoundry.evaluation.promotion import promote as promote_version
+
+    _store(root, dataset)
+    message = promote_version(root, dataset, version, tag_name, if_better_than)
+    _print({"promoted": True, "tag": tag_name, "version": f"v{version}", "message": message}, as_json, message)
+
+
 # --- versions ----------------------------------------------------------------------------------------------------
 
 

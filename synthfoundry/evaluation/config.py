@@ -53,6 +53,10 @@ class TrainConfig(Strict):
     num_generations: int = Field(default=4, ge=2, description="GRPO: completions sampled per prompt")
     max_completion_length: int = Field(default=64, ge=1, description="GRPO: tokens per sampled completion")
     checkpoint_every: int = Field(default=10, ge=1, description="steps between trainer checkpoints (resume point)")
+    repeat_seeds: list[int] = Field(
+        default_factory=list,
+        description="seed variance: every arm trained again with each of these seeds, the spread reported",
+    )
 
     @model_validator(mode="after")
     def _whole_groups(self) -> TrainConfig:
@@ -135,3 +139,12 @@ def parse_evaluation_config(data: object, source: str = "<evaluation config>") -
 
 def load_evaluation_config(path: str | Path) -> EvaluationConfig:
     return parse_evaluation_config(load_yaml(path, "the evaluation config", EvaluationConfigError), str(path))
+
+
+def evaluation_config(config: EvaluationConfig | dict | None, config_path: str | None) -> EvaluationConfig:
+    """The flow's config: given as a value (the run form) or read from a file on the worker."""
+    if (config is None) == (config_path is None):
+        raise EvaluationConfigError("give the evaluation config either as `config` or as `config_path`, not both")
+    if config_path is not None:
+        return load_evaluation_config(config_path)
+    return config if isinstance(config, EvaluationConfig) else parse_evaluation_config(config, "config")

@@ -39,7 +39,7 @@ class TrainedArm:
 def run_folder(arm: Arm, config: TrainConfig, student: Student, cache: Path) -> Path:
     """One folder per (student, version, its rows, training settings): the same arm of a later evaluation reuses it."""
     key = content_id(student.source, arm.dataset, arm.version, arm.rows["id"].sort().to_list(),
-                     config.model_dump(exclude={"checkpoint_every"}))
+                     config.model_dump(exclude={"checkpoint_every", "repeat_seeds"}))
     return cache / "evaluation" / "runs" / f"{arm.dataset}-v{arm.version}-{key[:16]}"
 
 

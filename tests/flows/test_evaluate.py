@@ -1,0 +1,103 @@
+"""The evaluate flow end to end: real TRL + peft training of the shipped SmolLM2-135M on published versions, held-out
+tasks scored by the project's verifiers, the record beside the versions and on their cards."""
+
+import json
+import random
+
+import polars as pl
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from synthfoundry.cli import app
+from synthfoundry.store import DatasetStore
+from tests.helpers import publish_rows, published_rows
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+TINY = {"max_steps": 4, "batch_size": 4, "max_length": 64, "lora_rank": 8, "learning_rate": 1e-3,
+        "checkpoint_every": 100}
+EVAL = {"items": 8, "max_new_tokens": 8, "resamples": 200}
+
+GENERATOR = "basic_arithmetic"
+
+
+def arithmetic_rows(count: int, run_id: str, corrupt: bool = False) -> pl.DataFrame:
+    """`count` reasoning-gym tasks as an SFT dataset publishes them; `corrupt`: the same questions, each answered
+    by a random 6-digit negative number (wrong in value and in form)."""
+    import reasoning_gym
+
+    items = list(reasoning_gym.create_dataset(GENERATOR, size=count, seed=7))
+    wrong = random.Random(run_id)
+    answers = [str(item["answer"]) for item in items]
+    responses = [f"-{wrong.randint(100000, 999999)}" for _ in items] if corrupt else answers
+    return published_rows(
+        count, run_id=run_id,
+        instruction=[item["question"] for item in items], input=[""] * count, response=responses, answer=answers,
+        verifier=[f"reasoning_gym:{GENERATOR}"] * count,
+        metadata=[json.dumps(item["metadata"], default=str) for item in items],
+        seed_ids=[[f"{GENERATOR}:7:{index}"] for index in range(count)],
+    )
+
+
+@pytest.fixture
+def arms_root(tmp_path):
+    """`clean` v1 (right answers) and `corrupt` v1 (the same questions, wrong answers) in one store."""
+    root = tmp_path / "published"
+    publish_rows(root, "clean", arithmetic_rows(16, "clean-run"))
+    publish_rows(root, "corrupt", arithmetic_rows(16, "corrupt-run", corrupt=True))
+    return root
+
+
+@pytest.fixture(scope="module")
+def student_folder():
+    """The shipped GGUF dequantised once into the project's cache, as a first evaluation does; each test then
+    trains in its own cache folder."""
+    from synthfoundry.evaluation.student import cache_root, prepare_student
+
+    return prepare_student(None, "cpu", cache_root()).folder
+
+
+@pytest.fixture
+def write_config(tmp_path, student_folder):
+    def write(name="evaluate.yaml", **overrides) -> str:
+        config = {"dataset": "clean", "publish": {"root": str(tmp_path / "published")}, "base": False,
+                  "student": {"path": student_folder}, "train": TINY, "eval": EVAL,
+                  "cache_dir": str(tmp_path / "cache"), **overrides}
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(config))
+        return str(path)
+
+    return write
+
+
+def test_an_arm_trained_on_wrong_answers_has_a_worse_held_out_loss(arms_root, write_config):
+    result = CliRunner().invoke(app, ["evaluate", write_config(arms=["v1", "corrupt@v1"]), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    scores = {row["arm"]: row for row in summary["scores"]}
+    assert set(scores) == {"v1", "corrupt@v1"} and all(row["set"] == "procedural" for row in scores.values())
+    assert scores["corrupt@v1"]["loss"]["mean"] > scores["v1"]["loss"]["mean"]
+    [difference] = summary["differences"]  # corrupt@v1 - v1, paired over the same 8 held-out items
+    assert difference["loss"]["mean"] > 0 and difference["loss"]["n"] == 8
+    budgets = [arm["budget"] for arm in summary["arms"]]
+    assert [b["steps"] for b in budgets] == [4, 4] and budgets[0]["trainer"] == "SFTTrainer"
+    assert summary["sets"]["procedural"]["overlap"] == {"v1": 0, "corrupt@v1": 0}
+    # recorded beside both versions, which stay as published; their cards show it
+    for dataset in ("clean", "corrupt"):
+        store = DatasetStore(arms_root, dataset)
+        [record] = store.evaluations(1)
+        assert record["id"] == summary["id"] and len(store.versions()) == 1
+        assert "## Extrinsic evaluation" in (arms_root / "exports" / dataset / "v1" / "card.md").read_text()
+
+
+def test_the_same_seed_gives_the_same_result_and_other_seeds_show_the_spread(arms_root, write_config, tmp_path):
+    from flows.evaluate import evaluate_dataset
+
+    short = {**TINY, "max_steps": 2}
+    first = evaluate_dataset(config_path=write_config(arms=["v1"], train={**short, "repeat_seeds": [1]}))
+    again = evaluate_dataset(config_path=write_config("again.yaml", arms=["v1"], train=short,
+                                                      cache_dir=str(tmp_path / "other-cache")))
+    assert first["items"]["v1|procedural"] == again["items"]["v1|procedural"]  # trained afresh, per-item identical
+    [spread] = first["seed_variance"]
+    assert spread["seeds"] == [0, 1] and spread["loss"]["values"][0] != spread["loss"]["values"][1]
+    assert spread["loss"]["stdev"] > 0
