@@ -282,7 +282,7 @@ EVALUATION = "evaluation.json"  # the figures, beside the manifest
 
 def evaluate_version(store, version) -> dict:
     """A published version's figures, with the change from its parent (the parent's saved evaluation, else
-    computed now)."""
+    computed now) and the extrinsic evaluations recorded for it (without their per-item scores)."""
     parent_tag = version.manifest().get("parent")
     parent = store.versions().by_tag(parent_tag)
     previous = (_saved_evaluation(store, parent) or _figures(store, parent)) if parent else None
