@@ -21,7 +21,7 @@ from tasks.failures import failed
 from tasks.runs import show_project_logs
 
 
-@flow(name="evaluate-dataset", log_prints=True)
+@flow(name="evaluate-dataset")
 def evaluate_dataset(config: EvaluationConfig | None = None, config_path: str | None = None) -> dict | State:
     """Train the student on each arm and compare the arms on held-out tasks; returns the evaluation record."""
     show_project_logs()

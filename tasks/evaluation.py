@@ -5,6 +5,7 @@ artifacts, recorded beside the evaluated versions (whose cards gain an "Extrinsi
 from __future__ import annotations
 
 import base64
+import re
 
 import polars as pl
 from prefect import get_run_logger, task
@@ -102,7 +103,8 @@ def record_result(record: dict, config: EvaluationConfig) -> list[str]:
 
 def _progress(dataset: str, what: str, description: str):
     """A progress artifact and the (done, total) callback that moves it."""
-    artifact = create_progress_artifact(0.0, key=artifact_key(dataset, what), description=description)
+    key = re.sub(r"[^a-z0-9-]", "-", artifact_key(dataset, what))  # arm names may hold @ and .
+    artifact = create_progress_artifact(0.0, key=key, description=description)
 
     def update(done: int, total: int) -> None:
         update_progress_artifact(artifact, 100 * done / max(total, 1))

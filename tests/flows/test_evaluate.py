@@ -73,7 +73,7 @@ def write_config(tmp_path, student_folder):
 def test_an_arm_trained_on_wrong_answers_has_a_worse_held_out_loss(arms_root, write_config):
     result = CliRunner().invoke(app, ["evaluate", write_config(arms=["v1", "corrupt@v1"]), "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     scores = {row["arm"]: row for row in summary["scores"]}
     assert set(scores) == {"v1", "corrupt@v1"} and all(row["set"] == "procedural" for row in scores.values())
     assert scores["corrupt@v1"]["loss"]["mean"] > scores["v1"]["loss"]["mean"]
