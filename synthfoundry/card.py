@@ -219,6 +219,10 @@ def version_card(
     if figures["change"]:
         changed = [{"metric": k, **v} for k, v in figures["change"].items() if k != "from"]
         card.add(Section(f"Change from {figures['change']['from']}", table(changed)))
+    if figures.get("extrinsic"):
+        from synthfoundry.evaluation.results import markdown
+
+        card.add(Section("Extrinsic evaluation", [markdown(record, "###") for record in figures["extrinsic"]]))
     if root is not None:
         card.add(load_section(root, figures["dataset"], int(str(figures["version"]).lstrip("v"))))
     return card

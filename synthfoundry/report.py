@@ -286,7 +286,8 @@ def evaluate_version(store, version) -> dict:
     parent_tag = version.manifest().get("parent")
     parent = store.versions().by_tag(parent_tag)
     previous = (_saved_evaluation(store, parent) or _figures(store, parent)) if parent else None
-    return _figures(store, version, previous)
+    extrinsic = [{k: v for k, v in record.items() if k != "items"} for record in store.evaluations(version.number)]
+    return {**_figures(store, version, previous), "extrinsic": extrinsic}
 
 
 def _figures(store, version, previous: dict | None = None) -> dict:

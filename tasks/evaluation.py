@@ -84,7 +84,7 @@ def report(record: dict) -> None:
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=transient, cache_policy=NONE)
 def record_result(record: dict, config: EvaluationConfig) -> list[str]:
     """The record under each evaluated dataset's `evaluations/`, and those versions' cards made again."""
-    from synthfoundry.store import DatasetStore
+    from synthfoundry.dataset import DatasetStore
     from tasks.publish import publish_card
 
     paths = []

@@ -23,6 +23,7 @@ LanceDB and polars all read.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -162,6 +163,23 @@ class DatasetStore:
         """Roll back whatever an interrupted publish left; returns what was fixed."""
         with publish_lock(self.files, self.exports):
             return self.history.audit(self.versions(), fix=True)
+
+    # --- evaluations (beside the versions, which stay as published) ---------------------------------------
+
+    def record_evaluation(self, record: dict) -> str:
+        """Keep an extrinsic evaluation (synthfoundry.evaluation.results) under `evaluations/<id>.json`; a record
+        is written once and never changed."""
+        path = f"{self.exports}/evaluations/{record['id']}.json"
+        self.files.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        if not self.files.create(path, json.dumps(record, indent=2, default=str).encode()):
+            raise PublishError(f"evaluation {record['id']} of {self.dataset} is already recorded")
+        return path
+
+    def evaluations(self, version: int | None = None) -> list[dict]:
+        """Recorded evaluations, oldest first; given a version, those with an arm trained on it."""
+        records = [self.files.read_json(path) for path in sorted(self.files.glob(f"{self.exports}/evaluations/*.json"))]
+        return [r for r in records if version is None
+                or any(arm["dataset"] == self.dataset and arm["version"] == version for arm in r["arms"])]
 
     def write_run_report(self, ledger: pl.DataFrame, manifest: dict) -> str:
         """The ledger and manifest of a run that published nothing, under runs/<dataset>/<run_id>/."""

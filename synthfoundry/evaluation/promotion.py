@@ -63,7 +63,7 @@ def promote(root: str, dataset: str, version: int, tag: str, if_better_than: str
             margins: PromoteConfig = DEFAULT_MARGINS) -> str:
     """Point `tag` at `version`; with `if_better_than`, only when the gate passes against that tag's version (a
     tag not yet set has nothing to beat). Returns what was done."""
-    from synthfoundry.store import DatasetStore
+    from synthfoundry.dataset import DatasetStore
 
     store = DatasetStore(root, dataset)
     candidate = store.version(version)

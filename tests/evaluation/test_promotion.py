@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from synthfoundry.cli import app
-from synthfoundry.store import DatasetStore
+from synthfoundry.dataset import DatasetStore
 from tests.evaluation.test_results import record_of, scored
 from tests.helpers import publish_rows, published_rows
 

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from synthfoundry.cli import app
-from synthfoundry.store import DatasetStore
+from synthfoundry.dataset import DatasetStore
 from tests.helpers import publish_rows, published_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]

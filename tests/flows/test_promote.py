@@ -3,8 +3,8 @@
 import pytest
 
 from flows.promote import promote_version
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.evaluation.promotion import PromotionRefused
-from synthfoundry.store import DatasetStore
 from tests.evaluation.test_results import record_of, scored
 from tests.helpers import publish_rows, published_rows
 
