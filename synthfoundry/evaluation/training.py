@@ -53,6 +53,7 @@ def train_arm(arm: Arm, config: TrainConfig, student: Student, cache: Path,
     transformers.set_seed(config.seed)  # before the model: LoRA's initial weights are drawn when it is wrapped
     model, tokenizer = student.load()
     trainer = _trainer(arm, config, model, tokenizer, student, folder)
+    trainer.remove_callback(transformers.PrinterCallback)  # it prints each log line to stdout (`--json` is one document)
     if progress:
         trainer.add_callback(_progress_callback(progress))
     checkpoints = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
