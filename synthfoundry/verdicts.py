@@ -3,6 +3,7 @@ built-in ones, and verifiers that live elsewhere (the sandbox's code tests) subc
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,3 +53,9 @@ class Verifier:
 
     def show(self, found: Any) -> str:
         return str(found)
+
+
+def normalise(text: str) -> str:
+    """How verifiers compare free text: case-folded, punctuation dropped, whitespace collapsed."""
+    text = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text.casefold())
+    return " ".join(text.split())

@@ -31,13 +31,12 @@ import json
 import math
 import re
 import threading
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from synthfoundry.verdicts import Verdict, Verifier, VerifierError
+from synthfoundry.verdicts import Verdict, Verifier, VerifierError, normalise
 
 if TYPE_CHECKING:
     from synthfoundry.sandbox import Sandbox
@@ -142,12 +141,6 @@ def _last_boxed(text: str) -> str | None:
         if depth == 0:
             return text[start:at]
     return None
-
-
-def normalise(text: str) -> str:
-    """Case-folded, punctuation dropped, whitespace collapsed."""
-    text = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text.casefold())
-    return " ".join(text.split())
 
 
 class MathVerify(Verifier):

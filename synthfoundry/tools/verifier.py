@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from synthfoundry.verdicts import Verifier, VerifierError
-from synthfoundry.verify import normalise
+from synthfoundry.verdicts import Verifier, VerifierError, normalise
 
 NAME = "tool_calls"
 Found = list[tuple[str, dict[str, Any]]]
