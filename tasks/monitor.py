@@ -53,7 +53,6 @@ class RunMonitor:
 
         The batches keep their submission order in the result, so a run is reproducible whichever ends first.
         """
-        logger = get_run_logger()
         progress = create_progress_artifact(
             0.0, key=artifact_key(self.dataset, f"{stage}-progress"), description=f"{self.dataset}: {stage}"
         )
@@ -64,15 +63,7 @@ class RunMonitor:
             result = future.result()
             results[order[future]] = result
             rows += result.kept.height + result.dropped.height
-            self._add(result.spend, stage)
-            update_progress_artifact(progress, 100 * len(results) / len(futures), description=(
-                f"{self.dataset}: {stage}: {rows} rows done in {len(results)} of {len(futures)} batches, "
-                f"{rows / max(time.monotonic() - started, 1e-3):.1f} rows/s; ${self.spend.spent_usd:.4f} spent"
-            ))
-            logger.info(
-                "%s: batch %d/%d: %d kept, %d dropped; %s",
-                stage, len(results), len(futures), result.kept.height, result.dropped.height, self.spent(),
-            )
+            self._batch_done(progress, stage, result, len(results), len(futures), rows, started)
         return combine([results[index] for index in range(len(futures))])
 
     def stream(
@@ -84,7 +75,6 @@ class RunMonitor:
 
         At most `ahead` batches are in the first step at once (enough to keep the teacher's in-flight limit
         full): the batches behind them wait in the flow, not in the runner's queue ahead of later stages."""
-        logger = get_run_logger()
         finished: queue.Queue = queue.Queue()
         results: list[list[StageResult | None]] = [[None] * len(parts) for _ in steps]
         progress = [create_progress_artifact(
@@ -95,22 +85,33 @@ class RunMonitor:
             future = runner.submit(steps[at].task, {steps[at].frame: frame, **steps[at].parameters})
             future.add_done_callback(lambda done: finished.put((at, batch, done)))
 
+        rows, started = [0] * len(steps), time.monotonic()
         waiting = list(enumerate(parts))[::-1]
         for _ in range(min(ahead, len(parts))):
             submit(0, *waiting.pop())
         for _ in range(len(parts) * len(steps)):
             at, batch, future = finished.get()
             result = results[at][batch] = future.result()
-            self._add(result.spend, steps[at].stage)
+            rows[at] += result.kept.height + result.dropped.height
             count = sum(r is not None for r in results[at])
-            update_progress_artifact(progress[at], 100 * count / len(parts))
-            logger.info("%s: batch %d/%d: %d kept, %d dropped; %s", steps[at].stage, count, len(parts),
-                        result.kept.height, result.dropped.height, self.spent())
+            self._batch_done(progress[at], steps[at].stage, result, count, len(parts), rows[at], started)
             if at + 1 < len(steps):
                 submit(at + 1, batch, result.kept)
             if at == 0 and waiting:
                 submit(0, *waiting.pop())
         return [combine(stage) for stage in results]
+
+    def _batch_done(self, progress, stage: str, result: StageResult, done: int, total: int, rows: int,
+                    started: float) -> None:
+        """Count a finished batch of `stage` and report it: the progress artifact (rows done, rows/s, spend) and a
+        log line."""
+        self._add(result.spend, stage)
+        update_progress_artifact(progress, 100 * done / total, description=(
+            f"{self.dataset}: {stage}: {rows} rows done in {done} of {total} batches, "
+            f"{rows / max(time.monotonic() - started, 1e-3):.1f} rows/s; ${self.spend.spent_usd:.4f} spent"
+        ))
+        get_run_logger().info("%s: batch %d/%d: %d kept, %d dropped; %s",
+                              stage, done, total, result.kept.height, result.dropped.height, self.spent())
 
     def spent(self) -> str:
         line = f"${self.spend.spent_usd:.4f} spent so far ({self.spend.sent} requests sent, {self.spend.cached} cached)"
