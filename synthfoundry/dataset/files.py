@@ -27,10 +27,6 @@ class Folder:
         self.fs, base = fsspec.core.url_to_fs(self.url, use_listings_cache=False, **options)
         self.base = base if self.local else self.fs.unstrip_protocol(base)
 
-    def object_store_options(self) -> dict[str, str] | None:
-        """`storage_options` for LanceDB and polars reading under this folder (None on a local disk)."""
-        return self.storage.object_store() if self.storage else None
-
     def path(self, *parts: str) -> str:
         return "/".join([self.base, *parts])
 
