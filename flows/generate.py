@@ -111,7 +111,7 @@ def generate(config: RunConfig) -> str | State:
     if not report.ok:
         return failed(PreflightFailed(report.message()))
     run_id = str(flow_run.id or f"local-{datetime.now(UTC):%Y%m%dT%H%M%S}")
-    store = DatasetStore(config.publish.root, config.dataset, crash=injected())
+    store = DatasetStore(config.publish.root, config.dataset, crash=injected(), storage=config.publish.storage_options)
     versions = store.versions()
     done = versions.by_run(run_id)
     if done is not None:  # this run, resumed after a crash that came after its commit

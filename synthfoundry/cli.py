@@ -28,6 +28,10 @@ app = typer.Typer(
 
 Dataset = Annotated[str, typer.Argument(help="dataset name, as in the run config's `dataset`")]
 Root = Annotated[str, typer.Option("--root", help="publish root: a folder or an object-store URI (s3://...)")]
+Storage = Annotated[list[str] | None, typer.Option(
+    "--storage-option", metavar="KEY=VALUE",
+    help="an s3:// root's endpoint_url, region, key, secret, token or anon, as publish.storage_options (repeat it)",
+)]
 Version = Annotated[int | None, typer.Option("--version", help="version number N (vN); default: the latest")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 ROOT = "synthfoundry-data"
@@ -47,12 +51,14 @@ def command(function):
     return app.command()(run)
 
 
-def _store(root: str, dataset: str, committed: bool = True):
-    """The dataset's store, refused with one error naming place and dataset when nothing of it is there (before
-    anything is created); `committed`: it must also have a published version (`check` and `repair` need not)."""
+def _store(root: str, dataset: str, storage: list[str] | None, committed: bool = True):
+    """The dataset's store (reached with the `--storage-option`s), refused with one error naming place and dataset
+    when nothing of it is there (before anything is created); `committed`: it must also have a published version
+    (`check` and `repair` need not)."""
     from synthfoundry.dataset import DatasetStore
+    from synthfoundry.dataset.storage import StorageOptions
 
-    store = DatasetStore(root, dataset)
+    store = DatasetStore(root, dataset, storage=StorageOptions.parse(storage or []))
     if not store.exists():
         raise UserError(f"no dataset {dataset!r} under {root}: nothing was ever published there (is --root right?)")
     if committed and not store.versions():
@@ -160,9 +166,9 @@ def promote(
 
 
 @command
-def versions(dataset: Dataset, root: Root = ROOT, as_json: Json = False) -> None:
+def versions(dataset: Dataset, root: Root = ROOT, storage: Storage = None, as_json: Json = False) -> None:
     """List the published versions, oldest first, with their tags."""
-    store = _store(root, dataset)
+    store = _store(root, dataset, storage)
     tags: dict[int, list[str]] = {}
     for name, number in store.tags().items():
         if name != f"v{number}":
@@ -182,9 +188,11 @@ def versions(dataset: Dataset, root: Root = ROOT, as_json: Json = False) -> None
 
 
 @command
-def show(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: Json = False) -> None:
+def show(
+    dataset: Dataset, root: Root = ROOT, storage: Storage = None, version: Version = None, as_json: Json = False
+) -> None:
     """Show a version: rows, stage counts, contract, cost, data files."""
-    store = _store(root, dataset)
+    store = _store(root, dataset, storage)
     chosen = store.version(version)
     manifest = chosen.manifest()
     files = store.data_files(chosen.number)
@@ -216,10 +224,11 @@ def diff(
     a: Annotated[int, typer.Argument(help="first version number")],
     b: Annotated[int, typer.Argument(help="second version number")],
     root: Root = ROOT,
+    storage: Storage = None,
     as_json: Json = False,
 ) -> None:
     """Compare versions A and B: rows added and removed, cost, stages."""
-    store = _store(root, dataset)
+    store = _store(root, dataset, storage)
     store.version(a), store.version(b)
     changes = store.diff(a, b)
     lines = [
@@ -237,10 +246,11 @@ def tag(
     version: Version = None,
     delete: Annotated[bool, typer.Option("--delete", help="remove the tag instead")] = False,
     root: Root = ROOT,
+    storage: Storage = None,
     as_json: Json = False,
 ) -> None:
     """Point tag NAME at a version (or remove it with --delete)."""
-    store = _store(root, dataset)
+    store = _store(root, dataset, storage)
     if delete:
         store.untag(name)
         _print({"deleted": name}, as_json, f"deleted tag {name}")
@@ -255,12 +265,13 @@ def rollback(
     dataset: Dataset,
     to: Annotated[int, typer.Option("--to", help="the earlier version whose rows the new version repeats")],
     root: Root = ROOT,
+    storage: Storage = None,
     as_json: Json = False,
 ) -> None:
     """Publish a new version equal to version TO; history stays."""
     import uuid
 
-    store = _store(root, dataset)
+    store = _store(root, dataset, storage)
     target = store.version(to)
     published = store.rollback(target.number, run_id=f"rollback-{uuid.uuid4().hex[:12]}")
     _print({"version": published.tag, "rollback_of": target.tag}, as_json,
@@ -274,6 +285,7 @@ def rollback(
 def ledger(
     dataset: Dataset,
     root: Root = ROOT,
+    storage: Storage = None,
     version: Version = None,
     stage: Annotated[str | None, typer.Option("--stage", help="only this stage")] = None,
     examples: Annotated[int, typer.Option("--examples", min=0, help="example rows per reason")] = 2,
@@ -284,7 +296,7 @@ def ledger(
 
     from synthfoundry.ledger import by_stage
 
-    store = _store(root, dataset)
+    store = _store(root, dataset, storage)
     chosen = store.version(version)
     rejected = store.ledger(chosen.number)
     if stage is not None:
@@ -304,7 +316,9 @@ def ledger(
 
 
 @command
-def card(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: Json = False) -> None:
+def card(
+    dataset: Dataset, root: Root = ROOT, storage: Storage = None, version: Version = None, as_json: Json = False
+) -> None:
     """Evaluate a version and write its card beside the manifest.
 
     card.md, plots/*.png and evaluation.json; the card is printed too.
@@ -312,7 +326,7 @@ def card(dataset: Dataset, root: Root = ROOT, version: Version = None, as_json: 
     from synthfoundry import card as cards
     from synthfoundry import report
 
-    store = _store(root, dataset)
+    store = _store(root, dataset, storage)
     chosen = store.version(version)
     figures = report.evaluate_version(store, chosen)
     images = report.plots(figures)
@@ -331,6 +345,7 @@ def export(
     export_format: Annotated[str, typer.Option("--format", help="hf | trl | dpo | verl | jsonl | openai")],
     out: Annotated[str, typer.Option("--out", help="output folder or URL (s3://bucket/prefix, any fsspec URL)")],
     root: Root = ROOT,
+    storage: Storage = None,
     version: Version = None,
     reasoning: Annotated[Literal["keep", "drop"], typer.Option("--reasoning", help="keep or drop traces")] = "keep",
     file_format: Annotated[
@@ -353,7 +368,7 @@ def export(
     if not is_url(out) and Path(out).exists() and not Path(out).is_dir():
         raise UserError(f"--out {out}: that is a file, and an export is a folder of files: give a new folder or an "
                         "existing one")
-    store = _store(root, dataset)
+    store = _store(root, dataset, storage)
     chosen = store.version(version)
     rows = store.read(chosen.number)
     with tempfile.TemporaryDirectory() as scratch:  # exporters write local files; a URL gets them copied after
@@ -364,7 +379,7 @@ def export(
         )
         written = [str(p) for p in EXPORTERS[export_format](rows, chosen.manifest(), folder, options)]
         if is_url(out):
-            written = deliver(folder, out)
+            written = deliver(folder, out, store.files.storage)
     _print({"version": chosen.tag, "rows": rows.height, "files": written}, as_json,
            f"{dataset} {chosen.tag}: {rows.height} rows -> " + ", ".join(written))
 
@@ -382,20 +397,20 @@ def _hf_card(store, version, out: Path) -> str:
 
 
 @command
-def check(dataset: Dataset, root: Root = ROOT, as_json: Json = False) -> None:
+def check(dataset: Dataset, root: Root = ROOT, storage: Storage = None, as_json: Json = False) -> None:
     """Find what an interrupted publish left (exit 1 if any).
 
     Changes nothing; `repair` fixes it.
     """
-    problems = _store(root, dataset, committed=False).check()
+    problems = _store(root, dataset, storage, committed=False).check()
     _print(problems, as_json, "\n".join(problems) or f"{dataset}: nothing to repair")
     if problems:
         raise typer.Exit(1)
 
 
 @command
-def repair(dataset: Dataset, root: Root = ROOT, as_json: Json = False) -> None:
+def repair(dataset: Dataset, root: Root = ROOT, storage: Storage = None, as_json: Json = False) -> None:
     """Roll back whatever an interrupted publish left behind."""
-    fixed = _store(root, dataset, committed=False).repair()
+    fixed = _store(root, dataset, storage, committed=False).repair()
     _print(fixed, as_json, "\n".join(f"fixed: {item}" for item in fixed) or f"{dataset}: nothing to repair")
 

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from synthfoundry.dataset.storage import StorageOptions
 from synthfoundry.errors import UserError
 from synthfoundry.filters import FILTERS
 from synthfoundry.inputs import load_yaml
@@ -46,6 +47,10 @@ class PublishConfig(Strict):
     root: str = Field(
         default="synthfoundry-data",
         description="where the LanceDB store and exports live: a folder or an object-store URL (s3://bucket/prefix)",
+    )
+    storage_options: StorageOptions = Field(
+        default_factory=StorageOptions,
+        description="an s3:// root's endpoint_url, region, key, secret, token, anon (unset: the AWS_* variables)",
     )
 
     @field_validator("root", mode="before")

@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 from synthfoundry.config import ConfigError, RunConfig, load_config
 from synthfoundry.filters import get_filter
 from synthfoundry.recipes import get_recipe
+from synthfoundry.redaction import redact
 from synthfoundry.spend import Estimate
 from synthfoundry.teachers import DEFAULT_MODELS, key_variable, missing_key, resolve_provider
 from synthfoundry.teachers.config import TeacherConfig
@@ -343,28 +344,31 @@ def _sandbox_checks(config: RunConfig) -> list[Check]:
 
 
 def _root_check(config: RunConfig) -> Check:
-    """Write and remove a probe where the run will publish: a folder (created if missing) or an object-store URL,
-    whose bucket must exist already (a probe never creates buckets)."""
-    import fsspec
+    """Write and remove a probe where the run will publish, through the store's own folder (so with
+    `publish.storage_options`): a folder (created if missing) or an object-store URL, whose bucket must exist
+    already (a probe never creates buckets)."""
+    from synthfoundry.dataset.files import Folder
 
     root = config.publish.root.rstrip("/")
-    probe = f"{root}/.preflight-{uuid.uuid4().hex}"
+    storage = config.publish.storage_options
     remote = "://" in root
     try:
-        fs, path = fsspec.core.url_to_fs(probe)
+        folder = Folder(root, storage)
+        probe = folder.path(f".preflight-{uuid.uuid4().hex}")
         if not remote:
-            fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        fs.pipe_file(path, b"ok")
-        fs.rm(path)
+            folder.fs.makedirs(folder.base, exist_ok=True)
+        folder.fs.pipe_file(probe, b"ok")  # not Folder.write: its makedirs would create a missing bucket
+        folder.remove(probe)
     except Exception as error:  # noqa: BLE001 - any back-end failure means the run could not publish
+        reason = redact(f"{type(error).__name__}: {error}", storage.secrets())
         if remote:
             bucket = root.split("://", 1)[1].split("/", 1)[0]
-            endpoint = os.environ.get("AWS_ENDPOINT_URL") or "the provider's default endpoint"
+            endpoint = storage.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "the provider's default endpoint"
             return Check("publish root", False, f"{root}: cannot write to bucket {bucket!r} at {endpoint} "
-                                                f"({type(error).__name__}: {error}): create the bucket, or set "
-                                                "AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-        return Check("publish root", False, f"{root}: cannot write there ({type(error).__name__}: {error}): "
-                                            "choose a folder you can write to")
+                                                f"({reason}): create the bucket, or set publish.storage_options "
+                                                "(endpoint_url, key, secret) or AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID "
+                                                "and AWS_SECRET_ACCESS_KEY")
+        return Check("publish root", False, f"{root}: cannot write there ({reason}): choose a folder you can write to")
     return Check("publish root", True, f"{root}: writable")
 
 

@@ -9,17 +9,22 @@ import uuid
 
 import polars as pl
 
+from synthfoundry.dataset.storage import StorageOptions
+
 
 class Folder:
     """An fsspec-backed folder. `url` is what the user gave (shown in messages and cards); `path(...)` is a place
-    under it in the form its filesystem, polars and LanceDB all take."""
+    under it in the form its filesystem, polars and LanceDB all take; `storage` reaches an S3 URL (unused on a
+    local disk)."""
 
-    def __init__(self, root) -> None:
+    def __init__(self, root, storage: StorageOptions | None = None) -> None:
         import fsspec
 
         self.url = str(root).rstrip("/")
-        self.fs, base = fsspec.core.url_to_fs(self.url, use_listings_cache=False)
-        self.local = "file" in self.fs.protocol
+        self.local = "://" not in self.url or self.url.startswith("file://")
+        self.storage = None if self.local else storage or StorageOptions()
+        options = self.storage.fsspec() if self.storage and self.url.startswith(("s3://", "s3a://")) else {}
+        self.fs, base = fsspec.core.url_to_fs(self.url, use_listings_cache=False, **options)
         self.base = base if self.local else self.fs.unstrip_protocol(base)
 
     def path(self, *parts: str) -> str:

@@ -114,7 +114,8 @@ class Transaction:
         if not self.folder.create(f"{folder}/manifest.json", json.dumps(record, indent=2, default=str).encode()):
             raise PublishError(f"{folder}/manifest.json already exists: another publisher committed {tag}")
         self.crash("publish-commit")
-        return PublishedVersion(self.dataset, int(tag[1:]), record["lance_version"], folder, record)
+        number = int(tag[1:])
+        return PublishedVersion(self.dataset, number, record["lance_version"], folder, record, self.folder.storage)
 
 
 def _arrow(rows: pl.DataFrame):

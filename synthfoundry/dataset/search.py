@@ -50,10 +50,10 @@ class PublishedRows:
             return pl.Series(name, [])
         before = set(self.since.data_files) if self.since else set()
         shards = [f for f in self.latest.data_files
-                  if f not in before and name in pl.scan_parquet(f).collect_schema()]
+                  if f not in before and name in self.latest.scan_file(f).collect_schema()]
         if not shards:
             return pl.Series(name, [])
-        return pl.concat([pl.read_parquet(f, columns=[name]).to_series() for f in shards])
+        return pl.concat([self.latest.scan_file(f).select(name).collect().to_series() for f in shards])
 
     def ids(self, ids) -> set[str]:
         """Which of these ids the latest version already holds (a filter on the table's id index)."""

@@ -16,9 +16,9 @@ Anything an interrupted publish left (a folder without a manifest, a tag without
 owns) is rolled back by the next publish or by `repair()`. Versions are immutable; a rollback publishes a new
 version listing an earlier version's shards. Publishers of one dataset are serialised by a lock.
 
-Object stores take their endpoint and credentials from the standard AWS variables (AWS_ENDPOINT_URL,
-AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ALLOW_HTTP for a plain-http endpoint), which s3fs,
-LanceDB and polars all read.
+Object stores take their endpoint and credentials from `storage` (storage.py: `publish.storage_options`), and what
+it leaves unset from the standard AWS variables (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_REGION, AWS_ALLOW_HTTP for a plain-http endpoint), which s3fs, LanceDB and polars all read.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from synthfoundry.dataset.history import History, diff
 from synthfoundry.dataset.locks import publish_lock
 from synthfoundry.dataset.publish import Recheck, Transaction
 from synthfoundry.dataset.search import ANN_MIN_ROWS, ANN_NPROBES, PublishedRows, sample_vectors
+from synthfoundry.dataset.storage import StorageOptions
 from synthfoundry.dataset.table import LanceTable
 from synthfoundry.dataset.versions import PublishedVersion, Versions, read_versions
 
@@ -45,9 +46,9 @@ log = logging.getLogger(__name__)
 class DatasetStore:
     def __init__(
         self, root, dataset: str, ann_min_rows: int = ANN_MIN_ROWS, ann_nprobes: int = ANN_NPROBES,
-        crash: CrashPoint = NEVER,
+        crash: CrashPoint = NEVER, storage: StorageOptions | None = None,
     ) -> None:
-        self.files = Folder(root)
+        self.files = Folder(root, storage)
         self.root = self.files.url
         self.dataset = dataset
         self.exports = self.files.path("exports", dataset)
@@ -86,7 +87,8 @@ class DatasetStore:
 
     def ledger(self, version: int | None = None) -> pl.DataFrame:
         """The rows the run behind a version rejected, with stage, reason and score."""
-        return pl.read_parquet(f"{self.version(version).path}/rejections.parquet")
+        chosen = self.version(version)
+        return chosen.scan_file(f"{chosen.path}/rejections.parquet").collect()
 
     def tags(self) -> dict[str, int]:
         """Tag name -> version number: every vN, the user tags, and `latest`."""

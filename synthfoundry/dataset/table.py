@@ -11,6 +11,7 @@ from synthfoundry.dataset.versions import PublishedVersion
 class LanceTable:
     def __init__(self, folder: Folder, dataset: str) -> None:
         self.uri, self.dataset = folder.path("lancedb"), dataset
+        self.storage = folder.storage
         self._connection = None
 
     def __getstate__(self) -> dict:
@@ -20,7 +21,8 @@ class LanceTable:
         import lancedb
 
         if self._connection is None:
-            self._connection = lancedb.connect(self.uri)
+            options = self.storage.object_store() if self.storage else None
+            self._connection = lancedb.connect(self.uri, storage_options=options)
         return self._connection
 
     def exists_in(self, folder: Folder) -> bool:

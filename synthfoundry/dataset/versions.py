@@ -12,6 +12,7 @@ import polars as pl
 
 from synthfoundry.dataset.errors import NotPublished
 from synthfoundry.dataset.files import Folder
+from synthfoundry.dataset.storage import StorageOptions
 
 VERSION_TAG = re.compile(r"^v(\d+)$")
 
@@ -23,6 +24,7 @@ class PublishedVersion:
     lance_version: int  # the table version it committed; LanceDB tag vN names it (or, after a repair, its copy)
     path: str  # the version's folder: exports/<dataset>/vN
     record: dict = field(repr=False, compare=False)
+    storage: StorageOptions | None = field(default=None, repr=False, compare=False)  # how polars reaches `path`
 
     @property
     def tag(self) -> str:
@@ -48,10 +50,14 @@ class PublishedVersion:
     def scan(self) -> pl.LazyFrame:
         """The dataset as of this version, without vectors: one lazy scan of its shards (shards written before a
         column existed read it as null)."""
-        scans = [pl.scan_parquet(f) for f in self.data_files]
+        scans = [self.scan_file(f) for f in self.data_files]
         if len({tuple(scan.collect_schema().items()) for scan in scans}) == 1:
-            return pl.scan_parquet(self.data_files)
+            return self.scan_file(self.data_files)
         return pl.concat(scans, how="diagonal_relaxed")
+
+    def scan_file(self, path: str | list[str]) -> pl.LazyFrame:
+        """A Parquet file (or files) under the root, read with the root's storage options."""
+        return pl.scan_parquet(path, storage_options=self.storage.object_store() if self.storage else None)
 
 
 @dataclass(frozen=True)
@@ -115,5 +121,6 @@ def read_versions(folder: Folder, exports: str, dataset: str) -> Versions:
         name = path.rstrip("/").split("/")[-2]
         if match := VERSION_TAG.match(name):
             record = folder.read_json(path)
-            found.append(PublishedVersion(dataset, int(match[1]), record["lance_version"], f"{exports}/{name}", record))
+            found.append(PublishedVersion(dataset, int(match[1]), record["lance_version"], f"{exports}/{name}", record,
+                                         folder.storage))
     return Versions(dataset, folder.url, tuple(sorted(found, key=lambda v: v.number)))

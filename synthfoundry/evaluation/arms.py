@@ -61,7 +61,7 @@ def resolve_arms(config: EvaluationConfig) -> list[Arm]:
     arms = [Arm(BASE)] if config.base else []
     for name in config.arms:
         dataset, ref = split_arm(name, config.dataset)
-        store = DatasetStore(config.publish.root, dataset)
+        store = DatasetStore(config.publish.root, dataset, storage=config.publish.storage_options)
         tags = store.tags()
         if ref not in tags:
             known = ", ".join(tags) or "no versions"

@@ -114,12 +114,13 @@ def is_url(place: str) -> bool:
     return "://" in str(place)
 
 
-def deliver(scratch: Path, destination: str) -> list[str]:
-    """Copy every file an export wrote under the local folder `scratch` to `destination` (a URL), keeping their
-    paths under it; returns where they are now. Exporters write local files; this is how they reach a bucket."""
+def deliver(scratch: Path, destination: str, storage=None) -> list[str]:
+    """Copy every file an export wrote under the local folder `scratch` to `destination` (a URL, reached with
+    `storage`, the StorageOptions of its store), keeping their paths under it; returns where they are now.
+    Exporters write local files; this is how they reach a bucket."""
     from synthfoundry.dataset.files import Folder
 
-    target = Folder(destination)
+    target = Folder(destination, storage)
     places = []
     for path in sorted(p for p in scratch.rglob("*") if p.is_file()):
         place = target.path(path.relative_to(scratch).as_posix())

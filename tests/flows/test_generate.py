@@ -365,3 +365,57 @@ def test_streamed_batches_give_the_sequential_result(tmp_path, fake_openai):
     assert streamed.ledger.select(columns).sort("id").equals(whole.ledger.select(columns).sort("id"))
     decisions = [[(d["stage"], round(d["score"] or 0, 4)) for d in row] for row in whole.data["decisions"]]
     assert [[(d["stage"], round(d["score"] or 0, 4)) for d in row] for row in streamed.data["decisions"]] == decisions
+
+
+@pytest.mark.slow
+def test_object_store_credentials_only_in_the_run_config_publish_and_never_leak(tmp_path, s3, monkeypatch):
+    """`publish.storage_options` alone reaches the bucket (no AWS_* variable anywhere): validate, the run, the CLI's
+    `--storage-option`; the secret is in no file the run or an export wrote, nor in the run's output."""
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+    from typer.testing import CliRunner
+
+    from synthfoundry.cli import app
+
+    endpoint, key, secret = os.environ["AWS_ENDPOINT_URL"], "AKIAONLYINCONFIG", "only-in-the-run-config-9f3k2"
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))  # nor a profile on this machine
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    root = f"{s3}/configured"
+    options = {"endpoint_url": endpoint, "region": "us-east-1", "key": key, "secret": secret}
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(procedural(tmp_path, publish={"root": root, "storage_options": options})))
+    cli = CliRunner()
+    validated = cli.invoke(app, ["validate", str(config)])
+    assert f"ok    publish root: {root}: writable" in validated.output, validated.output
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "PREFECT_API_URL": PREFECT_API_URL.value()}
+    done = subprocess.run([sys.executable, "-m", "flows.generate", str(config)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    flags = [f"--storage-option={name}={value}" for name, value in options.items()]
+    listed = cli.invoke(app, ["versions", "arith_ops", "--root", root, "--json", *flags])
+    assert listed.exit_code == 0 and json.loads(listed.stdout)[0]["version"] == "v1", listed.output
+    without = cli.invoke(app, ["versions", "arith_ops", "--root", root])
+    assert without.exit_code != 0  # the options, not something else, reach the bucket
+    exported = cli.invoke(app, ["export", "arith_ops", "--root", root, "--format", "trl", "--out", f"{root}/trainer",
+                                *flags])
+    assert exported.exit_code == 0, exported.output
+
+    import s3fs
+
+    bucket = s3fs.S3FileSystem(key=key, secret=secret, endpoint_url=endpoint, skip_instance_cache=True)
+    written = bucket.find("published/configured")
+    assert {"manifest.json", "card.md"} <= {path.rsplit("/", 1)[1] for path in written}
+    assert any("/trainer/" in path for path in written)
+    leaks = [path for path in written if secret.encode() in bucket.cat(path)]
+    leaks += [str(path) for path in tmp_path.rglob("*") if path.is_file() and path != config
+              and secret.encode() in path.read_bytes()]
+    assert not leaks and secret not in done.stdout + done.stderr + validated.output + listed.output
+    manifest = json.loads(bucket.cat("published/configured/exports/arith_ops/v1/manifest.json"))
+    assert manifest["config"]["publish"]["storage_options"]["secret"] == "**********"
