@@ -129,7 +129,7 @@ def generate(config: RunConfig) -> str | State:
     compares = [get_filter(step.name).COMPARES_ROWS for step in config.filters]
     head = compares.index(True) if True in compares else len(compares)
     per_round, whole, earlier, made, forecast_usd = [], [], Spend(), set(), None
-    plan = first_round(recipe, config.recipe, seed, config.target)
+    plan = first_round(recipe, config.recipe, seed, config.target, sandbox)
     with stage_runner(config.runner) as runner:
         while isinstance(plan, Round):
             stages, forecast = make_round(plan, config, teacher, published, sandbox, monitor, runner, made,

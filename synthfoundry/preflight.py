@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 from synthfoundry.config import ConfigError, RunConfig, load_config
 from synthfoundry.filters import get_filter
-from synthfoundry.recipes import get_recipe
+from synthfoundry.recipes import code_tools, get_recipe
 from synthfoundry.redaction import redact
 from synthfoundry.spend import Estimate
 from synthfoundry.teachers import DEFAULT_MODELS, key_variable, missing_key, resolve_provider
@@ -116,15 +116,23 @@ def preflight(
 
 
 def _seed_check(config: RunConfig) -> tuple[Check | None, Estimate | None]:
-    """The recipe's estimate, which reads (and so checks) its seeds, documents, topics or taxonomy."""
+    """The recipe's estimate, which reads (and so checks) its seeds, documents, topics, taxonomy or toolset; a recipe
+    that runs programs gets the run's sandbox, as in the flow (a toolset is opened under its limits and isolation)."""
+    from synthfoundry.sandbox.core import Sandbox, SandboxUnavailable
+
     recipe = config.recipe
     named = [name for name in ("documents", "seed_tasks", "seeds", "taxonomy", "topics_file", "outline_file", "path",
                                "toolset")
              if getattr(recipe, name, None) is not None]
     where = f"recipe.{(named or ['documents'])[0]}" if named or "documents" in type(recipe).model_fields else "recipe"
     try:
-        estimate = get_recipe(recipe.name).estimate(recipe)
-    except (ValueError, OSError) as error:  # unreadable or empty seeds: the message names the file and line
+        sandbox = Sandbox(config.sandbox) if config.runs_code else None
+    except SandboxUnavailable:  # the sandbox check says so; an estimate that runs nothing still reads the seeds
+        sandbox = None
+    module = get_recipe(recipe.name)
+    try:
+        estimate = module.estimate(recipe, **code_tools(module, sandbox))
+    except (ValueError, OSError, SandboxUnavailable) as error:  # unreadable or empty seeds, a toolset that cannot run
         return Check(where, False, str(error)), None
     if where == "recipe":  # the shipped seeds: nothing of the user's to report on
         return None, estimate
@@ -253,14 +261,15 @@ def _filter_checks(config: RunConfig) -> list[Check]:
 
     checks = []
     answers = _answers(config)
+    with_answers = ", ".join(name for name, recipe in RECIPES.items() if getattr(recipe, "ANSWERS", False))
+    why = getattr(get_recipe(config.recipe.name), "UNSCORED", None) or (
+        f"never gives a row one: remove the step, or use a recipe whose rows carry answers ({with_answers})")
     for index, step in enumerate(config.filters):
         where = f"filters[{index}]"
         if getattr(get_filter(step.name), "NEEDS_ANSWERS", False) and answers is False:
-            with_answers = ", ".join(name for name, recipe in RECIPES.items() if getattr(recipe, "ANSWERS", False))
             checks.append(Check(where, False, (
                 f"{step.name} scores rows against their ground truth (answer + verifier), and recipe "
-                f"{config.recipe.name} never gives a row one: remove the step, or use a recipe whose rows carry "
-                f"answers ({with_answers})"
+                f"{config.recipe.name} {why}"
             )))
         for number, benchmark in enumerate(getattr(step, "benchmarks", ())):
             try:

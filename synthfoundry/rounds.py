@@ -22,6 +22,8 @@ import polars as pl
 from pydantic import BaseModel, Field
 
 from synthfoundry.errors import UserError
+from synthfoundry.recipes import code_tools
+from synthfoundry.sandbox import Sandbox
 from synthfoundry.spend import Spend
 from synthfoundry.stages import Log, StageResult, combine, split
 from synthfoundry.strict import Strict
@@ -64,10 +66,11 @@ def round_seed(seed: int, number: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:round:{number}".encode()).digest()[:4], "big") >> 1
 
 
-def first_round(recipe: ModuleType, config: BaseModel, seed: int, target: TargetConfig | None) -> Round:
-    """Round one; refuses up front a target that a recipe without more seeds cannot reach."""
+def first_round(recipe: ModuleType, config: BaseModel, seed: int, target: TargetConfig | None,
+                sandbox: Sandbox | None = None) -> Round:
+    """Round one; refuses up front a target that a recipe without more seeds cannot reach. `sandbox`: the run's."""
     if target is not None and not hasattr(recipe, "resized"):
-        most = recipe.estimate(config).rows
+        most = recipe.estimate(config, **code_tools(recipe, sandbox)).rows
         if target.accepted > most:
             raise TargetUnreachable(
                 f"target.accepted is {target.accepted}, but the {recipe.NAME} recipe makes at most {most} rows from "

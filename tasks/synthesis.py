@@ -7,7 +7,7 @@ import random
 from prefect import get_run_logger, task
 from pydantic import BaseModel
 
-from synthfoundry.recipes import get_recipe
+from synthfoundry.recipes import code_tools, get_recipe
 from synthfoundry.sandbox import Sandbox
 from synthfoundry.stages import StageResult, with_spend
 from synthfoundry.teachers.config import TeacherConfig
@@ -25,10 +25,10 @@ def synthesize(recipe_config: BaseModel, teacher_config: TeacherConfig, seed: in
     (RUNS_CODE)."""
     budget = stage_budget(teacher_config)
     recipe = get_recipe(recipe_config.name)
-    progress = AskProgress(dataset, "synthesis", recipe.estimate(recipe_config).requests, budget.spend)
+    tools = code_tools(recipe, sandbox)
+    progress = AskProgress(dataset, "synthesis", recipe.estimate(recipe_config, **tools).requests, budget.spend)
     # The teacher is built on the first request, so a recipe that never asks (procedural tasks) never builds one.
     ask = progress.counting(asker(teacher_config, budget)(None))
-    tools = {"sandbox": sandbox} if getattr(recipe, "RUNS_CODE", False) else {}
     result = recipe.synthesize(recipe_config, ask, random.Random(seed), get_run_logger().info, **tools)
     progress.done()
     checkpoint("synthesis")

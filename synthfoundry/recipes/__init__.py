@@ -21,6 +21,7 @@ from synthfoundry.recipes import (
     wrap,
 )
 from synthfoundry.recipes.base import Recipe
+from synthfoundry.sandbox import Sandbox
 
 RECIPES: dict[str, Recipe] = {module.NAME: module for module in (
     self_instruct, ultrachat, metamath, procedural, backtranslation, mammoth2, wrap, cosmopedia, evol_instruct,
@@ -30,3 +31,9 @@ RECIPES: dict[str, Recipe] = {module.NAME: module for module in (
 
 def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
+
+
+def code_tools(recipe: Recipe, sandbox: Sandbox | None) -> dict[str, Sandbox | None]:
+    """The keyword arguments a recipe's synthesize and estimate get beside its config: the run's sandbox, for a recipe
+    that runs programs (RUNS_CODE); nothing for the others."""
+    return {"sandbox": sandbox} if getattr(recipe, "RUNS_CODE", False) else {}

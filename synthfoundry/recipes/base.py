@@ -6,6 +6,8 @@ A recipe is a module with:
                     whose output kind depends on its settings overrides it with a `kind` property)
   DISTILL           True when the teacher must answer rows whose `response` is still null
   ANSWERS           True when every row carries a ground truth (`answer` + `verifier`) that filters can verify
+  UNSCORED          (optional, with ANSWERS False) why and what to do instead, when its rows have a ground truth that
+                    those filters cannot score: preflight's refusal ends with it
   EMBED_COLUMN      the column the diversity filter embeds ("instruction", or "response" for generated text)
   FILTERS           the filter steps a run config that names none gets, in order (e.g. ({"name": "diversity"},))
   Config            its pydantic config model, with `name: Literal[NAME]`
@@ -15,6 +17,9 @@ A recipe is a module with:
                     at most what synthesis will ask (requests, tokens) and the rows it passes on, from the config
                     and seeds alone, so the run's forecast and guards come before anything is sent; reading the
                     seeds here also finds unreadable ones before the teacher is paid
+  RUNS_CODE         (optional) True when it runs programs (the ones it makes, or a Python toolset): its synthesize
+                    and estimate then get the run's sandbox as `sandbox=` (`code_tools`), so its limits and isolation
+                    hold from the forecast on
   resized(config, rows) -> Config
                     (optional) its config for about `rows` new candidates: what lets a run with
                     `target: {accepted: N}` ask for more in later rounds (synthfoundry/rounds.py); a recipe

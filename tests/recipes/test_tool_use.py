@@ -109,6 +109,46 @@ def test_a_bad_toolset_stops_the_run_before_any_request(tmp_path, scripted):
     assert scripted.requests == []
 
 
+def _validate(tmp_path, **overrides):
+    """`synthfoundry validate` on a tool_use run config (a local teacher: nothing to pay, no key needed)."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from synthfoundry.cli import app
+
+    config = {"dataset": "tools", "recipe": {"name": "tool_use", "rows": 2}, "teacher": {"provider": "local"},
+              "publish": {"root": str(tmp_path / "published")}, **overrides}
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return CliRunner().invoke(app, ["validate", str(path)])
+
+
+def test_preflight_opens_the_toolset_in_the_runs_own_sandbox(tmp_path):
+    """The estimate's toolset opens under `sandbox:` of the run config, as synthesis's does: a module slower to import
+    than the run's timeout fails the check there (under the default 10 s it loads)."""
+    module = tmp_path / "slow_tools.py"
+    module.write_text('import time\n\ntime.sleep(1.5)\n\n\ndef double(x: int) -> int:\n'
+                      '    """Twice x.\n\n    Args:\n        x: a number.\n    """\n    return 2 * x\n')
+    recipe = {"name": "tool_use", "rows": 2, "toolset": {"module": str(module)}}
+    timed_out = _validate(tmp_path, recipe=recipe, sandbox={"timeout_s": 0.5})
+    assert timed_out.exit_code == 1, timed_out.output
+    [failed] = [line for line in timed_out.stdout.splitlines() if line.startswith("FAIL")]
+    assert failed.startswith("FAIL  recipe.toolset: ") and "slow_tools.py" in failed and "timeout after 0.5 s" in failed
+    loaded = _validate(tmp_path, recipe=recipe)
+    assert loaded.exit_code == 0 and "ok    recipe.toolset: readable" in loaded.stdout, loaded.output
+
+
+def test_answer_filters_are_refused_saying_the_ground_truth_is_calls(tmp_path):
+    result = _validate(tmp_path, filters=[{"name": "correctness"}, {"name": "pass_rate"}])
+    assert result.exit_code == 1, result.output
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert [line.split(":")[0] for line in failed] == ["FAIL  filters[0]", "FAIL  filters[1]"]
+    for line in failed:
+        assert "never gives" not in line
+        assert "tool_use gives its rows tool calls as ground truth" in line and "not calls" in line
+        assert "use the tool_calls verifier" in line and "the reward of the `verl` export" in line
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_the_shipped_config_publishes_through_python_m_flows_generate_and_loads_in_datasets(tmp_path, scripted):

@@ -271,7 +271,7 @@ PREFLIGHT = {
                              r"fills them: .*leave `contract` out \(the recipe's is 'sft'\)"),
     "pass-rate-without-answers": (lambda t: run(filters=[{"name": "pass_rate"}]), "filters[0]",
                                   r"pass_rate scores rows against their ground truth .* recipe self_instruct never "
-                                  r"gives a row one: .*\(metamath, procedural\)"),
+                                  r"gives a row one: .*\(metamath, procedural, .*\)"),
     "missing-secret-block": (lambda t: run(teacher={**TEACHER, "api_key_secret": "no-such-block"}), "teacher key",
                              r"teacher.api_key_secret: no Prefect Secret block named 'no-such-block': create it"),
     "dask-unreachable": (lambda t: run(runner={"kind": "dask", "address": f"tcp://127.0.0.1:{dead_port()}"}),

@@ -77,8 +77,9 @@ def load_snippets(path: Path | None) -> list[tuple[str, str]]:
     return found
 
 
-def estimate(config: Config) -> Estimate:
-    """Each drawn snippet asks up to max_attempts times; a retry resends the conversation so far."""
+def estimate(config: Config, sandbox: Sandbox | None = None) -> Estimate:
+    """Each drawn snippet asks up to max_attempts times; a retry resends the conversation so far. (`sandbox`, given to
+    every RUNS_CODE recipe: nothing runs before the teacher answers.)"""
     snippets = load_snippets(config.snippets)
     drawn = min(config.seeds, len(snippets))
     longest = max(len(code) for _, code in snippets)

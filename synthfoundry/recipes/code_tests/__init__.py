@@ -75,8 +75,9 @@ def render(problem: dict, min_tests: int) -> str:
                         sections=_SOLUTION_SECTION + tests, given_solution="")
 
 
-def estimate(config: Config) -> Estimate:
-    """Each drawn problem asks up to max_attempts times; a retry resends the conversation so far."""
+def estimate(config: Config, sandbox: Sandbox | None = None) -> Estimate:
+    """Each drawn problem asks up to max_attempts times; a retry resends the conversation so far. (`sandbox`, given to
+    every RUNS_CODE recipe: nothing runs before the teacher answers.)"""
     problems = load_problems(config.problems)
     drawn = min(config.seeds or len(problems), len(problems))
     first = max(prompt_tokens(render(p, config.min_tests)) for p in problems)

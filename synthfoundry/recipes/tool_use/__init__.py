@@ -43,6 +43,12 @@ DISTILL = False  # the recipe runs the whole trajectory
 # Rows carry their calls as ground truth (`answer`, verifier `tool_calls`) for RLVR, but filters that verify `response`
 # (correctness, pass_rate) would score the final answer's text, not calls: the calls were checked in synthesis.
 ANSWERS = False
+UNSCORED = (  # what preflight tells a run that lists such a filter
+    "gives its rows tool calls as ground truth (`answer`, verifier tool_calls), while this step scores the text of a "
+    "final answer, not calls: remove the step (every kept row's calls were executed and checked in synthesis); to "
+    "score a model's calls, use the tool_calls verifier (`synthfoundry.verify.verify(response, row)`) or the reward "
+    "of the `verl` export"
+)
 EMBED_COLUMN = "instruction"
 FILTERS = ({"name": "decontamination"}, {"name": "diversity"})
 RUNS_CODE = True  # Python toolsets run in the run's sandbox, given to `synthesize`
@@ -153,11 +159,11 @@ def to_rows(trajectories: list[Trajectory], config: Config) -> StageResult:
     return split(rows_frame(rows), "synthesis", pl.Series(reasons, dtype=pl.String))
 
 
-def estimate(config: Config) -> Estimate:
-    """Opens the toolset (so a bad module, schema or server fails here, before any request). At most: a request per
-    row, `max_steps` steps per user turn, and a follow-up plus its steps for multi-turn rows; each step's prompt holds
-    the tools and the steps before it."""
-    with open_toolset(config.toolset, Sandbox()) as toolset:
+def estimate(config: Config, sandbox: Sandbox | None = None) -> Estimate:
+    """Opens the toolset (so a bad module, schema or server fails here, before any request) in `sandbox`, the run's,
+    as synthesis will. At most: a request per row, `max_steps` steps per user turn, and a follow-up plus its steps for
+    multi-turn rows; each step's prompt holds the tools and the steps before it."""
+    with open_toolset(config.toolset, sandbox or Sandbox()) as toolset:
         tools = toolset.tools
     schemas = prompt_tokens(json.dumps([t.schema() for t in tools]))
     multi = config.rows if "multi_turn" in config.categories else 0
