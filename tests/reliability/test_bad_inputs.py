@@ -118,7 +118,7 @@ CASES = {
                               PreflightFailed, r"recipe.documents: no seeds: the documents .* gave no readable"),
     # contracts
     "unknown-suite": (lambda t: run(contract="stf"), PreflightFailed,
-                      r"contract: no contract suite 'stf' in .*data_contracts \(available: chat, .*sft\)"),
+                      r"contract: no contract suite 'stf' in .*data_contracts \(available: chat, .*sft.*\)"),
     "suite-missing-file": (lambda t: run(contract=str(t / "c" / "mine.yaml")), PreflightFailed,
                            r"mine.yaml: cannot read the contract suite \(No such file"),
     "suite-bad-yaml": (lambda t: run(contract=write(t, "c.yaml", "name: x\nexpectations: [\n")), PreflightFailed,
