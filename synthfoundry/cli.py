@@ -227,14 +227,21 @@ def diff(
     storage: Storage = None,
     as_json: Json = False,
 ) -> None:
-    """Compare versions A and B: rows added and removed, cost, stages."""
+    """Compare versions A and B: rows added and removed, cost, rows in and kept per stage."""
     store = _store(root, dataset, storage)
     store.version(a), store.version(b)
     changes = store.diff(a, b)
+    stages = [
+        {"stage": stage, **{f"{changes[side]} {count}": (counts[side] or {}).get(count, "-")
+                            for side in ("a", "b") for count in ("in", "kept")}}
+        for stage, counts in changes["stages"].items()
+    ]
     lines = [
         f"{changes['a']} -> {changes['b']}: {changes['rows']['a']} -> {changes['rows']['b']} rows",
         f"added {changes['added']['count']}, removed {changes['removed']['count']}",
         f"cost: ${changes['cost_usd']['a']:.4f} -> ${changes['cost_usd']['b']:.4f}",
+        "",
+        _table(stages),
     ]
     _print(changes, as_json, "\n".join(lines))
 
