@@ -302,6 +302,7 @@ def ledger(
     import polars as pl
 
     from synthfoundry.ledger import by_stage
+    from synthfoundry.report import DECONTAMINATION_STAGE, contamination_hits
 
     store = _store(root, dataset, storage)
     chosen = store.version(version)
@@ -312,10 +313,13 @@ def ledger(
             raise UserError(f"{chosen.tag}'s ledger has no stage {stage!r}; it has {', '.join(stages) or 'none'}")
         rejected = rejected.filter(pl.col("stage") == stage)
     kinds = by_stage(rejected, examples=examples, top=50)
+    benchmarks = contamination_hits(rejected)
     lines = [f"{dataset} {chosen.tag}: {rejected.height} rows dropped"]
     for current in dict.fromkeys(k["stage"] for k in kinds):
         of_stage = [k for k in kinds if k["stage"] == current]
         lines += ["", f"{current}: {sum(k['rows'] for k in of_stage)}"]
+        if current == DECONTAMINATION_STAGE and benchmarks:
+            lines.append("  by benchmark: " + ", ".join(f"{name} {rows}" for name, rows in benchmarks.items()))
         for kind in of_stage:
             lines.append(f"  {kind['rows']:>6}  {kind['kind']}")
             lines += [f"          - {e['reason']} | {(e['text'] or '')[:100]!r}" for e in kind["examples"][:examples]]

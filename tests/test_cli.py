@@ -116,6 +116,7 @@ def test_ledger_by_stage_and_reason_with_examples(root):
     assert text.startswith("quickstart v2: 9 rows dropped")
     assert "diversity: 3" in text and "cosine # > # to a row kept earlier" in text
     assert "- cosine 0.934 > 0.9 to a row kept earlier | 'text 0'" in text
+    assert "decontamination: 3\n  by benchmark: gsm8k 2, math500 1\n" in text
     kinds = json.loads(ok("ledger", "quickstart", "--root", root, "--stage", "decontamination", "--json").stdout)
     assert {k["stage"] for k in kinds} == {"decontamination"} and sum(k["rows"] for k in kinds) == 3
     assert "has no stage 'judge'" in refused("ledger", "quickstart", "--root", root, "--stage", "judge").stderr
