@@ -102,9 +102,11 @@ def run(config: Annotated[Path, typer.Argument(help="run config (YAML)")], as_js
     report = preflight_file(config, secret_exists=_secret_exists)
     if not report.ok:
         raise UserError("; ".join(report.problems) + f" (see `synthfoundry validate {config}`)")
+    from flows.ephemeral import ephemeral_api
     from flows.generate import generate_dataset
 
-    path = generate_dataset(config_path=str(config))
+    with ephemeral_api():
+        path = generate_dataset(config_path=str(config))
     _print({"published": path}, as_json, f"published: {path}")
 
 
@@ -135,9 +137,11 @@ def evaluate(config: Annotated[Path, typer.Argument(help="evaluation config (YAM
     from synthfoundry.evaluation.config import load_evaluation_config
 
     load_evaluation_config(config)  # a bad config is one error before Prefect starts
+    from flows.ephemeral import ephemeral_api
     from flows.evaluate import evaluate_dataset
 
-    record = evaluate_dataset(config_path=str(config))
+    with ephemeral_api():
+        record = evaluate_dataset(config_path=str(config))
     summary = {key: record[key] for key in ("id", "dataset", "arms", "sets", "scores", "differences", "seed_variance")}
     text = "\n\n".join([f"evaluation {record['id']}", _table(results.table(record)),
                          _table(results.difference_table(record))])
