@@ -12,6 +12,7 @@ import sys
 from prefect import flow
 from prefect.states import State
 
+from flows.ephemeral import ephemeral_api
 from synthfoundry.errors import SynthfoundryError
 from synthfoundry.evaluation.config import EvaluationConfig, evaluation_config
 from synthfoundry.evaluation.results import summarise
@@ -55,4 +56,5 @@ def evaluate(config: EvaluationConfig) -> dict:
 
 
 if __name__ == "__main__":
-    evaluate_dataset(config_path=sys.argv[1])
+    with ephemeral_api():
+        evaluate_dataset(config_path=sys.argv[1])

@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
+from flows.ephemeral import ephemeral_api
 from synthfoundry.card import summary_card
 from synthfoundry.config import RunConfig
 from synthfoundry.dataset import DatasetStore, NothingNew, PublishError
@@ -178,6 +179,10 @@ def generate(config: RunConfig) -> str | State:
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m flows.generate RUN_CONFIG.yaml")
-    state = generate_dataset(config_path=sys.argv[1], return_state=True)
+    try:
+        with ephemeral_api():
+            state = generate_dataset(config_path=sys.argv[1], return_state=True)
+    except SynthfoundryError as error:  # the run never started: no run log to end on
+        sys.exit(f"error: {error}")
     if state.is_failed() or state.is_crashed():
         sys.exit(1)  # the message is the run's last log line

@@ -102,9 +102,11 @@ def run(config: Annotated[Path, typer.Argument(help="run config (YAML)")], as_js
     report = preflight_file(config, secret_exists=_secret_exists)
     if not report.ok:
         raise UserError("; ".join(report.problems) + f" (see `synthfoundry validate {config}`)")
+    from flows.ephemeral import ephemeral_api
     from flows.generate import generate_dataset
 
-    path = generate_dataset(config_path=str(config))
+    with ephemeral_api():
+        path = generate_dataset(config_path=str(config))
     _print({"published": path}, as_json, f"published: {path}")
 
 
@@ -135,9 +137,11 @@ def evaluate(config: Annotated[Path, typer.Argument(help="evaluation config (YAM
     from synthfoundry.evaluation.config import load_evaluation_config
 
     load_evaluation_config(config)  # a bad config is one error before Prefect starts
+    from flows.ephemeral import ephemeral_api
     from flows.evaluate import evaluate_dataset
 
-    record = evaluate_dataset(config_path=str(config))
+    with ephemeral_api():
+        record = evaluate_dataset(config_path=str(config))
     summary = {key: record[key] for key in ("id", "dataset", "arms", "sets", "scores", "differences", "seed_variance")}
     text = "\n\n".join([f"evaluation {record['id']}", _table(results.table(record)),
                          _table(results.difference_table(record))])
@@ -227,14 +231,21 @@ def diff(
     storage: Storage = None,
     as_json: Json = False,
 ) -> None:
-    """Compare versions A and B: rows added and removed, cost, stages."""
+    """Compare versions A and B: rows added and removed, cost, rows in and kept per stage."""
     store = _store(root, dataset, storage)
     store.version(a), store.version(b)
     changes = store.diff(a, b)
+    stages = [
+        {"stage": stage, **{f"{changes[side]} {count}": (counts[side] or {}).get(count, "-")
+                            for side in ("a", "b") for count in ("in", "kept")}}
+        for stage, counts in changes["stages"].items()
+    ]
     lines = [
         f"{changes['a']} -> {changes['b']}: {changes['rows']['a']} -> {changes['rows']['b']} rows",
         f"added {changes['added']['count']}, removed {changes['removed']['count']}",
         f"cost: ${changes['cost_usd']['a']:.4f} -> ${changes['cost_usd']['b']:.4f}",
+        "",
+        _table(stages),
     ]
     _print(changes, as_json, "\n".join(lines))
 
@@ -295,6 +306,7 @@ def ledger(
     import polars as pl
 
     from synthfoundry.ledger import by_stage
+    from synthfoundry.report import DECONTAMINATION_STAGE, contamination_hits
 
     store = _store(root, dataset, storage)
     chosen = store.version(version)
@@ -305,10 +317,13 @@ def ledger(
             raise UserError(f"{chosen.tag}'s ledger has no stage {stage!r}; it has {', '.join(stages) or 'none'}")
         rejected = rejected.filter(pl.col("stage") == stage)
     kinds = by_stage(rejected, examples=examples, top=50)
+    benchmarks = contamination_hits(rejected)
     lines = [f"{dataset} {chosen.tag}: {rejected.height} rows dropped"]
     for current in dict.fromkeys(k["stage"] for k in kinds):
         of_stage = [k for k in kinds if k["stage"] == current]
         lines += ["", f"{current}: {sum(k['rows'] for k in of_stage)}"]
+        if current == DECONTAMINATION_STAGE and benchmarks:
+            lines.append("  by benchmark: " + ", ".join(f"{name} {rows}" for name, rows in benchmarks.items()))
         for kind in of_stage:
             lines.append(f"  {kind['rows']:>6}  {kind['kind']}")
             lines += [f"          - {e['reason']} | {(e['text'] or '')[:100]!r}" for e in kind["examples"][:examples]]

@@ -86,6 +86,16 @@ def test_a_place_without_the_dataset_is_one_error_and_nothing_is_created(tmp_pat
 def test_diff_tag_and_rollback(root):
     changes = json.loads(ok("diff", "quickstart", 1, 2, "--root", root, "--json").stdout)
     assert changes["added"]["count"] == 10 and changes["removed"]["count"] == 0
+    table = ok("diff", "quickstart", 1, 2, "--root", root).stdout.split("\n\n")[1].splitlines()
+    assert [line.split() for line in table] == [
+        ["stage", "v1", "in", "v1", "kept", "v2", "in", "v2", "kept"],
+        ["synthesis", "20", "20", "10", "10"],
+        ["distillation", "20", "20", "10", "10"],
+        ["diversity", "20", "20", "13", "10"],  # v2's ledger: 3 near-duplicates dropped
+        ["quality_judge", "-", "-", "13", "10"],  # only in v2
+        ["decontamination", "-", "-", "13", "10"],
+        ["publish", "20", "20", "10", "10"],
+    ]
 
     ok("tag", "quickstart", "best", "--version", 1, "--root", root)
     rows = json.loads(ok("versions", "quickstart", "--root", root, "--json").stdout)
@@ -106,6 +116,7 @@ def test_ledger_by_stage_and_reason_with_examples(root):
     assert text.startswith("quickstart v2: 9 rows dropped")
     assert "diversity: 3" in text and "cosine # > # to a row kept earlier" in text
     assert "- cosine 0.934 > 0.9 to a row kept earlier | 'text 0'" in text
+    assert "decontamination: 3\n  by benchmark: gsm8k 2, math500 1\n" in text
     kinds = json.loads(ok("ledger", "quickstart", "--root", root, "--stage", "decontamination", "--json").stdout)
     assert {k["stage"] for k in kinds} == {"decontamination"} and sum(k["rows"] for k in kinds) == 3
     assert "has no stage 'judge'" in refused("ledger", "quickstart", "--root", root, "--stage", "judge").stderr

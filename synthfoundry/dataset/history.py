@@ -26,7 +26,7 @@ def diff(first: PublishedVersion, second: PublishedVersion) -> dict:
     ids_b = second.scan().select("id").collect()["id"]
     added, removed = ids_b.filter(~ids_b.is_in(ids_a.implode())), ids_a.filter(~ids_a.is_in(ids_b.implode()))
     cost = [v.record.get("cost", {}).get("spent_usd") or 0.0 for v in (first, second)]
-    stages = sorted(set(first.record.get("stages", {})) | set(second.record.get("stages", {})))
+    stages = dict.fromkeys([*second.record.get("stages", {}), *first.record.get("stages", {})])  # pipeline order
     return {
         "a": first.tag,
         "b": second.tag,

@@ -219,9 +219,10 @@ def test_a_partly_failed_backfill_run_again_finishes_only_what_is_missing(server
     assert resent and all("Oolong tea" in unmark(prompt) for prompt in resent)  # documents reach it datamarked
 
 
-def test_a_failed_nightly_run_posts_an_alert_to_the_webhook(server, webhook):
-    parameters = {"config": None, "config_path": "deployments/configs/missing.yaml"}
-    run = wait(server, trigger(server, "generate-dataset/nightly-procedural", parameters))
+def test_a_failed_nightly_run_posts_an_alert_naming_the_deployment_run_and_field(server, webhook, tmp_path):
+    bad = tmp_path / "nightly.yaml"
+    bad.write_text((ROOT / "deployments/configs/procedural.yaml").read_text().replace("seed: 1234", "seed: many"))
+    run = wait(server, trigger(server, "generate-dataset/nightly-procedural", {"config": None, "config_path": str(bad)}))
     assert run["state_type"] == "FAILED"
 
     assert_one_clear_message(server, run)
@@ -229,8 +230,9 @@ def test_a_failed_nightly_run_posts_an_alert_to_the_webhook(server, webhook):
     eventually(lambda: webhook.posts)
     assert len(webhook.posts) == 1
     alert = webhook.posts[0]
-    assert alert["subject"] == f"Synthfoundry: generate-dataset run {run['name']} Failed"
-    assert "cannot read the run config" in alert["body"] and run["id"] in alert["body"]
+    assert alert["subject"] == f"Synthfoundry: generate-dataset/nightly-procedural run {run['name']} Failed"
+    assert f"{bad}: 1 problem(s) in the run config" in alert["body"]
+    assert "- seed: Input should be a valid integer" in alert["body"] and run["id"] in alert["body"]
 
 
 def test_the_run_form_offers_each_recipe_and_filter_and_leaves_the_contract_to_the_recipe(server):
