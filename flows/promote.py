@@ -6,6 +6,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.states import State
 
+from synthfoundry.dataset import DatasetStore
 from synthfoundry.errors import SynthfoundryError
 from synthfoundry.evaluation.config import PromoteConfig
 from synthfoundry.evaluation.promotion import DEFAULT_MARGINS, promote
@@ -17,7 +18,7 @@ def promote_version(dataset: str, version: int, tag: str = "stable", if_better_t
                     root: str = "synthfoundry-data", margins: PromoteConfig = DEFAULT_MARGINS) -> str | State:
     """Point `tag` at `version`, gated on the recorded evaluation against `if_better_than` (None: no gate)."""
     try:
-        message = promote(root, dataset, version, tag, if_better_than, margins)
+        message = promote(DatasetStore(root, dataset), version, tag, if_better_than, margins)
     except SynthfoundryError as error:
         return failed(error)
     get_run_logger().info(message)

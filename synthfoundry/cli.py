@@ -156,13 +156,13 @@ def promote(
     if_better_than: Annotated[str | None, typer.Option(
         "--if-better-than", help="only if a recorded evaluation shows VERSION better than this tag's version")] = None,
     root: Root = ROOT,
+    storage: Storage = None,
     as_json: Json = False,
 ) -> None:
     """Point --tag at VERSION, gated on the recorded evaluation with --if-better-than."""
     from synthfoundry.evaluation.promotion import promote as promote_version
 
-    _store(root, dataset)
-    message = promote_version(root, dataset, version, tag_name, if_better_than)
+    message = promote_version(_store(root, dataset, storage), version, tag_name, if_better_than)
     _print({"promoted": True, "tag": tag_name, "version": f"v{version}", "message": message}, as_json, message)
 
 

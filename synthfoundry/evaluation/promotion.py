@@ -5,10 +5,14 @@ zero for held-out loss, on some set) and worse beyond the margin on no set."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from synthfoundry.errors import UserError
 from synthfoundry.evaluation.config import PromoteConfig
 from synthfoundry.evaluation.results import comparison
+
+if TYPE_CHECKING:
+    from synthfoundry.dataset import DatasetStore
 
 DEFAULT_MARGINS = PromoteConfig()
 
@@ -59,13 +63,11 @@ def _delta(value: dict) -> str:
     return f"{value['mean']:+.3f} [{value['low']:+.3f}, {value['high']:+.3f}]"
 
 
-def promote(root: str, dataset: str, version: int, tag: str, if_better_than: str | None,
+def promote(store: DatasetStore, version: int, tag: str, if_better_than: str | None,
             margins: PromoteConfig = DEFAULT_MARGINS) -> str:
-    """Point `tag` at `version`; with `if_better_than`, only when the gate passes against that tag's version (a
-    tag not yet set has nothing to beat). Returns what was done."""
-    from synthfoundry.dataset import DatasetStore
-
-    store = DatasetStore(root, dataset)
+    """Point `tag` at `version` in `store`; with `if_better_than`, only when the gate passes against that tag's
+    version (a tag not yet set has nothing to beat). Returns what was done."""
+    dataset = store.dataset
     candidate = store.version(version)
     reason = "no gate"
     if if_better_than:
