@@ -95,7 +95,7 @@ def test_parquet_redistilled_and_a_saved_datasets_folder_as_rlvr(tmp_path, fake_
     published = read_published(folder)
     assert published.manifest["contract"]["suite"] == "rlvr" and published.manifest["contract"]["success"]
     assert "**unfiltered**: published with `filters: none`" in (folder / "card.md").read_text()
-    assert list(published.manifest["stages"]) == ["synthesis", "publish"]  # no filter step ran
+    assert list(published.manifest["stages"]) == ["synthesis", "embedding", "publish"]  # no filter step ran
     assert sorted(published.data["answer"]) == ["42", "72"] and set(published.data["verifier"]) == {"math_verify"}
     assert published.data["response"].null_count() == 2 and "distillation" not in published.manifest["stages"]
     assert fake_openai.count == 4  # nothing asked for RLVR prompts
