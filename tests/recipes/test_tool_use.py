@@ -169,6 +169,8 @@ def test_the_shipped_config_publishes_through_python_m_flows_generate_and_loads_
     config = yaml.safe_load((repo / "deployments" / "configs" / "tool_use.yaml").read_text())
     config["teacher"] = {"provider": "openai", "model": "fake", "base_url": scripted.base_url}
     config["publish"]["root"] = str(tmp_path / "published")
+    # the fake scripts one good request in five, in arrival order: 40 rows make a good one with calls all but certain
+    config["recipe"]["rows"] = 40
     path = tmp_path / "tool_use.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {**os.environ, "PYTHONPATH": str(repo), "PREFECT_API_URL": PREFECT_API_URL.value()}
@@ -190,7 +192,8 @@ def test_the_shipped_config_publishes_through_python_m_flows_generate_and_loads_
 def test_semantics_is_the_tool_use_judge_rubric(tmp_path, scripted):
     """APIGen's last check: the quality_judge step with the `tool_use` rubric reads each trajectory's calls and
     results (the scripted judge rates calls of `lookup` 2 of 5)."""
-    recipe = {"name": "tool_use", "rows": 12, "categories": ["simple", "multiple"],
+    # the fake scripts one good request in five, in arrival order: 40 rows make both tools' good calls all but certain
+    recipe = {"name": "tool_use", "rows": 40, "categories": ["simple", "multiple"],
               "toolset": {"module": SCRIPTED_TOOLS}}
     published = run_recipe(tmp_path, recipe, {"provider": "openai", "model": "fake", "base_url": scripted.base_url},
                            filters=[{"name": "quality_judge", "rubric": "tool_use"}])

@@ -21,7 +21,6 @@ from tests.reliability.runs import (
     assert_same_dataset,
     body_key,
     create_flow_run,
-    paid_twice,
     run_flow,
     start_flow,
     table_ids,
@@ -49,8 +48,10 @@ def test_killed_runs_resume_to_the_uninterrupted_dataset_paying_nothing_twice(tm
         asked_before = len(server.requests)
         store = DatasetStore(tmp_path / "crashed", "demo")
         run_id = create_flow_run(config)
+        deaths = []
         for point in KILL_POINTS:  # each resume is killed at the next point, so it also resumes the one before
             code, output = run_flow(config, kill_at=point, flow_run_id=run_id)
+            deaths.append(time.monotonic())
             assert code == -9, f"{point}: {output}"
             committed = point == "publish-commit"
             assert [v.tag for v in store.versions()] == (["v1", "v2"] if committed else ["v1"]), point
@@ -64,11 +65,31 @@ def test_killed_runs_resume_to_the_uninterrupted_dataset_paying_nothing_twice(tm
             assert sorted(table_ids(tmp_path / "crashed", tag=tag)) == sorted(published["id"]), tag
         assert published["id"].is_unique().all()
         assert_same_dataset(published, expected)
-        twice = paid_twice(server.requests[asked_before:])
+        twice = answered_then_asked_again(server.requests[asked_before:], deaths)
         record_property("crashes_survived", len(KILL_POINTS))
         record_property("rows_lost", expected.height - published.height)
         record_property("requests_paid_twice", twice)
         assert twice == 0
+
+
+def answered_then_asked_again(requests: list[dict], deaths: list[float], margin: float = 0.5) -> int:
+    """Chat requests asked again although their answer was written well before the run that sent them was killed
+    (so it was received and cached). Stages stream, so a kill at a later stage's checkpoint can catch distillation
+    requests in flight: those are asked again, as `test_a_kill_mid_fan_out_asks_again_only_what_was_in_flight`
+    checks, and are not counted here."""
+    first: dict = {}
+    twice = 0
+    for record in requests:
+        if record["path"] != "/v1/chat/completions":
+            continue
+        key = body_key(record)
+        if key not in first:
+            first[key] = record
+            continue
+        earlier = first[key]
+        death = min((d for d in deaths if d > earlier["at"]), default=float("inf"))
+        twice += earlier.get("answered_at", death) < death - margin
+    return twice
 
 
 def is_distillation(record: dict) -> bool:
