@@ -18,7 +18,7 @@ import polars as pl
 from pydantic import Field
 
 from synthfoundry.benchmarks import humaneval
-from synthfoundry.errors import UserError
+from synthfoundry.inputs import SeedError
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.programs import Attempt, CodeConfig, code_row, read_seeds, run_attempts
 from synthfoundry.recipes.templates import combined_hash, load_template
@@ -39,10 +39,6 @@ PROBLEM = load_template(__package__, "problem")
 FIX = load_template(__package__, "fix")
 SOURCE_SUFFIXES = (".py",)
 MAX_SNIPPET_CHARS = 3000
-
-
-class SnippetError(UserError, ValueError):
-    """Seed snippets that cannot be read: the message names the file and how to fix it."""
 
 
 class Config(CodeConfig):
@@ -68,12 +64,12 @@ def load_snippets(path: Path | None) -> list[tuple[str, str]]:
         files = sorted(p for p in path.rglob("*") if p.suffix in SOURCE_SUFFIXES and p.is_file())
         found = [(str(p.relative_to(path)), p.read_text(errors="replace")) for p in files]
     elif path.is_file():
-        found = [(row["id"], row["code"]) for row in read_seeds(path, "code snippets", SnippetError, "code")]
+        found = [(row["id"], row["code"]) for row in read_seeds(path, "code snippets", SeedError, "code")]
     else:
-        raise SnippetError(f"recipe.snippets: {path} is neither a folder of .py files nor a JSONL file")
+        raise SeedError(f"recipe.snippets: {path} is neither a folder of .py files nor a JSONL file")
     found = [(name, code[:MAX_SNIPPET_CHARS]) for name, code in found if code.strip()]
     if not found:
-        raise SnippetError(f"recipe.snippets: {path} holds no code (give .py files or JSONL lines with 'code')")
+        raise SeedError(f"recipe.snippets: {path} holds no code (give .py files or JSONL lines with 'code')")
     return found
 
 

@@ -18,7 +18,7 @@ import polars as pl
 from pydantic import Field
 
 from synthfoundry.benchmarks import humaneval
-from synthfoundry.errors import UserError
+from synthfoundry.inputs import SeedError
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.programs import Attempt, CodeConfig, code_row, read_seeds, run_attempts
 from synthfoundry.recipes.templates import combined_hash, load_template
@@ -41,10 +41,6 @@ _TESTS_SECTION = "### Tests\n```python\nat least {min_tests} assert statements t
 _SOLUTION_SECTION = "### Solution\n```python\nthe function, using only the Python standard library\n```\n\n"
 
 
-class ProblemError(UserError, ValueError):
-    """A problems file that cannot be read: the message names the file and line."""
-
-
 class Config(CodeConfig):
     """Tests (and, where missing, solutions) for given problems, kept when the solution passes them."""
 
@@ -62,7 +58,7 @@ def shipped_problems() -> Path:
 
 
 def load_problems(path: Path | None) -> list[dict]:
-    return read_seeds(path or shipped_problems(), "problems", ProblemError, "problem")
+    return read_seeds(path or shipped_problems(), "problems", SeedError, "problem")
 
 
 def render(problem: dict, min_tests: int) -> str:
