@@ -148,7 +148,7 @@ def _drop_word(text: str, rng: random.Random) -> str | None:
 
 def self_instruct_sets(folder) -> tuple[Benchmark, dict[str, list[str]], list[str]]:
     """(the benchmark half, edited copies of its texts by edit, the other half's texts)."""
-    from synthfoundry.recipes.self_instruct import default_seed_path as seed_tasks
+    from synthfoundry.recipes.self_instruct.seeds import default_seed_path as seed_tasks
 
     tasks = [json.loads(line) for line in seed_tasks().read_text().splitlines()]
     rng = random.Random(0)

@@ -151,7 +151,7 @@ def instruction_rows() -> list[dict[str, str]]:
     """Rows that tell a model what to do by nature, none an injection: the 175 Self-Instruct seed tasks with their
     first instance, and GSM8K train questions with their solutions (both shipped)."""
     from synthfoundry.recipes.metamath import default_seed_path
-    from synthfoundry.recipes.self_instruct import load_seed_tasks
+    from synthfoundry.recipes.self_instruct.seeds import load_seed_tasks
 
     rows = [{"instruction": t.instruction, "input": t.instances[0].input if t.instances else "",
              "response": t.instances[0].output if t.instances else ""} for t in load_seed_tasks()]

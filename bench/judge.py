@@ -37,7 +37,7 @@ HAND_WRITTEN = [
 
 def record(count: int, lima_count: int) -> None:
     from synthfoundry.filters.quality_judge import _values, load_rubric, rubric_path
-    from synthfoundry.recipes.self_instruct import load_seed_tasks
+    from synthfoundry.recipes.self_instruct.seeds import load_seed_tasks
     from synthfoundry.teachers import make_managed_teacher
     from synthfoundry.teachers.base import ChatRequest, complete_all
     from synthfoundry.teachers.config import TeacherConfig

@@ -11,7 +11,7 @@ import json
 import random
 import re
 
-from synthfoundry.recipes.self_instruct import load_seed_tasks
+from synthfoundry.recipes.self_instruct.seeds import load_seed_tasks
 
 VOCABULARY = sorted({w for t in load_seed_tasks() for w in re.findall(r"[a-z]{5,}", t.instruction.lower())})
 

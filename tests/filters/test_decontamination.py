@@ -224,7 +224,7 @@ def test_a_model_confirms_embedding_candidates_before_they_are_dropped(tmp_path)
 def test_the_defaults_catch_light_edits_of_short_items_and_keep_unrelated_ones(tmp_path):
     """Self-Instruct seed tasks as a user's benchmark, read from the run config: 13-grams never see them (all are
     shorter); whole-text matching and the default embedding check catch their light edits."""
-    from synthfoundry.recipes.self_instruct import default_seed_path
+    from synthfoundry.recipes.self_instruct.seeds import default_seed_path
 
     tasks = [json.loads(line) for line in default_seed_path().read_text().splitlines()][:20]
     path = tmp_path / "tasks.jsonl"

@@ -79,7 +79,7 @@ def test_a_row_whose_teacher_obeyed_says_so():
 def test_the_shipped_documents_and_seed_tasks_pass():
     from synthfoundry.documents import load_documents
     from synthfoundry.recipes.document_seeds import sample_documents_path
-    from synthfoundry.recipes.self_instruct import load_seed_tasks
+    from synthfoundry.recipes.self_instruct.seeds import load_seed_tasks
 
     texts = load_documents(sample_documents_path()).frame["text"].to_list()
     texts += [task.instruction for task in load_seed_tasks()]

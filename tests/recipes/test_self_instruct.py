@@ -5,6 +5,8 @@ import pytest
 
 from synthfoundry.inputs import SeedError
 from synthfoundry.recipes import self_instruct as si
+from synthfoundry.recipes.self_instruct import instances
+from synthfoundry.recipes.self_instruct.seeds import Instance, load_seed_tasks
 from synthfoundry.teachers.base import Completion, TeacherFailure
 
 
@@ -13,7 +15,7 @@ def completion(text):
 
 
 def test_ships_the_175_human_seed_tasks():
-    seeds = si.load_seed_tasks()
+    seeds = load_seed_tasks()
     assert len(seeds) == 175
     assert seeds[0].id == "seed_task_0"
 
@@ -22,14 +24,14 @@ def test_bad_seed_file_names_file_and_line(tmp_path):
     path = tmp_path / "seeds.jsonl"
     path.write_text('{"id": "a", "instruction": "Say hi."}\n{"id": "b"}\n')
     with pytest.raises(SeedError, match=r"seeds.jsonl:2: expected a JSON object with an 'instruction'"):
-        si.load_seed_tasks(path)
+        load_seed_tasks(path)
     path.write_text("not json\n")
     with pytest.raises(SeedError, match=r"seeds.jsonl:1"):
-        si.load_seed_tasks(path)
+        load_seed_tasks(path)
 
 
 def test_prompt_shows_six_human_then_two_generated_tasks():
-    state = si.SelfInstruct(si.load_seed_tasks(), random.Random(0))
+    state = si.SelfInstruct(load_seed_tasks(), random.Random(0))
     first = state.prompts(1, 0.7, 100)[0]
     assert first.first_index == 7 and len(first.seed_ids) == 6
     state.generated.extend(["Name a colour of the rainbow.", "Count the vowels in a word."])
@@ -70,7 +72,7 @@ def test_screen(instruction, reason):
 
 
 def test_absorb_filters_and_grows_the_pool():
-    seeds = si.load_seed_tasks()
+    seeds = load_seed_tasks()
     state = si.SelfInstruct(seeds, random.Random(0), rouge_threshold=0.7)
     prompts = state.prompts(3, 0.7, 100)
     outputs = [
@@ -94,7 +96,7 @@ def test_absorb_filters_and_grows_the_pool():
 
 
 def test_generate_stops_at_max_rounds_when_nothing_is_novel():
-    state = si.SelfInstruct(si.load_seed_tasks(), random.Random(0))
+    state = si.SelfInstruct(load_seed_tasks(), random.Random(0))
     calls = []
 
     def answer(requests):
@@ -107,7 +109,7 @@ def test_generate_stops_at_max_rounds_when_nothing_is_novel():
 
 
 def test_generate_reaches_target_with_novel_outputs():
-    state = si.SelfInstruct(si.load_seed_tasks(), random.Random(0))
+    state = si.SelfInstruct(load_seed_tasks(), random.Random(0))
     words = iter(f"alpha{i} beta{i} gamma{i} delta{i}" for i in range(100))
 
     def answer(requests):
@@ -118,15 +120,15 @@ def test_generate_reaches_target_with_novel_outputs():
 
 
 def test_seed_tasks_carry_classification_labels_and_instances():
-    seeds = si.load_seed_tasks()
+    seeds = load_seed_tasks()
     assert sum(t.is_classification for t in seeds) == 26
     assert all(t.instances for t in seeds)
-    assert seeds[1].instances[0] == si.Instance("Night : Day :: Right : Left", seeds[1].instances[0].output)
+    assert seeds[1].instances[0] == Instance("Night : Day :: Right : Left", seeds[1].instances[0].output)
 
 
 def test_classification_prompt_shows_balanced_labelled_examples():
-    examples = si._classification_examples(si.load_seed_tasks(), 4, random.Random(0))
-    text = si.render_classification_prompt(examples, "Tell whether the number is even or odd.")
+    examples = instances._classification_examples(load_seed_tasks(), 4, random.Random(0))
+    text = instances.render_classification_prompt(examples, "Tell whether the number is even or odd.")
     assert text.startswith("Can the following task be regarded as a classification task with finite output labels?")
     assert text.count("Is it classification? Yes") == 2 and text.count("Is it classification? No") == 2
     assert text.rstrip().endswith("Task: Tell whether the number is even or odd.\nIs it classification?")
@@ -138,17 +140,17 @@ def test_classification_prompt_shows_balanced_labelled_examples():
      ("The sea is a place of endless wonder", None), ("", None)],
 )
 def test_parse_is_classification(reply, label):
-    assert si.parse_is_classification(reply) is label
+    assert instances.parse_is_classification(reply) is label
 
 
 def test_instance_prompts_put_label_or_input_first():
-    seeds = si.load_seed_tasks()
-    examples = si._instance_examples(seeds, True, 2, random.Random(0))
-    output_first = si.render_instance_prompt(examples, "Say yes or no.", True)
+    seeds = load_seed_tasks()
+    examples = instances._instance_examples(seeds, True, 2, random.Random(0))
+    output_first = instances.render_instance_prompt(examples, "Say yes or no.", True)
     assert output_first.index("Class label:") < output_first.index("Input:")
     assert "Output:" not in output_first and output_first.rstrip().endswith("Task: Say yes or no.")
-    examples = si._instance_examples(seeds, False, 2, random.Random(0))
-    input_first = si.render_instance_prompt(examples, "Write a poem.", False)
+    examples = instances._instance_examples(seeds, False, 2, random.Random(0))
+    input_first = instances.render_instance_prompt(examples, "Write a poem.", False)
     assert "Output:" in input_first and "Class label:" not in input_first
 
 
@@ -156,24 +158,24 @@ def test_instance_prompts_put_label_or_input_first():
     ("reply", "output_first", "instance"),
     [
         ("Class label: Negative\nInput: I hated it.\nClass label: Positive\nInput: Loved it.", True,
-         si.Instance("I hated it.", "Negative")),
-        ("**Class label:** Yes\n**Input:** Sentence 1: hi", True, si.Instance("Sentence 1: hi", "Yes")),
-        ("positive\nWhat a great film.", True, si.Instance("What a great film.", "positive")),
+         Instance("I hated it.", "Negative")),
+        ("**Class label:** Yes\n**Input:** Sentence 1: hi", True, Instance("Sentence 1: hi", "Yes")),
+        ("positive\nWhat a great film.", True, Instance("What a great film.", "positive")),
         ("The review is mostly positive but the acting is weak and the plot drags in the middle.", True, None),
         ("", True, None),
-        ("Sure!\nInput: 42\nOutput: even\nInput: 7\nOutput: odd", False, si.Instance("42", "even")),
-        ("Task: Tell whether a number is odd.\nInput: 23\nOutput:", False, si.Instance("23", "")),
-        ("Output: 1. Eat\n2. Sleep\n\nTask: Next task", False, si.Instance("", "1. Eat\n2. Sleep")),
-        ("The sea, endless and blue.", False, si.Instance("", "The sea, endless and blue.")),
+        ("Sure!\nInput: 42\nOutput: even\nInput: 7\nOutput: odd", False, Instance("42", "even")),
+        ("Task: Tell whether a number is odd.\nInput: 23\nOutput:", False, Instance("23", "")),
+        ("Output: 1. Eat\n2. Sleep\n\nTask: Next task", False, Instance("", "1. Eat\n2. Sleep")),
+        ("The sea, endless and blue.", False, Instance("", "The sea, endless and blue.")),
         ("Input:\nOutput:", False, None),
     ],
 )
 def test_parse_instance(reply, output_first, instance):
-    assert si.parse_instance(reply, output_first) == instance
+    assert instances.parse_instance(reply, output_first) == instance
 
 
 def test_add_instances_labels_generates_and_ledgers():
-    seeds = si.load_seed_tasks()
+    seeds = load_seed_tasks()
     state = si.SelfInstruct(seeds, random.Random(0))
     prompts = state.prompts(1, 0.7, 100)
     pool = state.absorb(prompts, [completion(
@@ -190,7 +192,7 @@ def test_add_instances_labels_generates_and_ledgers():
         return [completion("Class label: positive\nInput: A delight."), completion("Output: A cat who naps."),
                 TeacherFailure("RateLimitError: 429")]
 
-    result = si.add_instances(pool.kept, seeds, answer, random.Random(0))
+    result = instances.add_instances(pool.kept, seeds, answer, random.Random(0))
     assert [len(batch) for batch in sent] == [4, 3]  # no instance asked for the failed label
     assert sent[0][0].max_tokens <= 8 and sent[0][0].temperature == 0.0
     assert "Class label:" in sent[1][0].messages[0]["content"] and "Output:" in sent[1][1].messages[0]["content"]

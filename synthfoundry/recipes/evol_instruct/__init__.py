@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import user_request
-from synthfoundry.recipes.self_instruct import load_seed_tasks
+from synthfoundry.recipes.self_instruct.seeds import load_seed_tasks
 from synthfoundry.recipes.templates import Template, combined_hash, load_template
 from synthfoundry.records import content_id, rows_frame
 from synthfoundry.spend import Estimate, prompt_tokens
