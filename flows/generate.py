@@ -171,7 +171,7 @@ def generate(config: RunConfig) -> str | State:
         return Completed(message=str(version))
     if isinstance(version, PublishError):
         return failed(version)
-    print(summary_card(version.manifest(), store.root).markdown())
+    print(summary_card(version.manifest(), store.root, store.files.storage).markdown())
     target = manifest["target"]
     return published_state(version, monitor.spend, describe(target) if target and target["short_because"] else None)
 

@@ -1,17 +1,17 @@
 """Benchmark sets that published data must not contain, loaded once per process into n-gram indexes (and, when asked,
 embedding matrices).
 
-GSM8K test (MIT, shipped in `seeds/benchmarks/gsm8k/`) is the default; any jsonl or parquet file or glob can be
-added, naming its text columns, or paths into nested fields (`instances[].input`: every `input` of the list
-`instances`). An index is cached by the files' paths, sizes and modification times and its settings, so every batch
+GSM8K test (MIT, shipped in `seeds/benchmarks/gsm8k/`) is the default; any jsonl or parquet file or glob, local or
+an fsspec URL (`s3://bucket/evals/*.jsonl`), can be added, naming its text columns, or paths into nested fields (`instances[].input`: every `input` of the list
+`instances`). An index is cached by the files' places, sizes and versions (modification time or ETag) and its settings, so every batch
 of a run (and every run in a worker process) reuses it, and an edited file is re-read. `check_benchmark` reads a
 benchmark the way the filter will, so a run can refuse a bad one before it pays for anything.
 """
 
 from __future__ import annotations
 
-import glob
 import gzip
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from synthfoundry.errors import UserError
+from synthfoundry.inputs import file_name, read_bytes
 from synthfoundry.ngrams import NgramIndex, hashed_words
 from synthfoundry.similarity.code import normalise_code
 from synthfoundry.strict import Strict
@@ -102,23 +103,36 @@ class BenchmarkIndex:
     short_lengths: tuple[int, ...]  # the lengths of its items checked whole
 
 
-def files(benchmark: Benchmark) -> list[Path]:
-    found = sorted(glob.glob(benchmark.path, recursive=True)) if glob.has_magic(benchmark.path) else [benchmark.path]
-    paths = [Path(p) for p in found if Path(p).is_file()]
-    if not paths:
+def files(benchmark: Benchmark) -> list[tuple[str, dict]]:
+    """The benchmark's files as (place, fsspec info), a glob expanded."""
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(benchmark.path)
+        found = sorted(fs.glob(path)) if glob_magic(path) else [path]
+        infos = [(fs.unstrip_protocol(p) if "://" in benchmark.path else p, fs.info(p)) for p in found if fs.isfile(p)]
+    except Exception as error:  # noqa: BLE001 - a back end's own errors (no credentials, no endpoint, no package)
+        raise BenchmarkError(f"benchmark {benchmark.name!r}: cannot reach {benchmark.path!r} "
+                             f"({type(error).__name__}: {error})") from None
+    if not infos:
         raise BenchmarkError(f"benchmark {benchmark.name!r}: no file at {benchmark.path!r} (give a path or a glob)")
-    return paths
+    return infos
+
+
+def glob_magic(path: str) -> bool:
+    return any(ch in path for ch in "*?[")
 
 
 def _versions(benchmark: Benchmark) -> tuple:
     """Each file's identity and version: a cached index is rebuilt when one changes."""
-    return tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files(benchmark))
+    return tuple((place, info.get("size"), str(info.get("mtime") or info.get("ETag") or info.get("LastModified")))
+                 for place, info in files(benchmark))
 
 
 def load_items(benchmark: Benchmark) -> Items:
     texts, labels = [], []
-    for path in files(benchmark):
-        frame = _read(path, benchmark.name)
+    for path, info in files(benchmark):
+        frame = _read(path, info, benchmark.name)
         wanted = [*(column.split(".")[0].removesuffix("[]") for column in benchmark.columns),
                   *([benchmark.id_column] if benchmark.id_column else [])]
         missing = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
@@ -129,7 +143,7 @@ def load_items(benchmark: Benchmark) -> Items:
             )
         ids = (
             frame[benchmark.id_column].cast(pl.String) if benchmark.id_column
-            else pl.Series([f"{path.name}:{row}" for row in range(1, frame.height + 1)], dtype=pl.String)
+            else pl.Series([f"{file_name(path)}:{row}" for row in range(1, frame.height + 1)], dtype=pl.String)
         )
         for column in benchmark.columns:
             found = _texts_at(frame, column, ids, f"benchmark {benchmark.name!r}: {path}")
@@ -183,19 +197,19 @@ def check_benchmark(benchmark: Benchmark) -> int:
     return len(load_items(benchmark).labels)
 
 
-def _read(path: Path, name: str) -> pl.DataFrame:
-    if path.stat().st_size == 0:
+def _read(path: str, info: dict, name: str) -> pl.DataFrame:
+    if not info.get("size"):
         raise BenchmarkError(f"benchmark {name!r}: {path} is empty: point `path` at the benchmark's items")
+    if not path.endswith((".jsonl", ".json", ".ndjson", ".jsonl.gz", ".parquet")):
+        raise BenchmarkError(f"benchmark {name!r}: {path} is neither .jsonl(.gz) nor .parquet")
+    data = read_bytes(path, f"benchmark {name!r}", BenchmarkError)
     try:
-        if path.suffix in (".jsonl", ".json", ".ndjson"):
-            return pl.read_ndjson(path, infer_schema_length=None)
-        if path.name.endswith(".jsonl.gz"):
-            return pl.read_ndjson(gzip.decompress(path.read_bytes()), infer_schema_length=None)
-        if path.suffix == ".parquet":
-            return pl.read_parquet(path)
+        if path.endswith(".parquet"):
+            return pl.read_parquet(io.BytesIO(data))
+        return pl.read_ndjson(io.BytesIO(gzip.decompress(data) if path.endswith(".gz") else data),
+                              infer_schema_length=None)
     except (OSError, pl.exceptions.PolarsError) as error:
         raise BenchmarkError(f"benchmark {name!r}: cannot read {path} ({error})") from None
-    raise BenchmarkError(f"benchmark {name!r}: {path} is neither .jsonl(.gz) nor .parquet")
 
 
 def index(benchmark: Benchmark, n: int, shortest: int | None = None) -> BenchmarkIndex:

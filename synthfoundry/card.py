@@ -100,14 +100,27 @@ def place(root: str) -> str:
     return root if "://" in root else str(Path(root).resolve())
 
 
-def load_section(root: str, dataset: str, number: int) -> Section:
+def load_section(root: str, dataset: str, number: int, storage=None) -> Section:
+    """How to read the version: the store (with the non-secret `storage` options a reader elsewhere needs; keys come
+    from their AWS variables or their own options, never from a card), polars, `datasets`, and an export."""
     root = place(root)
+    shown = {name: value for name, value in (storage.model_dump(include={"endpoint_url", "region", "anon"})
+                                             if storage else {}).items() if value}
+    options = ", ".join(f"{name}={value!r}" for name, value in shown.items())
+    opened = (f"DatasetStore({root!r}, {dataset!r}, storage=StorageOptions({options}))" if shown
+              else f"DatasetStore({root!r}, {dataset!r})")
+    flags = "".join(f" --storage-option {name}={value}" for name, value in shown.items())
     return Section("Load it", [
         "```python", "from synthfoundry.dataset import DatasetStore",
-        f"store = DatasetStore({root!r}, {dataset!r})",
+        *(["from synthfoundry.dataset.storage import StorageOptions"] if shown else []),
+        f"store = {opened}",
         f"df = store.read({number})                    # polars", "import datasets",
-        f"ds = datasets.load_dataset('parquet', data_files=store.data_files({number}), split='train')",
-        "```", "", f"For a trainer: `synthfoundry export {dataset} --root {root} --version {number} "
+        f"ds = datasets.load_dataset('parquet', data_files=store.data_files({number}), split='train'"
+        + (", storage_options=store.files.storage.fsspec())" if "://" in root else ")"),
+        "```", "",
+        *(["Keys: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or `key` and `secret` in StorageOptions.", ""]
+          if "://" in root else []),
+        f"For a trainer: `synthfoundry export {dataset} --root {root}{flags} --version {number} "
         "--format hf|trl|dpo|verl|jsonl --out DIR`.",
     ])
 
@@ -115,7 +128,7 @@ def load_section(root: str, dataset: str, number: int) -> Section:
 # --- the cards -----------------------------------------------------------------------------------------------------
 
 
-def summary_card(manifest: dict, root: str) -> Card:
+def summary_card(manifest: dict, root: str, storage=None) -> Card:
     """What the flow prints once it has published."""
     teacher = manifest.get("teacher")
     contract = manifest["contract"]
@@ -131,7 +144,7 @@ def summary_card(manifest: dict, root: str) -> Card:
             f"- code: {manifest['code_version']}, run {manifest['run_id']}",
         ]),
         Section("Pipeline", stage_table(manifest["stages"])),
-        load_section(root, manifest["dataset"], int(manifest["version"][1:])),
+        load_section(root, manifest["dataset"], int(manifest["version"][1:]), storage),
     ])
 
 
@@ -161,7 +174,8 @@ def _summary(distribution: dict) -> dict:
 
 
 def version_card(
-    figures: dict, plot_files: dict[str, str] | None = None, root: str | None = None, collapsible: bool = True
+    figures: dict, plot_files: dict[str, str] | None = None, root: str | None = None, collapsible: bool = True,
+    storage=None,
 ) -> Card:
     """A published version: what it holds, how it was made, how good it is, and (given the publish `root`) how to
     load it. `plot_files` maps plot names to paths relative to the card (or data URLs). `collapsible`: the run
@@ -224,7 +238,7 @@ def version_card(
 
         card.add(Section("Extrinsic evaluation", [markdown(record, "###") for record in figures["extrinsic"]]))
     if root is not None:
-        card.add(load_section(root, figures["dataset"], int(str(figures["version"]).lstrip("v"))))
+        card.add(load_section(root, figures["dataset"], int(str(figures["version"]).lstrip("v")), storage))
     return card
 
 
@@ -258,7 +272,7 @@ def write_card(store, version, figures: dict, images: dict[str, bytes]) -> list[
     """card.md, evaluation.json and the `plots` PNGs beside the version's manifest; returns the files written."""
     links = {name: f"{PLOTS}/{name}.png" for name in images}
     files = {links[name]: image for name, image in images.items()}
-    files[CARD] = version_card(figures, links, store.root).markdown().encode()
+    files[CARD] = version_card(figures, links, store.root, storage=store.files.storage).markdown().encode()
     files[report.EVALUATION] = json.dumps(figures, indent=2, default=str).encode()
     written = []
     for name, data in files.items():

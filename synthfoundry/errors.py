@@ -6,7 +6,7 @@
 Anything that is neither is a bug and keeps its traceback.
 
 Who reads what: the flow and the CLI end on any `SynthfoundryError` with its message (flows/generate.py,
-synthfoundry/cli.py `command`); the tasks' retry condition asks `is_retryable` (tasks/retries.py).
+synthfoundry/cli/common.py `command`); the tasks' retry condition asks `is_retryable` (tasks/retries.py).
 
 Errors subclass `ValueError`/`RuntimeError` as well where callers (pydantic validators, older code) expect those.
 """

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,6 @@ from urllib.parse import urlparse
 from synthfoundry.config import ConfigError, RunConfig, load_config
 from synthfoundry.filters import get_filter
 from synthfoundry.recipes import code_tools, get_recipe
-from synthfoundry.redaction import redact
 from synthfoundry.spend import Estimate
 from synthfoundry.teachers import DEFAULT_MODELS, key_variable, missing_key, resolve_provider
 from synthfoundry.teachers.config import TeacherConfig
@@ -354,31 +352,15 @@ def _sandbox_checks(config: RunConfig) -> list[Check]:
 
 def _root_check(config: RunConfig) -> Check:
     """Write and remove a probe where the run will publish, through the store's own folder (so with
-    `publish.storage_options`): a folder (created if missing) or an object-store URL, whose bucket must exist
-    already (a probe never creates buckets)."""
+    `publish.storage_options`)."""
+    from synthfoundry.dataset.errors import StoreUnreachable
     from synthfoundry.dataset.files import Folder
 
-    root = config.publish.root.rstrip("/")
-    storage = config.publish.storage_options
-    remote = "://" in root
     try:
-        folder = Folder(root, storage)
-        probe = folder.path(f".preflight-{uuid.uuid4().hex}")
-        if not remote:
-            folder.fs.makedirs(folder.base, exist_ok=True)
-        folder.fs.pipe_file(probe, b"ok")  # not Folder.write: its makedirs would create a missing bucket
-        folder.remove(probe)
-    except Exception as error:  # noqa: BLE001 - any back-end failure means the run could not publish
-        reason = redact(f"{type(error).__name__}: {error}", storage.secrets())
-        if remote:
-            bucket = root.split("://", 1)[1].split("/", 1)[0]
-            endpoint = storage.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "the provider's default endpoint"
-            return Check("publish root", False, f"{root}: cannot write to bucket {bucket!r} at {endpoint} "
-                                                f"({reason}): create the bucket, or set publish.storage_options "
-                                                "(endpoint_url, key, secret) or AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID "
-                                                "and AWS_SECRET_ACCESS_KEY")
-        return Check("publish root", False, f"{root}: cannot write there ({reason}): choose a folder you can write to")
-    return Check("publish root", True, f"{root}: writable")
+        Folder(config.publish.root, config.publish.storage_options).check_writable()
+    except StoreUnreachable as error:
+        return Check("publish root", False, str(error))
+    return Check("publish root", True, f"{config.publish.root.rstrip('/')}: writable")
 
 
 def _forecast_check(config: RunConfig, forecast: RunForecast | None, environ: Mapping[str, str]) -> Check:

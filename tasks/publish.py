@@ -105,6 +105,7 @@ def publish_card(store: DatasetStore, version: PublishedVersion) -> None:
     # the card's tables are in it: the run's own stage and drop-reason tables are not repeated as artifacts
     create_markdown_artifact(
         key=key,
-        markdown=card.version_card(figures, inline, store.root, collapsible=False).markdown(),
+        markdown=card.version_card(figures, inline, store.root, collapsible=False,
+                                   storage=store.files.storage).markdown(),
         description=f"{store.dataset} {version.tag}",
     )

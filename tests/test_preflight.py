@@ -198,3 +198,33 @@ def test_a_code_run_is_refused_where_no_sandbox_works_and_runs_unsandboxed_only_
     unsandboxed = _validate_code_run(tmp_path, str(nothing), isolation="none")
     assert unsandboxed.returncode == 0, unsandboxed.stdout
     assert "ok    sandbox.isolation: none: model-written code runs UNSANDBOXED" in unsandboxed.stdout
+
+
+def test_seeds_benchmarks_and_rubrics_in_a_bucket_are_read_where_they_are(tmp_path, s3):
+    """Places in a run config are URLs as much as paths: topics, seed tasks, a benchmark glob and a rubric in a
+    bucket are read from it (never a local `s3:` folder), and a missing one is named with its URL."""
+    import json
+
+    import s3fs
+
+    bucket = s3fs.S3FileSystem(skip_instance_cache=True)
+    places = f"{s3}/places"
+    bucket.pipe(f"{places}/topics.txt", b"tides\nvolcanoes\n")
+    bucket.pipe(f"{places}/seeds.jsonl", b'{"instruction": "Name a colour."}\n{"instruction": "Add 2 and 3."}\n')
+    bucket.pipe(f"{places}/evals/a.jsonl", json.dumps({"question": "What is the tallest volcano?"}).encode() + b"\n")
+    rubric = Path(__file__).parents[1] / "synthfoundry" / "filters" / "rubrics" / "brief.yaml"
+    bucket.pipe(f"{places}/rubric.yaml", rubric.read_bytes())
+    benchmark = {"name": "mine", "path": f"{places}/evals/*.jsonl", "columns": ["question"]}
+    filters = [{"name": "decontamination", "benchmarks": [benchmark]},
+               {"name": "quality_judge", "rubric_file": f"{places}/rubric.yaml"}]
+    topics = preflight(config(tmp_path, recipe={"name": "cosmopedia", "topics_file": f"{places}/topics.txt"},
+                              filters=filters), environ={})
+    assert topics.ok, topics.problems
+    assert topics.forecast.stages["synthesis"].rows == 2  # one prompt per topic read from the bucket
+    seeds = preflight(config(tmp_path, recipe={"name": "self_instruct", "seed_tasks": f"{places}/seeds.jsonl",
+                                               "target_instructions": 2}), environ={})
+    assert seeds.ok, seeds.problems
+    missing = preflight(config(tmp_path, recipe={"name": "cosmopedia", "topics_file": f"{places}/nope.txt"}),
+                        environ={})
+    assert any(f"{places}/nope.txt: cannot read topics" in problem for problem in missing.problems), missing.problems
+    assert not list(tmp_path.rglob("s3:*")) and not list(Path.cwd().glob("s3:*"))

@@ -20,3 +20,8 @@ class NotPublished(UserError, LookupError):
 
 class TagRefused(UserError, ValueError):
     """A tag name the store keeps for itself (vN, latest) or cannot store."""
+
+
+class StoreUnreachable(UserError, OSError):
+    """The publish root cannot be reached or written (no bucket, no credentials, a folder without permission); the
+    message names the place, the endpoint and what to set."""

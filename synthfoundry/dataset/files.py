@@ -9,7 +9,9 @@ import uuid
 
 import polars as pl
 
+from synthfoundry.dataset.errors import StoreUnreachable
 from synthfoundry.dataset.storage import StorageOptions
+from synthfoundry.redaction import redact
 
 
 class Folder:
@@ -24,8 +26,40 @@ class Folder:
         self.local = "://" not in self.url or self.url.startswith("file://")
         self.storage = None if self.local else storage or StorageOptions()
         options = self.storage.fsspec() if self.storage and self.url.startswith(("s3://", "s3a://")) else {}
-        self.fs, base = fsspec.core.url_to_fs(self.url, use_listings_cache=False, **options)
+        try:
+            # skip_instance_cache: fsspec reuses a filesystem made with the same arguments, and with it the credentials
+            # it found then (another run's, or variables since changed); a store reaches with its own options
+            self.fs, base = fsspec.core.url_to_fs(self.url, use_listings_cache=False, skip_instance_cache=True,
+                                                  **options)
+        except (ValueError, ImportError) as error:  # an unknown protocol, or its package missing
+            raise StoreUnreachable(f"{self.url}: not a place that can be reached ({error}): give a folder or an "
+                                   "object-store URL such as s3://bucket/prefix") from None
         self.base = base if self.local else self.fs.unstrip_protocol(base)
+
+    def check_writable(self) -> None:
+        """Write and remove a probe, or raise StoreUnreachable: a local folder is created if missing, a bucket must
+        exist already (a probe never creates buckets)."""
+        probe = self.path(f".probe-{uuid.uuid4().hex}")
+        try:
+            if self.local:
+                self.fs.makedirs(self.base, exist_ok=True)
+            self.fs.pipe_file(probe, b"ok")  # not write(): its makedirs would create a missing bucket
+            self.remove(probe)
+        except Exception as error:  # noqa: BLE001 - any back-end failure means nothing can be published here
+            raise self.unreachable(error, "write to") from None
+
+    def unreachable(self, error: Exception, doing: str = "reach") -> StoreUnreachable:
+        """A back-end failure as one error naming the place, the bucket and endpoint, and what to set (keys masked)."""
+        reason = redact(f"{type(error).__name__}: {error}", self.storage.secrets() if self.storage else [])
+        if self.local:
+            return StoreUnreachable(f"{self.url}: cannot {doing.removesuffix(' to')} there ({reason}): choose a "
+                                    "folder you can write to")
+        bucket = self.url.split("://", 1)[1].split("/", 1)[0]
+        endpoint = self.storage.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "the provider's default endpoint"
+        return StoreUnreachable(
+            f"{self.url}: cannot {doing} bucket {bucket!r} at {endpoint} ({reason}): create the bucket, or set "
+            "publish.storage_options (endpoint_url, key, secret; --storage-option KEY=VALUE on the CLI) or "
+            "AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 
     def path(self, *parts: str) -> str:
         return "/".join([self.base, *parts])

@@ -27,6 +27,7 @@ from pydantic import Field, model_validator
 from synthfoundry.errors import UserError
 from synthfoundry.filters.base import Tools, Verdicts
 from synthfoundry.filters.judge_scores import ScoreUnparseable, parse_score
+from synthfoundry.inputs import Place, read_text
 from synthfoundry.records import text_hash
 from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.strict import Strict
@@ -65,13 +66,11 @@ def rubric_path(name: str) -> Path:
     return Path(str(resources.files(__package__) / "rubrics" / f"{name}.yaml"))
 
 
-def load_rubric(path: Path) -> Rubric:
+def load_rubric(path: Place | Path) -> Rubric:
     """Read and check a rubric, so a typo fails when the config is read, not after a paid run."""
+    text = read_text(path, "the rubric", RubricError)
     try:
-        text = path.read_text()
         data = yaml.safe_load(text)
-    except OSError as error:
-        raise RubricError(f"{path}: cannot read the rubric ({error.strerror})") from None
     except yaml.YAMLError as error:
         raise RubricError(f"{path}: not valid YAML: {getattr(error, 'problem', error)}") from None
     if not isinstance(data, dict) or set(data) != _RUBRIC_KEYS:
@@ -111,7 +110,7 @@ class Config(Strict):
         description="a shipped rubric; default lima (1-6 helpfulness) unless rubric_file is given; brief: the 1-6 "
         "scale in a few tokens, for small local judges; tool_use: APIGen's semantic check of a trajectory's calls",
     )
-    rubric_file: Path | None = Field(
+    rubric_file: Place | None = Field(
         default=None,
         description="your own rubric YAML: name, version, scale {min, max}, default_min_score, aspects "
         "{aspect: template with {task} / {instruction} / {input} / {response} / {trajectory}}",

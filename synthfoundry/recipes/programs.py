@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from synthfoundry.inputs import read_text
+from synthfoundry.inputs import Place, file_name, read_text
 from synthfoundry.recipes.common import teacher_columns
 from synthfoundry.recipes.templates import Template
 from synthfoundry.records import content_id
@@ -67,7 +67,7 @@ class Attempt:
     detail: dict = field(default_factory=dict)
 
 
-def read_seeds(path: Path, what: str, error: type[ValueError], required: str) -> list[dict]:
+def read_seeds(path: Place | Path, what: str, error: type[ValueError], required: str) -> list[dict]:
     """A JSONL file's objects, each with a `required` string; `error` names the file and line of a bad one."""
     rows = []
     for number, line in enumerate(read_text(path, what, error).splitlines(), start=1):
@@ -79,7 +79,7 @@ def read_seeds(path: Path, what: str, error: type[ValueError], required: str) ->
             raise error(f"{path}:{number}: not JSON ({problem})") from None
         if not isinstance(item, dict) or not isinstance(item.get(required), str) or not item[required].strip():
             raise error(f"{path}:{number}: expected a JSON object with a non-empty {required!r} string")
-        rows.append({"id": str(item.get("id") or f"{path.name}:{number}"), **item})
+        rows.append({"id": str(item.get("id") or f"{file_name(path)}:{number}"), **item})
     if not rows:
         raise error(f"{path}: no {what} in the file")
     return rows

@@ -401,8 +401,9 @@ def test_object_store_credentials_only_in_the_run_config_publish_and_never_leak(
     flags = [f"--storage-option={name}={value}" for name, value in options.items()]
     listed = cli.invoke(app, ["versions", "arith_ops", "--root", root, "--json", *flags])
     assert listed.exit_code == 0 and json.loads(listed.stdout)[0]["version"] == "v1", listed.output
-    without = cli.invoke(app, ["versions", "arith_ops", "--root", root])
-    assert without.exit_code != 0  # the options, not something else, reach the bucket
+    without = cli.invoke(app, ["versions", "arith_ops", "--root", root])  # the options, nothing else, reach it
+    assert without.exit_code == 1 and "Traceback" not in without.output, without.output
+    assert f"{root}: cannot read bucket 'published'" in without.output and "--storage-option" in without.output
     exported = cli.invoke(app, ["export", "arith_ops", "--root", root, "--format", "trl", "--out", f"{root}/trainer",
                                 *flags])
     assert exported.exit_code == 0, exported.output
@@ -419,3 +420,6 @@ def test_object_store_credentials_only_in_the_run_config_publish_and_never_leak(
     assert not leaks and secret not in done.stdout + done.stderr + validated.output + listed.output
     manifest = json.loads(bucket.cat("published/configured/exports/arith_ops/v1/manifest.json"))
     assert manifest["config"]["publish"]["storage_options"]["secret"] == "**********"
+    card = bucket.cat("published/configured/exports/arith_ops/v1/card.md").decode()
+    assert f"storage=StorageOptions(endpoint_url={endpoint!r}, region='us-east-1')" in card  # how to reach it, no keys
+    assert f"--storage-option endpoint_url={endpoint}" in card and key not in card

@@ -18,7 +18,7 @@ import polars as pl
 from pydantic import Field
 
 from synthfoundry.benchmarks import humaneval
-from synthfoundry.inputs import SeedError
+from synthfoundry.inputs import Place, SeedError
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.programs import Attempt, CodeConfig, code_row, read_seeds, run_attempts
 from synthfoundry.recipes.templates import combined_hash, load_template
@@ -45,7 +45,7 @@ class Config(CodeConfig):
     """OSS-Instruct: a problem, solution and tests per seed snippet, kept when the solution passes its tests."""
 
     name: Literal["code_instruct"] = "code_instruct"
-    snippets: Path | None = Field(
+    snippets: Place | None = Field(
         default=None,
         description="seed code: a folder of .py files (each file one snippet) or a JSONL with a 'code' field per "
         "line; default: 42 functions of Python's standard library (shipped, PSF licence)",
@@ -57,15 +57,21 @@ def shipped_snippets() -> Path:
     return Path(str(resources.files("synthfoundry") / "seeds" / "code_snippets" / "snippets.jsonl"))
 
 
-def load_snippets(path: Path | None) -> list[tuple[str, str]]:
-    """(id, code) per snippet, at most MAX_SNIPPET_CHARS each."""
-    path = path or shipped_snippets()
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix in SOURCE_SUFFIXES and p.is_file())
-        found = [(str(p.relative_to(path)), p.read_text(errors="replace")) for p in files]
-    elif path.is_file():
+def load_snippets(path: Place | Path | None) -> list[tuple[str, str]]:
+    """(id, code) per snippet, at most MAX_SNIPPET_CHARS each; `path` a folder or a JSONL file, local or a URL."""
+    import fsspec
+
+    path = str(path or shipped_snippets())
+    try:
+        fs, base = fsspec.core.url_to_fs(path)
+        folder, file = fs.isdir(base), fs.isfile(base)
+        files = sorted(p for p in fs.find(base) if p.endswith(SOURCE_SUFFIXES)) if folder else []
+        found = [(p[len(base):].lstrip("/"), fs.cat_file(p).decode(errors="replace")) for p in files]
+    except Exception as error:  # noqa: BLE001 - a back end's own errors (no credentials, no endpoint, no package)
+        raise SeedError(f"recipe.snippets: cannot read {path} ({type(error).__name__}: {error})") from None
+    if file:
         found = [(row["id"], row["code"]) for row in read_seeds(path, "code snippets", SeedError, "code")]
-    else:
+    elif not folder:
         raise SeedError(f"recipe.snippets: {path} is neither a folder of .py files nor a JSONL file")
     found = [(name, code[:MAX_SNIPPET_CHARS]) for name, code in found if code.strip()]
     if not found:

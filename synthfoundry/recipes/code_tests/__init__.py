@@ -18,7 +18,7 @@ import polars as pl
 from pydantic import Field
 
 from synthfoundry.benchmarks import humaneval
-from synthfoundry.inputs import SeedError
+from synthfoundry.inputs import Place, SeedError
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.programs import Attempt, CodeConfig, code_row, read_seeds, run_attempts
 from synthfoundry.recipes.templates import combined_hash, load_template
@@ -45,7 +45,7 @@ class Config(CodeConfig):
     """Tests (and, where missing, solutions) for given problems, kept when the solution passes them."""
 
     name: Literal["code_tests"] = "code_tests"
-    problems: Path | None = Field(
+    problems: Place | None = Field(
         default=None,
         description="JSONL with a 'problem' (and optionally a reference 'solution' and an 'id') per line; default: "
         "20 shipped function problems, 5 with solutions",
@@ -57,7 +57,7 @@ def shipped_problems() -> Path:
     return Path(str(resources.files("synthfoundry") / "seeds" / "code_problems" / "problems.jsonl"))
 
 
-def load_problems(path: Path | None) -> list[dict]:
+def load_problems(path: Place | Path | None) -> list[dict]:
     return read_seeds(path or shipped_problems(), "problems", SeedError, "problem")
 
 

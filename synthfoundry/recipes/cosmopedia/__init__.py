@@ -21,7 +21,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from synthfoundry.documents import load_documents
-from synthfoundry.inputs import SeedError, load_yaml, read_text
+from synthfoundry.inputs import Place, SeedError, load_yaml, read_text
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.document_seeds import as_content
 from synthfoundry.recipes.templates import Template, combined_hash, load_template
@@ -65,9 +65,9 @@ class Config(BaseModel):
 
     name: Literal["cosmopedia"] = "cosmopedia"
     topics: list[str] = Field(default=[], description="topics, one seed each")
-    topics_file: Path | None = Field(default=None, description="text file with one topic per line")
+    topics_file: Place | None = Field(default=None, description="text file with one topic per line")
     outline: dict[str, list[str]] = Field(default={}, description="course -> sub-units; each sub-unit is a seed")
-    outline_file: Path | None = Field(default=None, description="YAML/JSON mapping course -> list of sub-units")
+    outline_file: Place | None = Field(default=None, description="YAML/JSON mapping course -> list of sub-units")
     documents: str | None = Field(
         default=None, description="documents whose extracts are seeds: a .jsonl/.parquet file, folder, glob or URL"
     )
@@ -96,7 +96,7 @@ def default_outline_path() -> Path:
     return Path(str(resources.files("synthfoundry") / "seeds" / "cosmopedia" / "outline.yaml"))
 
 
-def load_outline(path: Path) -> dict[str, list[str]]:
+def load_outline(path: Place | Path) -> dict[str, list[str]]:
     outline = load_yaml(path, "the outline", SeedError)
     if not isinstance(outline, dict) or not all(
         isinstance(units, list) and all(isinstance(u, str) for u in units) for units in outline.values()
@@ -105,7 +105,7 @@ def load_outline(path: Path) -> dict[str, list[str]]:
     return {str(course): units for course, units in outline.items()}
 
 
-def load_topics(path: Path) -> list[str]:
+def load_topics(path: Place | Path) -> list[str]:
     topics = [line.strip() for line in read_text(path, "topics", SeedError).splitlines() if line.strip()]
     if not topics:
         raise SeedError(f"{path}: no topics (one per line); an empty file is refused rather than guessed at")

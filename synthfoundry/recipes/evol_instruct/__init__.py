@@ -17,12 +17,12 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from synthfoundry.inputs import Place
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import user_request
 from synthfoundry.recipes.self_instruct.seeds import load_seed_tasks
@@ -67,7 +67,7 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Literal["evol_instruct"] = "evol_instruct"
-    seed_tasks: Path | None = Field(
+    seed_tasks: Place | None = Field(
         default=None,
         description="JSONL with an 'instruction' per line; default: the 175 human Self-Instruct tasks",
     )

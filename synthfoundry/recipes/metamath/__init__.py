@@ -27,7 +27,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synthfoundry.distill import why_unusable
-from synthfoundry.inputs import SeedError, read_text
+from synthfoundry.inputs import Place, SeedError, file_name, read_text
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import first_line, teacher_columns, user_request
 from synthfoundry.recipes.templates import Template, combined_hash, load_template
@@ -66,7 +66,7 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Literal["metamath"] = "metamath"
-    seeds: Path | None = Field(
+    seeds: Place | None = Field(
         default=None,
         description="JSONL of {question, answer} (answer ends with '#### <final answer>' or is the final answer); "
         "default: GSM8K train, shipped",
@@ -127,7 +127,7 @@ def final_answer(solution: str) -> str:
     return (after if marker else solution).strip().replace(",", "")
 
 
-def load_seeds(path: Path | None = None) -> list[Seed]:
+def load_seeds(path: Place | Path | None = None) -> list[Seed]:
     path = path or default_seed_path()
     lines = read_text(path, "seed questions", SeedError).splitlines()
     seeds = []
@@ -141,7 +141,7 @@ def load_seeds(path: Path | None = None) -> list[Seed]:
             raise SeedError(f"{path}:{number}: expected a JSON object with 'question' and 'answer' ({error})") from None
         if not question or not answer:
             raise SeedError(f"{path}:{number}: empty question or answer")
-        seeds.append(Seed(str(item.get("id", f"{Path(path).stem}:{number}")), question, answer))
+        seeds.append(Seed(str(item.get("id", f"{file_name(path).split('.')[0]}:{number}")), question, answer))
     if not seeds:
         raise SeedError(f"{path}: no seed questions")
     return seeds

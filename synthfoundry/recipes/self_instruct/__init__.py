@@ -15,12 +15,12 @@ import math
 import random
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from synthfoundry.inputs import Place
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import user_request
 from synthfoundry.recipes.self_instruct.instances import EXAMPLE_CHARS, LABEL_TOKENS, add_instances
@@ -48,7 +48,7 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Literal["self_instruct"] = "self_instruct"
-    seed_tasks: Path | None = Field(
+    seed_tasks: Place | None = Field(
         default=None, description="JSONL of seed tasks; default: the 175 human tasks shipped with the package"
     )
     target_instructions: int = Field(default=40, ge=1, description="stop once this many new instructions survive")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from synthfoundry.inputs import SeedError, read_text
+from synthfoundry.inputs import Place, SeedError, read_text
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def default_seed_path() -> Path:
     return Path(str(resources.files("synthfoundry") / "seeds" / "self_instruct" / "seed_tasks.jsonl"))
 
 
-def load_seed_tasks(path: Path | None = None) -> list[SeedTask]:
+def load_seed_tasks(path: Place | Path | None = None) -> list[SeedTask]:
     path = path or default_seed_path()
     tasks = []
     lines = read_text(path, "seed tasks", SeedError).splitlines()

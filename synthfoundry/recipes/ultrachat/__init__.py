@@ -19,7 +19,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from synthfoundry.distill import why_unusable
-from synthfoundry.inputs import SeedError, load_yaml
+from synthfoundry.inputs import Place, SeedError, load_yaml
 from synthfoundry.recipes.base import Ask, Log
 from synthfoundry.recipes.common import first_line, teacher_columns
 from synthfoundry.recipes.templates import combined_hash, load_template
@@ -46,7 +46,7 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Literal["ultrachat"] = "ultrachat"
-    taxonomy: Path | None = Field(
+    taxonomy: Place | None = Field(
         default=None,
         description="YAML with `meta_concepts` and `material_types` lists; default: the 30 x 20 taxonomy shipped",
     )
@@ -74,7 +74,7 @@ def default_taxonomy_path() -> Path:
     return Path(str(resources.files(__package__) / "taxonomy.yaml"))
 
 
-def load_taxonomy(path: Path | None = None) -> Taxonomy:
+def load_taxonomy(path: Place | Path | None = None) -> Taxonomy:
     path = path or default_taxonomy_path()
     data = load_yaml(path, "the taxonomy", SeedError)
     lists = {}
