@@ -57,8 +57,7 @@ class Worker:
         self._received = b""
         self._owner = os.getpid()  # a forked copy of the host must not end the host's workers
         if self._line(time.monotonic() + start_timeout_s) != b"ready":
-            self.kill()
-            why = self.process.stderr.read().decode(errors="replace").strip() or "its worker did not start"
+            why = self.kill() or "its worker did not start"
             raise WorkerUnavailable(f"could not start the sandbox: {why.splitlines()[0]}")
 
     def run(self, request: dict, timeout_s: float, cap: int) -> Ended:
@@ -107,16 +106,19 @@ class Worker:
         line, _, self._received = self._received.partition(b"\n")
         return line
 
-    def kill(self) -> None:
-        """End the worker and everything in its namespace; return once they are gone."""
+    def kill(self) -> str:
+        """End the worker and everything in its namespace; return once they are gone, with what bwrap or the zygote
+        wrote to stderr (why it did not start)."""
         if os.getpid() != self._owner:
-            return
+            return ""
         namespace_init = children(self.process.pid)
         for pid in namespace_init:
             try:
                 os.kill(pid, signal.SIGKILL)  # PID 1 of the namespace: the kernel kills every process in it
             except ProcessLookupError:
                 pass
+        if not namespace_init:  # bwrap itself is stuck, or never made the namespace
+            self.process.kill()
         self.channel.close()
         try:
             self.process.wait(timeout=5)
@@ -124,4 +126,6 @@ class Worker:
             self.process.kill()
             self.process.wait()
         wait_until_ended(namespace_init)
-        self.process.stderr.close()
+        os.set_blocking(self.process.stderr.fileno(), False)
+        with self.process.stderr as stderr:
+            return (stderr.read() or b"").decode(errors="replace").strip()
