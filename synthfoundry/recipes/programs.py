@@ -28,10 +28,10 @@ from synthfoundry.strict import Strict
 from synthfoundry.teachers.base import Ask, ChatRequest, Completion, TeacherFailure
 
 VERIFIER = "code_tests:python"
-# A section header: `### Tests`, `**Solution:**`, `Test suite:`; not a `# test` comment inside the code.
-_SECTION = re.compile(r"^[ \t]*(?:#{2,}[ \t]*|\*\*)?(problem|solution|tests?)\b[ \t\w*:]{0,24}$",
+# A section header: `### Tests`, `**Solution:**`, `Test suite:`, `### Unit tests`; not a `# test` comment in the code.
+_SECTION = re.compile(r"^[ \t]*(?:#{2,}[ \t]*|\*\*)?(problem|solution|(?:unit )?tests?)\b[ \t\w*:]{0,24}$",
                       re.IGNORECASE | re.MULTILINE)
-_FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)  # a reply cut off leaves its last fence open
+_FENCE = re.compile(r"```[^\n`]*\n(.*?)(```|\Z)", re.DOTALL)  # a reply cut off leaves its last fence open
 
 
 class CodeConfig(Strict):
@@ -89,8 +89,8 @@ def sections(text: str) -> dict[str, str]:
     """The reply's `### Problem` / `### Solution` / `### Tests` sections, by lower-cased name ("test" -> "tests")."""
     parts = _SECTION.split(text)
     found = {}
-    for name, body in zip(parts[1::2], parts[2::2]):
-        found["tests" if name.lower().startswith("test") else name.lower()] = body.strip()
+    for name, body in zip(parts[1::2], parts[2::2]):  # the first of each (a small model's repeats come after)
+        found.setdefault("tests" if "test" in name.lower() else name.lower(), body.strip())
     return found
 
 
@@ -98,15 +98,15 @@ def parse_draft(text: str, given: dict) -> Draft | str:
     """The draft, taking what the seed fixed (problem, solution) from `given`; else why the reply is unusable."""
     found = sections(text)
     problem = given.get("problem") or found.get("problem", "")
-    code = {name: (_FENCE.findall(found.get(name, "")) or [found.get(name, "")])[-1].strip()
+    code = {name: (_blocks(found.get(name, "")) or [found.get(name, "")])[-1].strip()
             for name in ("solution", "tests")}
     if not code["tests"]:  # no tests section: the asserts written with the solution (a small model's way)
-        written = "\n".join(_FENCE.findall(text))
+        written = "\n".join(_blocks(text))
         code["tests"] = "\n".join(_asserts(written))
         if "solution" not in found:
             code["solution"] = "\n".join(line for line in written.splitlines() if not line.startswith("assert "))
-    elif not _parses(code["tests"]):  # cut off mid-test: the asserts that are whole
-        code["tests"] = "\n".join(_asserts(code["tests"]))
+    elif not _parses(code["tests"]):  # cut off mid-test: the tests that are whole
+        code["tests"] = _whole(code["tests"])
     solution = given.get("solution") or code["solution"]
     missing = [name for name, value in (("problem", problem), ("solution", solution), ("tests", code["tests"]))
                if not value]
@@ -115,12 +115,24 @@ def parse_draft(text: str, given: dict) -> Draft | str:
     return Draft(problem.strip(), solution.strip() + "\n", code["tests"] + "\n")
 
 
+def _blocks(text: str) -> list[str]:
+    """The fenced code blocks; a block the reply's end cut off loses its last line, which may be cut too (and still
+    parse: `assert f(x) == [1, 2]` cut to `assert f(x)` is another test)."""
+    return [body if closed else body.rpartition("\n")[0] for body, closed in _FENCE.findall(text)]
+
+
 def _parses(code: str) -> bool:
     try:
         ast.parse(code)
     except SyntaxError:
         return False
     return True
+
+
+def _whole(code: str) -> str:
+    """The longest run of the code's first lines that parses (a reply cut off mid-test loses that test)."""
+    lines = code.splitlines()
+    return next(("\n".join(lines[:end]) for end in range(len(lines), 0, -1) if _parses("\n".join(lines[:end]))), "")
 
 
 def _asserts(code: str) -> list[str]:

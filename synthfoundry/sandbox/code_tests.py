@@ -3,6 +3,7 @@
 `row["answer"]` is JSON, one of:
   {"tests": "<code>", "entry_point": "<name>"}   HumanEval: the tests define check(candidate), called with the function
   {"tests": "<code>"}                            top-level asserts (each one a test), else pytest-style test_* functions
+                                                 and the test methods of unittest.TestCase classes
   {"cases": [{"stdin": "...", "stdout": "..."}]} competitive programming: each case one run, stdout compared by line
 The program is the last fenced code block of the response, else the whole response. Score = share of tests passed;
 `check` also names the first failure (`test 2 of 3 failed: AssertionError at line 4`, `timeout after 5 s`).
@@ -100,12 +101,23 @@ def _run(nonce, spec):
             report(False, describe(error))
     if not asserts:
         for name, test in list(namespace.items()):
-            if name.startswith("test_") and callable(test):
+            if name.startswith("test_") and callable(test) and not isinstance(test, type):
                 try:
                     test()
                     report(True)
                 except BaseException as error:
                     report(False, describe(error))
+            elif isinstance(test, type) and any(base.__name__ == "TestCase" for base in test.__mro__[1:]):
+                import unittest
+                for method in unittest.TestLoader().getTestCaseNames(test):
+                    try:
+                        case = test(method)
+                        case.setUp()
+                        getattr(case, method)()
+                        case.tearDown()
+                        report(True)
+                    except BaseException as error:
+                        report(False, describe(error))
 
 _nonce = sys.stdin.readline().strip()
 _spec = json.loads(open("spec.json").read())
@@ -258,7 +270,9 @@ def _count_tests(tests: str) -> int:
     asserts = sum(isinstance(node, ast.Assert) for node in tree.body)
     functions = sum(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")
                     for node in tree.body)
-    return asserts or functions
+    methods = sum(isinstance(node, ast.FunctionDef) and node.name.startswith("test")
+                  for test_case in tree.body if isinstance(test_case, ast.ClassDef) for node in test_case.body)
+    return asserts or functions + methods
 
 
 def _spec(answer: str | Mapping[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""The sandbox: one program per call in a throwaway folder, behind bubblewrap (or `unshare`), rlimits and a wall clock.
+"""The sandbox: one program per call in an empty folder, behind bubblewrap (or `unshare`), rlimits and a wall clock.
 
 Layers, each one a separate line of defence:
-- bubblewrap: no network, no IPC, its own PID namespace (everything in it dies with it), `/` read-only, private
-  tmpfs over /tmp, /root, /home, the project's folder and any configured path; the program's folder the only
-  writable place. Without bwrap, `unshare -Urnpm` gives the network, PID and mount namespaces but no file hiding.
+- bubblewrap: no network, no IPC, its own PID namespace, `/` read-only, empty read-only tmpfs over /tmp, /root,
+  /home, the project's folder and any configured path; the program's folder (and /dev/shm) the only writable place.
+  Programs run in warm workers (worker.py): a bwrap sandbox per concurrency slot, forking per program and reset
+  after each. Without bwrap, `unshare -Urnpm` (a fresh one per program) gives the network, PID and mount namespaces
+  but no file hiding.
 - as root, the program runs as an unprivileged uid (root ignores RLIMIT_NPROC and can read every file);
 - a scrubbed environment (no API keys or tokens);
 - rlimits on CPU time, address space, processes, file size and open files;
@@ -14,16 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import selectors
+import posixpath
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, partial
 from pathlib import Path
 from typing import Literal
@@ -31,6 +34,8 @@ from typing import Literal
 from pydantic import Field
 
 from synthfoundry.errors import UserError
+from synthfoundry.sandbox.processes import children, exited, kill_group, read_capped, wait_until_ended
+from synthfoundry.sandbox.worker import Worker, WorkerUnavailable
 from synthfoundry.strict import Strict
 
 # A language is an interpreter command and the file name the program is written to. The interpreter is found on the
@@ -38,6 +43,7 @@ from synthfoundry.strict import Strict
 # unprivileged user, who cannot reach an interpreter under /root (pyenv) or a project's venv hidden by a tmpfs.
 LANGUAGES: dict[str, tuple[tuple[str, ...], str]] = {"python": (("python3",), "main.py")}
 INSIDE = "/tmp/work"  # where the program's folder appears under bubblewrap
+WORKER_START_S = 30.0  # a loaded machine may take seconds to start bwrap and the zygote's interpreter
 UNPRIVILEGED_UID = 65534  # nobody: what a root parent drops to
 INSTALL_HINT = (
     "install bubblewrap (Debian/Ubuntu: `apt-get install -y bubblewrap`; Fedora: `dnf install bubblewrap`; "
@@ -60,7 +66,7 @@ class SandboxConfig(Strict):
     memory_mb: int = Field(1024, gt=0, description="address space (RLIMIT_AS)")
     max_processes: int = Field(128, gt=0, description="RLIMIT_NPROC, counted per (unprivileged) user")
     max_output_bytes: int = Field(1_000_000, gt=0, description="stdout and stderr each; more kills the program")
-    max_file_mb: int = Field(64, gt=0, description="largest file the program may write")
+    max_file_mb: int = Field(64, gt=0, description="largest file the program may write (under bwrap: all its files)")
     max_open_files: int = Field(256, gt=0)
     concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
     hide: list[str] = Field(default_factory=list, description="more host folders replaced by an empty tmpfs")
@@ -76,6 +82,7 @@ class ExecResult:
     cpu_s: float  # the program's, and its children's that it waited for
     signal: int | None = None
     reason: str = ""  # why it did not pass, in words (`timeout after 5 s`, `output over 1000000 bytes`)
+    recycled: bool = False  # its warm worker could not be reset (timeout, signal, leftovers): replaced by a fresh one
 
     @property
     def passed(self) -> bool:
@@ -129,6 +136,9 @@ class Sandbox:
         self._slots = threading.BoundedSemaphore(self.config.concurrency)
         self._executor: ThreadPoolExecutor | None = None
         self._hidden = self._hidden_folders()
+        self._idle: list[Worker] = []  # warm workers (bwrap) waiting for a program; at most `concurrency` exist
+        self._lock = threading.Lock()
+        weakref.finalize(self, _kill_all, self._idle)  # when the sandbox is dropped, or the process exits
 
     def __reduce__(self):
         """A sandbox travels as its config: a process that receives one (a Dask worker) builds its own pool."""
@@ -155,34 +165,64 @@ class Sandbox:
         if language not in LANGUAGES:
             raise UserError(f"sandbox: unknown language {language!r} (known: {', '.join(LANGUAGES)})")
         interpreter, file_name = LANGUAGES[language]
-        with self._slots, tempfile.TemporaryDirectory(prefix="sandbox-") as folder:
-            for name, text in {**(files or {}), file_name: program}.items():
-                path = Path(folder, name).resolve()
-                if not path.is_relative_to(Path(folder).resolve()):
-                    raise UserError(f"sandbox: file name {name!r} leaves the program's folder")
+        for name in files or {}:
+            if posixpath.isabs(name) or posixpath.normpath(name).split("/")[0] == "..":
+                raise UserError(f"sandbox: file name {name!r} leaves the program's folder")
+        files = {**(files or {}), file_name: program, ".stdin": stdin}
+        with self._slots:
+            if self.isolation == "bwrap":
+                return self._run_warm(files, [*interpreter, file_name])
+            return self._run_cold(files, [*interpreter, file_name])
+
+    def _run_warm(self, files: dict[str, str], argv: list[str]) -> ExecResult:
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+        try:
+            worker = worker or Worker(self._bwrap(), self._environment(INSIDE), _unprivileged(), WORKER_START_S)
+        except WorkerUnavailable as error:
+            return ExecResult("error", None, "", "", 0.0, 0.0, reason=str(error))
+        request = {"files": files, "argv": argv, "env": self._environment(INSIDE), "limits": self._rlimits()}
+        ended = worker.run(request, self.config.timeout_s, self.config.max_output_bytes)
+        result = self._result(ended.code, ended.stdout.decode(errors="replace"), ended.stderr.decode(errors="replace"),
+                              ended.wall_s, ended.cpu_s, ended.ended_by)
+        if ended.reusable and result.status in ("passed", "failed"):
+            with self._lock:
+                self._idle.append(worker)
+            return result
+        worker.kill()
+        return replace(result, recycled=True)
+
+    def _bwrap(self) -> list[str]:
+        """A worker's sandbox: --as-pid-1 makes the zygote its namespace's init (which a program cannot signal, and
+        whose end ends every process in it); the hidden folders and /dev are read-only, so the program's folder and
+        /dev/shm (both size-capped tmpfs, emptied after each program) are all it can write."""
+        size = str(self.config.max_file_mb << 20)
+        command = ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--new-session", "--as-pid-1",
+                   "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--proc", "/proc"]
+        for hidden in self._hidden:
+            command += ["--tmpfs", hidden]
+        command += ["--size", size, "--tmpfs", INSIDE]
+        for folder in ["/dev", *self._hidden]:
+            command += ["--remount-ro", folder]
+        return [*command, "--chdir", INSIDE, "--"]
+
+    def _run_cold(self, files: dict[str, str], argv: list[str]) -> ExecResult:
+        """unshare or none: a fresh process (and namespaces) per program, in a throwaway folder of the host."""
+        with tempfile.TemporaryDirectory(prefix="sandbox-") as folder:
+            for name, text in files.items():
+                path = Path(folder, name)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
-            Path(folder, ".stdin").write_text(stdin)
             if os.geteuid() == 0 and self.isolation != "none":
                 for path in [Path(folder), *Path(folder).rglob("*")]:
                     os.chown(path, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
-            inside = INSIDE if self.isolation == "bwrap" else folder
-            command = [*self._wrapper(folder), *interpreter, file_name]
             with open(Path(folder, ".stdin"), "rb") as stdin_file:
-                return self._execute(command, stdin_file, folder, self._environment(inside))
+                return self._execute([*self._wrapper(), *argv], stdin_file, folder, self._environment(folder))
 
-    def _wrapper(self, folder: str) -> list[str]:
-        if self.isolation == "none":
-            return []
+    def _wrapper(self) -> list[str]:
         if self.isolation == "unshare":
             return ["unshare", "-Urnpm", "--fork", "--kill-child", "--mount-proc"]
-        # --as-pid-1: the program is its namespace's init, a child bwrap reaps (with bwrap's own init in between,
-        # that init is left to the host's PID 1 to reap, and its zombies count against the user's RLIMIT_NPROC).
-        command = ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--new-session", "--as-pid-1",
-                   "--dev", "/dev", "--proc", "/proc"]
-        for hidden in self._hidden:
-            command += ["--tmpfs", hidden]
-        return [*command, "--bind", folder, INSIDE, "--chdir", INSIDE, "--"]
+        return []
 
     @staticmethod
     def _environment(home: str) -> dict[str, str]:
@@ -190,63 +230,46 @@ class Sandbox:
         return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": home, "TMPDIR": home,
                 "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYTHONHASHSEED": "0"}
 
-    def _limits(self) -> list[str]:
-        """util-linux `prlimit` sets the rlimits, then execs the rest of the command (which inherits them)."""
+    def _rlimits(self) -> list[tuple[str, int, int]]:
+        """(resource, soft, hard): the CPU soft limit sends SIGXCPU (reported as a timeout), the hard one SIGKILL."""
         config = self.config
-        cpu = int(config.timeout_s) + 1  # the soft limit sends SIGXCPU (reported as a timeout), the hard one SIGKILL
-        return ["prlimit", f"--cpu={cpu}:{cpu + 1}", f"--as={config.memory_mb << 20}", f"--nproc={config.max_processes}",
-                f"--fsize={config.max_file_mb << 20}", f"--nofile={config.max_open_files}", "--core=0", "--"]
+        cpu = int(config.timeout_s) + 1
+        return [("RLIMIT_CPU", cpu, cpu + 1), ("RLIMIT_AS", config.memory_mb << 20, config.memory_mb << 20),
+                ("RLIMIT_NPROC", config.max_processes, config.max_processes),
+                ("RLIMIT_FSIZE", config.max_file_mb << 20, config.max_file_mb << 20),
+                ("RLIMIT_NOFILE", config.max_open_files, config.max_open_files), ("RLIMIT_CORE", 0, 0)]
 
     def _execute(self, command: list[str], stdin, cwd: str, env: dict[str, str]) -> ExecResult:
+        """util-linux `prlimit` sets the rlimits, then execs the rest of the command (which inherits them)."""
         config = self.config
+        limits = [f"--{name.removeprefix('RLIMIT_').lower()}={soft}:{hard}" for name, soft, hard in self._rlimits()]
         started = time.monotonic()
         try:
-            process = subprocess.Popen([*self._limits(), *command], stdin=stdin, stdout=subprocess.PIPE,
+            process = subprocess.Popen(["prlimit", *limits, "--", *command], stdin=stdin, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True,
                                        **(_unprivileged() if self.isolation != "none" else {}))
         except OSError as error:
             return ExecResult("error", None, "", "", 0.0, 0.0, reason=f"could not start: {error}")
-        output = {process.stdout: bytearray(), process.stderr: bytearray()}
-        ended_by = ""
-        with selectors.DefaultSelector() as selector:
-            for stream in output:
-                selector.register(stream, selectors.EVENT_READ)
-            while selector.get_map() and not ended_by:
-                remaining = started + config.timeout_s - time.monotonic()
-                if remaining <= 0:
-                    ended_by = f"timeout after {config.timeout_s:g} s"
-                    break
-                for key, _ in selector.select(remaining):
-                    chunk = os.read(key.fd, 65536)
-                    if not chunk:
-                        selector.unregister(key.fileobj)
-                        continue
-                    buffer = output[key.fileobj]
-                    buffer += chunk
-                    if len(buffer) > config.max_output_bytes:
-                        ended_by = f"output over {config.max_output_bytes} bytes"
-                        break
-        while not ended_by and not _exited(process.pid):  # the streams closed: the exit is near (or a daemon holds on)
+        streams = [process.stdout.fileno(), process.stderr.fileno()]
+        (stdout, stderr), ended_by = read_capped(streams, started, config.timeout_s, config.max_output_bytes)
+        while not ended_by and not exited(process.pid):  # the streams closed: the exit is near (or a daemon holds on)
             if time.monotonic() > started + config.timeout_s:
                 ended_by = f"timeout after {config.timeout_s:g} s"
             time.sleep(0.001)
-        namespace_init = _children(process.pid)  # bwrap's (or unshare's) PID-namespace init, whose exit empties it
-        _kill_group(process.pid)  # before reaping, so the group's id cannot have been reused
+        namespace_init = children(process.pid)  # unshare's PID-namespace init, whose exit empties it
+        kill_group(process.pid)  # before reaping, so the group's id cannot have been reused
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
-        _wait_until_ended(namespace_init)
-        for stream in output:
-            stream.close()
-        wall = time.monotonic() - started
-        cpu = usage.ru_utime + usage.ru_stime
-        stdout, stderr = (bytes(buffer[: config.max_output_bytes]).decode(errors="replace")
-                          for buffer in output.values())
-        return self._result(process.returncode, stdout, stderr, wall, cpu, ended_by)
+        wait_until_ended(namespace_init)
+        process.stdout.close()
+        process.stderr.close()
+        return self._result(process.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace"),
+                            time.monotonic() - started, usage.ru_utime + usage.ru_stime, ended_by)
 
-    def _result(self, code: int, stdout: str, stderr: str, wall: float, cpu: float, ended_by: str) -> ExecResult:
-        signal_number = -code if code < 0 else None
-        if self.isolation == "bwrap" and code > 128:  # bwrap reports a child killed by signal N as 128 + N
-            signal_number = code - 128
+    def _result(self, code: int | None, stdout: str, stderr: str, wall: float, cpu: float,
+                ended_by: str) -> ExecResult:
+        """`code`: -N for signal N, None when the host ended the program (`ended_by` says why)."""
+        signal_number = -code if code is not None and code < 0 else None
         exit_code = None if signal_number else code
 
         def result(status: Status, reason: str = "") -> ExecResult:
@@ -254,16 +277,16 @@ class Sandbox:
 
         if ended_by.startswith("timeout"):
             return result("timeout", ended_by)
-        if ended_by:
+        if ended_by.startswith("output over"):
             return result("killed", ended_by)
+        if ended_by:
+            return result("error", ended_by)
         if signal_number == signal.SIGXCPU:
             return result("timeout", f"CPU time over {int(self.config.timeout_s) + 1} s")
         if code == 0:
             return result("passed")
         if "MemoryError" in stderr[-2000:] or "Cannot allocate memory" in stderr[-2000:]:
             return result("memory", f"memory over {self.config.memory_mb} MB")
-        if self.isolation == "bwrap" and stderr.startswith("bwrap:"):
-            return result("error", stderr.strip().splitlines()[0])
         if signal_number:
             return result("killed", f"killed by {signal.Signals(signal_number).name}")
         return result("failed", f"exit code {code}")
@@ -282,40 +305,20 @@ class Sandbox:
         """Results in the order of `programs`, at most `concurrency` running at once."""
         return list(await asyncio.gather(*(self.run_async(program, language) for program in programs)))
 
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Stop the threads and the idle warm workers (a later `run` starts new ones)."""
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        _kill_all(self._idle)
 
 
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def _exited(pid: int) -> bool:
-    """Whether the child has ended, leaving it unreaped (its rusage and group id still ours)."""
-    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def _wait_until_ended(pids: list[int], limit_s: float = 10.0) -> None:
-    """Return once each process is gone or a zombie: a namespace's init ends only after every process in it, so
-    nothing the program started outlives `run` (nor holds a process slot the next program needs)."""
-    deadline = time.monotonic() + limit_s
-    for pid in pids:
-        while time.monotonic() < deadline:
-            try:
-                if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
-                    break
-            except OSError:
-                break
-            time.sleep(0.005)
+def _kill_all(workers: list[Worker]) -> None:
+    while workers:
+        workers.pop().kill()

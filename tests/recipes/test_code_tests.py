@@ -46,6 +46,9 @@ def test_tests_are_kept_only_when_the_reference_passes_them(tmp_path):
     assert code_tests.estimate(config).requests == 4 * 2
 
 
+ADD = "def add(a, b):\n    return a + b\n"
+
+
 def test_drafts_and_mutants():
     reply = "Sure.\n**Problem:**\nAdd.\n\n### Solution\n```python\ndef add(a, b):\n    return a + b\n```\n## Tests\n" \
             "```python\nassert add(1, 2) == 3\n```"
@@ -56,6 +59,11 @@ def test_drafts_and_mutants():
     assert mutant(draft.solution) == "def add(a, b):\n    return None"
     cut_off = "```python\ndef add(a, b):\n    return a + b\n# test\nassert add(1, 1) == 2\nassert add(2,"  # a small model
     assert parse_draft(cut_off, {"problem": "Add."}).tests == "assert add(1, 1) == 2\n"
+    cut_to_another_test = "### Tests\n```python\nassert add(1, 1) == 2\nassert add(2, 2)"  # was `== 4`, or `== 5`
+    assert parse_draft(cut_to_another_test, {"problem": "Add.", "solution": ADD}).tests == "assert add(1, 1) == 2\n"
+    test_case = "class TestAdd(unittest.TestCase):\n    def test_one(self):\n        assert add(1, 1) == 2\n"
+    repeated = f"### Tests\n```python\n{test_case}    def test_two(self):\n        assert add(2,\n```\n### Tests\n```python\n"
+    assert parse_draft(repeated, {"problem": "Add.", "solution": ADD}).tests == test_case  # the first, whole tests
     assert mutant("print(1)") is None and mutant("def (") is None
 
 

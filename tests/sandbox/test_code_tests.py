@@ -32,6 +32,14 @@ def test_asserts_score_the_share_passed_and_name_the_first_failure():
     assert verify(ADD, row(tests)).score == pytest.approx(2 / 3)
 
 
+def test_unittest_test_cases():
+    tests = {"tests": "import unittest\n\nclass TestAdd(unittest.TestCase):\n    def test_one(self):\n"
+                      "        self.assertEqual(add(1, 2), 3)\n\n    def test_two(self):\n"
+                      "        self.assertEqual(add(1, 2), 4)\n"}
+    verdict = CodeTests().check(ADD, json.dumps(tests))
+    assert (verdict.passed, verdict.total, verdict.reason) == (1, 2, "test 2 of 2 failed: AssertionError at line 8: 3 != 4")
+
+
 def test_pytest_style_functions():
     tests = {"tests": "def test_one():\n    assert add(1, 2) == 3\n\ndef test_two():\n    assert add(1, 2) == 4\n"}
     verdict = CodeTests().check(ADD, json.dumps(tests))

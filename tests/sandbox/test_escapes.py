@@ -1,7 +1,9 @@
 """Hostile programs, each one contained and reported; the host unharmed and the next program runs normally."""
 
 import os
+import signal
 import socket
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from synthfoundry.sandbox import Sandbox, SandboxConfig, SandboxUnavailable, core
+from synthfoundry.sandbox.processes import children
 
 LIMITS = SandboxConfig(isolation="bwrap", timeout_s=2, memory_mb=256, max_processes=32, max_output_bytes=100_000)
 
@@ -146,6 +149,58 @@ print("parent leaves")
     assert result.status in ("passed", "timeout")
     time.sleep(0.2)
     assert not [pid for pid in _pids() if canary.encode() in _read(f"/proc/{pid}/cmdline")]
+
+
+def test_nothing_one_program_leaves_reaches_the_next_in_the_same_worker():
+    """A warm worker runs its programs one after another: files (even unreadable ones), shared memory and a
+    detached background process of the first are gone when the second starts, and no timeout was needed."""
+    with Sandbox(LIMITS.model_copy(update={"concurrency": 1})) as sandbox:
+        first = sandbox.run("""
+import os
+os.makedirs("locked/deeper")
+open("locked/deeper/secret.txt", "w").write("left")
+open("/dev/shm/shared", "w").write("left")
+os.chmod("locked", 0)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        for fd in (0, 1, 2):
+            os.close(fd)
+        import time
+        while True:
+            time.sleep(0.01)
+    os._exit(0)
+print(os.getpid())
+""")
+        second = sandbox.run("""
+import os
+print(os.getpid())
+print(sorted(os.listdir(".")), os.listdir("/dev/shm"))
+print(sorted(int(pid) for pid in os.listdir("/proc") if pid.isdigit()))
+""")
+    assert (first.status, first.recycled, second.status, second.recycled) == ("passed", False, "passed", False)
+    assert first.wall_s < 1
+    first_pid, second_pid = int(first.stdout), int(second.stdout.split()[0])
+    assert second_pid > first_pid  # the same worker: its PID namespace went on counting
+    assert second.stdout.splitlines()[1:] == ["['.stdin', 'main.py'] []", f"[1, {second_pid}]"]
+
+
+def test_a_program_cannot_kill_its_worker_and_a_worker_that_dies_is_replaced():
+    with Sandbox(LIMITS.model_copy(update={"concurrency": 1})) as sandbox:
+        attack = sandbox.run("""
+import os, signal
+for sent in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+    os.kill(os.getppid(), sent)
+print("sent")
+""")
+        assert (attack.status, attack.stdout, attack.recycled) == ("passed", "sent\n", False)
+        [worker] = sandbox._idle
+        zygote = children(worker.process.pid)[0]
+        threading.Timer(0.3, os.kill, (zygote, signal.SIGKILL)).start()  # the worker dies mid-program
+        died = sandbox.run("import time\ntime.sleep(5)\n")
+        assert (died.status, died.reason, died.recycled) == (
+            "error", "the sandbox's worker died during the program", True)
+        assert sandbox.run("print(6 * 7)").stdout == "42\n"
 
 
 def test_deep_recursion(sandbox):

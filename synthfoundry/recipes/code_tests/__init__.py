@@ -48,7 +48,7 @@ class Config(CodeConfig):
     problems: Place | None = Field(
         default=None,
         description="JSONL with a 'problem' (and optionally a reference 'solution' and an 'id') per line; default: "
-        "20 shipped function problems, 5 with solutions",
+        "20 shipped function problems, 12 with solutions",
     )
     seeds: int | None = Field(default=None, ge=1, description="problems drawn at random; default: all")
 
