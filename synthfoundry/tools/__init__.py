@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from synthfoundry.inputs import Place
 from synthfoundry.sandbox import Sandbox
 from synthfoundry.strict import Strict
 from synthfoundry.tools.base import Call, Outcome, Tool, Toolset, ToolsetError
@@ -32,8 +33,9 @@ def shipped_module() -> Path:
 
 
 class ToolsetConfig(Strict):
-    module: Path | None = Field(None, description="Python file of typed, documented functions (default: shipped)")
-    schemas: Path | None = Field(None, description="JSON list of OpenAI-style function schemas `module` implements")
+    module: Place | None = Field(None, description="Python file of typed, documented functions (default: shipped); a path "
+                                 "or a URL")
+    schemas: Place | None = Field(None, description="JSON list of OpenAI-style function schemas `module` implements")
     mcp: list[str] | str | None = Field(None, min_length=1, description="an MCP server: its stdio command, e.g. "
                                         "[python, s.py], or the URL of a running one (streamable HTTP)")
     call_timeout_s: float = Field(30.0, gt=0, description="MCP: seconds per call")

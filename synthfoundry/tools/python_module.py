@@ -87,7 +87,7 @@ def _without_titles(schema: Any) -> Any:
 class PythonToolset:
     """Functions of one module file, run in the sandbox: one program per trajectory step, steps in parallel."""
 
-    def __init__(self, module: Path, sandbox: Sandbox, schemas: Path | None = None) -> None:
+    def __init__(self, module: str | Path, sandbox: Sandbox, schemas: str | Path | None = None) -> None:
         self.module, self.sandbox = module, sandbox
         self.source = read_text(module, "the toolset module", ToolsetError)
         self.tools = self._from_schema_file(schemas) if schemas else self._describe()
@@ -112,7 +112,7 @@ class PythonToolset:
             raise ToolsetError(f"{self.module}: " + "; ".join(answer["problems"]))
         return tuple(tool_from_description(found) for found in answer["tools"])
 
-    def _from_schema_file(self, path: Path) -> tuple[Tool, ...]:
+    def _from_schema_file(self, path: str | Path) -> tuple[Tool, ...]:
         """The file's schemas, each checked against the metaschema and matched to a function of the module (whose
         own annotations, if any, are not used: the schemas say what the model may send)."""
         try:
