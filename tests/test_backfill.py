@@ -36,3 +36,11 @@ def test_dates_fill_the_path_template_and_teachers_the_model():
 def test_a_field_the_recipe_lacks_is_named():
     with pytest.raises(ConfigError, match=r"(?s)backfill shard file-x.jsonl: .*recipe.seed_tasks: unknown field"):
         expand(BASE, FileShards(paths=["x.jsonl"], field="seed_tasks"))
+
+
+def test_a_target_holds_for_each_shard():
+    """`target: {accepted: N}` is per child run: every shard publishes N rows of its own seeds."""
+    base = parse_config({"dataset": "arith", "recipe": {"name": "procedural", "datasets": {"basic_arithmetic": 4}},
+                         "target": {"accepted": 10}})
+    shards = expand(base, SeedShards(seeds=[1, 2]))
+    assert [(s.config.seed, s.config.target.accepted) for s in shards] == [(1, 10), (2, 10)]

@@ -45,6 +45,22 @@ def test_procedural_rounds_publish_exactly_the_target(tmp_path: Path) -> None:
     assert "target 30 accepted rows: 30 published" in output
 
 
+@pytest.mark.slow
+def test_rounds_on_a_dask_cluster_publish_exactly_the_target(tmp_path: Path) -> None:
+    """The same rounds with their batches on a local Dask cluster of two worker processes: exactly the target, every
+    prompt new."""
+    config = write(tmp_path, dataset="arith", contract="rlvr", target={"accepted": 20}, batch_size=5,
+                   runner={"kind": "dask", "n_workers": 2},
+                   recipe={"name": "procedural", "datasets": {"basic_arithmetic": 8}},
+                   filters=[{"name": "diversity", "threshold": 0.99}])
+    code, output = run_flow(config)
+    assert code == 0, output
+    version = read_published(published(tmp_path, "arith"))
+    assert version.data.height == 20 and version.data["instruction"].n_unique() == 20
+    assert version.manifest["target"]["rounds"] >= 2 and version.manifest["config"]["runner"]["kind"] == "dask"
+    assert_accounted(version)
+
+
 def test_fake_teacher_rounds_measure_acceptance_and_never_pay_twice(tmp_path: Path, fake_openai) -> None:
     """A judge that keeps about a third: rounds after the first ask for more from the measured acceptance; no
     request reaches the server twice."""
