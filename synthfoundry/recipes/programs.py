@@ -24,6 +24,7 @@ from synthfoundry.recipes.templates import Template
 from synthfoundry.records import content_id
 from synthfoundry.sandbox import Sandbox
 from synthfoundry.sandbox.code_tests import CodeTests
+from synthfoundry.spend import Estimate, prompt_tokens
 from synthfoundry.strict import Strict
 from synthfoundry.teachers.base import Ask, ChatRequest, Completion, TeacherFailure
 
@@ -157,6 +158,15 @@ def count_asserts(tests: str) -> int:
         return sum(isinstance(node, ast.Assert) for node in ast.walk(ast.parse(tests)))
     except SyntaxError:
         return 0
+
+
+def attempts_estimate(drawn: int, first_prompt: int, config: CodeConfig, fix: Template) -> Estimate:
+    """`drawn` problems asking up to max_attempts times each; a retry resends the conversation so far."""
+    retry = first_prompt + config.max_tokens + prompt_tokens(fix.text) + 64
+    total = Estimate.asking(drawn, first_prompt, config.max_tokens)
+    if config.max_attempts > 1:
+        total += Estimate.asking(drawn * (config.max_attempts - 1), retry * config.max_attempts, config.max_tokens)
+    return total.passing(drawn, config.max_tokens)
 
 
 def run_attempts(attempts: list[Attempt], ask: Ask, sandbox: Sandbox, config: CodeConfig, fix: Template,

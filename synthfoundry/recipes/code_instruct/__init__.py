@@ -20,7 +20,7 @@ from pydantic import Field
 from synthfoundry.benchmarks import humaneval
 from synthfoundry.inputs import Place, SeedError
 from synthfoundry.recipes.base import Ask, Log
-from synthfoundry.recipes.programs import Attempt, CodeConfig, code_row, read_seeds, run_attempts
+from synthfoundry.recipes.programs import Attempt, CodeConfig, attempts_estimate, code_row, read_seeds, run_attempts
 from synthfoundry.recipes.templates import combined_hash, load_template
 from synthfoundry.records import rows_frame
 from synthfoundry.sandbox import Sandbox, SandboxConfig
@@ -86,11 +86,7 @@ def estimate(config: Config, sandbox: Sandbox | None = None) -> Estimate:
     drawn = min(config.seeds, len(snippets))
     longest = max(len(code) for _, code in snippets)
     first = prompt_tokens(PROBLEM.render(snippet="x" * longest, min_tests=config.min_tests))
-    retry = first + config.max_tokens + prompt_tokens(FIX.text) + 64
-    total = Estimate.asking(drawn, first, config.max_tokens)
-    if config.max_attempts > 1:
-        total += Estimate.asking(drawn * (config.max_attempts - 1), retry * config.max_attempts, config.max_tokens)
-    return total.passing(drawn, config.max_tokens)
+    return attempts_estimate(drawn, first, config, FIX)
 
 
 def synthesize(config: Config, ask: Ask, rng: random.Random, log: Log, sandbox: Sandbox | None = None) -> StageResult:
