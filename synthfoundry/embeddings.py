@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 DIMENSIONS = 384
+_LOADING = threading.Lock()  # transformers swaps class methods while it loads: two loads at once can leave them swapped
 
 
 def default_model_path() -> Path:
@@ -29,6 +31,7 @@ def embed(texts: list[str], model_path: Path | None = None, batch_size: int = 64
     """Unit-normalised float32 vectors, one row per text, so cosine similarity is a dot product."""
     if not texts:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
-    model = _load(str(model_path or default_model_path()))
+    with _LOADING:  # tasks in threads embed at once; the first load must finish before another starts
+        model = _load(str(model_path or default_model_path()))
     vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
     return vectors.astype(np.float32, copy=False)

@@ -74,6 +74,10 @@ def train_arm(arm: Arm, config: TrainConfig, student: Student, cache: Path,
         "learning_rate": config.learning_rate,
         "seed": config.seed,
     }
+    if arm.kind == "rlvr":  # per step: the verifier's mean reward, and its spread within groups (0: nothing learned)
+        budget["rewards"] = [entry[f"rewards/{verifier_reward.__name__}/mean"] for entry in history
+                             if f"rewards/{verifier_reward.__name__}/mean" in entry]
+        budget["reward_std"] = [entry["reward_std"] for entry in history if "reward_std" in entry]
     (folder / BUDGET).write_text(json.dumps(budget, indent=2))
     for checkpoint in folder.glob("checkpoint-*"):
         shutil.rmtree(checkpoint)
@@ -104,6 +108,7 @@ def _trainer(arm: Arm, config: TrainConfig, model, tokenizer, student: Student, 
         data_seed=config.seed, logging_steps=1, save_strategy="steps", save_steps=config.checkpoint_every,
         save_total_limit=1, report_to="none", disable_tqdm=True, use_cpu=student.device == "cpu",
         dataloader_num_workers=0,
+        gradient_checkpointing=False,  # TRL turns it on; for a small student recomputing activations costs more time
     )
     peft_config = _lora(config)
     pairs = conversations(arm.rows)

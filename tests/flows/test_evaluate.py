@@ -2,7 +2,9 @@
 tasks scored by the project's verifiers, the record beside the versions and on their cards."""
 
 import json
+import math
 import random
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -11,7 +13,7 @@ from typer.testing import CliRunner
 
 from synthfoundry.cli import app
 from synthfoundry.dataset import DatasetStore
-from tests.helpers import publish_rows, published_rows
+from tests.helpers import publish_rows, published_rows, run_recipe
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 TINY = {"max_steps": 4, "batch_size": 4, "max_length": 64, "lora_rank": 8, "learning_rate": 1e-3,
@@ -101,3 +103,71 @@ def test_the_same_seed_gives_the_same_result_and_other_seeds_show_the_spread(arm
     [spread] = first["seed_variance"]
     assert spread["seeds"] == [0, 1] and spread["loss"]["values"][0] != spread["loss"]["values"][1]
     assert spread["loss"]["stdev"] > 0
+
+
+def adapter_moved(cache: Path) -> bool:
+    """Whether the one trained adapter under `cache` moved off its start: LoRA's B matrices start at zero."""
+    from safetensors.torch import load_file
+
+    [adapter] = cache.glob("evaluation/runs/*/weights/adapter_model.safetensors")
+    tensors = load_file(adapter)
+    return any(name.endswith("lora_B.weight") and tensor.abs().max() > 0 for name, tensor in tensors.items())
+
+
+def test_a_preference_version_trains_with_dpo(tmp_path, fake_openai, write_config):
+    """A preference version published by the flow (fake teacher and judge) -> DPOTrainer on its pairs -> base and
+    the trained arm scored on GSM8K test items (the default set for rows without a verifier)."""
+    recipe = {"name": "self_instruct", "target_instructions": 6, "prompts_per_round": 3, "max_rounds": 6,
+              "instances": False}
+    teacher = {"provider": "openai", "model": "fake-teacher", "base_url": fake_openai.base_url, "n": 2}
+    filters = [{"name": "quality_judge", "min_score": 1}, {"name": "preference_pairs"}]
+    pairs = run_recipe(tmp_path, recipe, teacher, dataset="pairs", filters=filters).data
+    config = write_config(dataset="pairs", arms=["v1"], base=True, train={**TINY, "max_steps": 3},
+                          eval={**EVAL, "items": 4})
+
+    result = CliRunner().invoke(app, ["evaluate", config, "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    [arm] = [a for a in summary["arms"] if a["budget"]]
+    assert arm["kind"] == "preference" and arm["budget"]["trainer"] == "DPOTrainer"
+    assert arm["budget"]["steps"] == 3 and arm["budget"]["rows"] == pairs.height
+    assert arm["budget"]["final_loss"] < math.log(2)  # DPO starts at ln 2 (adapter off = reference): it learned
+    assert adapter_moved(tmp_path / "cache")
+    scores = {row["arm"]: row for row in summary["scores"]}
+    assert set(scores) == {"base", "v1"} and {row["set"] for row in scores.values()} == {"gsm8k"}
+    for row in scores.values():
+        assert row["loss"]["n"] == 4 and row["loss"]["low"] <= row["loss"]["mean"] <= row["loss"]["high"]
+    [record] = DatasetStore(tmp_path / "published", "pairs").evaluations(1)  # per item, as recorded
+    assert record["items"]["base|gsm8k"]["loss"] != record["items"]["v1|gsm8k"]["loss"]  # scored with the adapter
+    [difference] = summary["differences"]
+    assert (difference["arm"], difference["against"]) == ("v1", "base")
+
+
+def test_an_rlvr_version_trains_with_grpo_rewarded_by_its_verifier(tmp_path, write_config):
+    """A procedural RLVR version published by the flow -> GRPOTrainer whose reward is each row's reasoning-gym
+    verifier (partial credit when the answer is inside the completion) -> base and the arm on fresh tasks."""
+    from flows.generate import generate_dataset
+
+    easy = {"min_terms": 2, "max_terms": 2, "max_digits": 1, "operators": ["+"], "allow_negation": False,
+            "allow_parentheses": False}
+    run = {"dataset": "sums", "seed": 5, "contract": "rlvr", "publish": {"root": str(tmp_path / "published")},
+           "recipe": {"name": "procedural", "datasets": {"basic_arithmetic": 8}, "options": {"basic_arithmetic": easy}},
+           "filters": [{"name": "diversity", "threshold": 0.99}]}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(run))
+    generate_dataset(config_path=str(tmp_path / "run.yaml"))
+    train = {**TINY, "max_steps": 3, "num_generations": 4, "max_completion_length": 16}
+    config = write_config(dataset="sums", arms=["v1"], base=True, train=train, eval={**EVAL, "items": 4})
+
+    result = CliRunner().invoke(app, ["evaluate", config, "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    [arm] = [a for a in summary["arms"] if a["budget"]]
+    budget = arm["budget"]
+    assert arm["kind"] == "rlvr" and budget["trainer"] == "GRPOTrainer" and budget["steps"] == 3
+    # one mean reward per step, from the verifier; a group whose rewards all agree teaches nothing
+    assert len(budget["rewards"]) == 3 and all(0 <= r <= 1 for r in budget["rewards"])
+    assert max(budget["reward_std"]) > 0
+    assert adapter_moved(tmp_path / "cache")
+    assert summary["sets"]["procedural"] == {"items": 4, "overlap": {"v1": 0}}
+    scores = {row["arm"]: row for row in summary["scores"]}
+    assert set(scores) == {"base", "v1"} and all(row["accuracy"]["n"] == 4 for row in scores.values())
