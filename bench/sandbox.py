@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.sandbox                  # 1, 2 and 4 in parallel; 5 paired rounds
     .venv/bin/python -m bench.sandbox --runs 20 --rounds 1
 
-Both sides run the same `python3` on the same file with the same clean environment, so the difference is the
+Both sides run the same `python3` on the same file with the same clean environment, each in a session of its own (the
+kernel's autogroup scheduling gives every session a fair share of a loaded machine), so the difference is the
 sandbox's own cost. Each round measures bare then sandboxed, back to back, so load from other work on the machine
 hits both alike; the ratio printed is the median of the rounds' ratios (the rates: the best round of each). The
 sandbox's warm workers start before the clock (once per level: a run keeps its pool for all its programs).
@@ -35,7 +36,8 @@ def bare_rate(program: str, parallel: int, runs: int) -> float:
         environment = Sandbox._environment(folder)
 
         def once(_):
-            subprocess.run(["python3", str(path)], env=environment, cwd=folder, capture_output=True, check=True)
+            subprocess.run(["python3", str(path)], env=environment, cwd=folder, capture_output=True, check=True,
+                           start_new_session=True)
 
         started = time.perf_counter()
         with ThreadPoolExecutor(parallel) as pool:
