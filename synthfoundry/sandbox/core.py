@@ -138,6 +138,7 @@ class Sandbox:
         self._hidden = self._hidden_folders()
         self._idle: list[Worker] = []  # warm workers (bwrap) waiting for a program; at most `concurrency` exist
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         weakref.finalize(self, _kill_all, self._idle)  # when the sandbox is dropped, or the process exits
 
     def __reduce__(self):
@@ -176,6 +177,9 @@ class Sandbox:
 
     def _run_warm(self, files: dict[str, str], argv: list[str]) -> ExecResult:
         with self._lock:
+            if self._pid != os.getpid():  # a forked copy: the idle workers' channels are the parent's
+                self._idle.clear()
+                self._pid = os.getpid()
             worker = self._idle.pop() if self._idle else None
         try:
             worker = worker or Worker(self._bwrap(), self._environment(INSIDE), _unprivileged(), WORKER_START_S)
@@ -316,6 +320,21 @@ class Sandbox:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
         _kill_all(self._idle)
+
+
+_SHARED: dict[str, Sandbox] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_sandbox(config: SandboxConfig | None = None) -> Sandbox:
+    """This process's sandbox for `config`, for callers handed none (`verify` without a run, verl's reward function):
+    its warm workers serve every call instead of one starting and ending with each."""
+    config = config or SandboxConfig()
+    key = config.model_dump_json()
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = Sandbox(config)
+        return _SHARED[key]
 
 
 def _kill_all(workers: list[Worker]) -> None:
