@@ -142,8 +142,9 @@ class Sandbox:
         weakref.finalize(self, _kill_all, self._idle)  # when the sandbox is dropped, or the process exits
 
     def __reduce__(self):
-        """A sandbox travels as its config: a process that receives one (a Dask worker) builds its own pool."""
-        return (Sandbox, (self.config,))
+        """A sandbox travels as its config: a process that receives one (a Dask worker) uses its own pool for that
+        config, the same for every task it runs."""
+        return (shared_sandbox, (self.config,))
 
     def describe(self) -> dict:
         """What the manifest records: the isolation in use (`auto` resolved) and the limits."""
