@@ -144,7 +144,7 @@ def compute_score(
     `reward_kwargs` from its config as keywords: `sandbox` (SandboxConfig fields, e.g. {timeout_s: 5}) sets where
     code rows' tests run (default: bwrap, 10 s, 1 GB); the others (e.g. format_score) are accepted and not needed,
     since the row's verifier defines the reward."""
-    from synthfoundry.sandbox import Sandbox, SandboxConfig
+    from synthfoundry.sandbox import SandboxConfig, shared_sandbox
     from synthfoundry.verify import verify
 
     info = extra_info or {}
@@ -155,4 +155,4 @@ def compute_score(
         "metadata": info.get("metadata"),
         "tools": info.get("tools"),
     }
-    return verify(solution_str, row, Sandbox(SandboxConfig(**sandbox)) if sandbox else None).score
+    return verify(solution_str, row, shared_sandbox(SandboxConfig(**sandbox)) if sandbox else None).score

@@ -101,11 +101,10 @@ def parse_draft(text: str, given: dict) -> Draft | str:
     problem = given.get("problem") or found.get("problem", "")
     code = {name: (_blocks(found.get(name, "")) or [found.get(name, "")])[-1].strip()
             for name in ("solution", "tests")}
-    if not code["tests"]:  # no tests section: the asserts written with the solution (a small model's way)
-        written = "\n".join(_blocks(text))
-        code["tests"] = "\n".join(_asserts(written))
+    if not code["tests"]:  # no tests section: the tests written with the solution (a small model's way)
+        rest, code["tests"] = _split_tests("\n".join(_blocks(text)))
         if "solution" not in found:
-            code["solution"] = "\n".join(line for line in written.splitlines() if not line.startswith("assert "))
+            code["solution"] = rest
     elif not _parses(code["tests"]):  # cut off mid-test: the tests that are whole
         code["tests"] = _whole(code["tests"])
     solution = given.get("solution") or code["solution"]
@@ -136,6 +135,26 @@ def _whole(code: str) -> str:
     return next(("\n".join(lines[:end]) for end in range(len(lines), 0, -1) if _parses("\n".join(lines[:end]))), "")
 
 
+def _split_tests(code: str) -> tuple[str, str]:
+    """Code holding a solution and its tests: (the solution, the tests), the tests being the top-level asserts,
+    test functions and classes and the calls of them; line by line (the top-level asserts) when it does not parse."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        lines = code.splitlines()
+        return "\n".join(line for line in lines if not line.startswith("assert ")), "\n".join(_asserts(code))
+
+    def is_test(node: ast.stmt) -> bool:
+        called = node.value.func if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) else None
+        name = getattr(node, "name", None) or getattr(called, "id", None) or ""
+        return isinstance(node, ast.Assert) or name.lower().startswith("test")
+
+    parts = {True: [], False: []}
+    for node in tree.body:
+        parts[is_test(node)].append(ast.get_source_segment(code, node))
+    return "\n\n".join(parts[False]), "\n\n".join(parts[True])
+
+
 def _asserts(code: str) -> list[str]:
     """The top-level assert lines that parse on their own (a reply cut off mid-line loses only its last)."""
     return [line for line in code.splitlines() if line.startswith("assert ") and _parses(line)]
@@ -154,8 +173,11 @@ def mutant(solution: str) -> str | None:
 
 
 def count_asserts(tests: str) -> int:
+    """`assert` statements and unittest's `self.assert...(...)` calls."""
     try:
-        return sum(isinstance(node, ast.Assert) for node in ast.walk(ast.parse(tests)))
+        return sum(isinstance(node, ast.Assert) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                                                    and node.func.attr.startswith("assert"))
+                   for node in ast.walk(ast.parse(tests)))
     except SyntaxError:
         return 0
 

@@ -5,6 +5,13 @@
     result.status, result.stdout          # "passed", "hi\n"
 """
 
-from synthfoundry.sandbox.core import LANGUAGES, ExecResult, Sandbox, SandboxConfig, SandboxUnavailable
+from synthfoundry.sandbox.core import (
+    LANGUAGES,
+    ExecResult,
+    Sandbox,
+    SandboxConfig,
+    SandboxUnavailable,
+    shared_sandbox,
+)
 
-__all__ = ["LANGUAGES", "ExecResult", "Sandbox", "SandboxConfig", "SandboxUnavailable"]
+__all__ = ["LANGUAGES", "ExecResult", "Sandbox", "SandboxConfig", "SandboxUnavailable", "shared_sandbox"]

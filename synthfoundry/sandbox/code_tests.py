@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from synthfoundry.sandbox.core import ExecResult, Sandbox, SandboxConfig
+from synthfoundry.sandbox.core import ExecResult, Sandbox, shared_sandbox
 from synthfoundry.verdicts import Verifier, VerifierError
 
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
@@ -155,8 +155,8 @@ class CodeTests(Verifier):
 
     @property
     def sandbox(self) -> Sandbox:
-        if self._sandbox is None:  # built on first use: `verify(response, row)` callers (verl) pass no sandbox
-            self._sandbox = Sandbox(SandboxConfig())
+        if self._sandbox is None:  # on first use: `verify(response, row)` callers (verl) pass no sandbox
+            self._sandbox = shared_sandbox()
         return self._sandbox
 
     # -- the Verifier protocol of synthfoundry.verify ----------------------------------------------------------

@@ -138,11 +138,13 @@ class Sandbox:
         self._hidden = self._hidden_folders()
         self._idle: list[Worker] = []  # warm workers (bwrap) waiting for a program; at most `concurrency` exist
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         weakref.finalize(self, _kill_all, self._idle)  # when the sandbox is dropped, or the process exits
 
     def __reduce__(self):
-        """A sandbox travels as its config: a process that receives one (a Dask worker) builds its own pool."""
-        return (Sandbox, (self.config,))
+        """A sandbox travels as its config: a process that receives one (a Dask worker) uses its own pool for that
+        config, the same for every task it runs."""
+        return (shared_sandbox, (self.config,))
 
     def describe(self) -> dict:
         """What the manifest records: the isolation in use (`auto` resolved) and the limits."""
@@ -176,26 +178,31 @@ class Sandbox:
 
     def _run_warm(self, files: dict[str, str], argv: list[str]) -> ExecResult:
         with self._lock:
+            if self._pid != os.getpid():  # a forked copy: the idle workers' channels are the parent's
+                self._idle.clear()
+                self._pid = os.getpid()
             worker = self._idle.pop() if self._idle else None
         try:
             worker = worker or Worker(self._bwrap(), self._environment(INSIDE), _unprivileged(), WORKER_START_S)
         except WorkerUnavailable as error:
             return ExecResult("error", None, "", "", 0.0, 0.0, reason=str(error))
-        request = {"files": files, "argv": argv, "env": self._environment(INSIDE), "limits": self._rlimits()}
+        request = {"files": files, "argv": argv, "env": self._environment(INSIDE)}
         ended = worker.run(request, self.config.timeout_s, self.config.max_output_bytes)
         result = self._result(ended.code, ended.stdout.decode(errors="replace"), ended.stderr.decode(errors="replace"),
                               ended.wall_s, ended.cpu_s, ended.ended_by)
-        if ended.reusable and result.status in ("passed", "failed"):
+        normal = ended.clean and result.status in ("passed", "failed")
+        if normal and not ended.retire:
             with self._lock:
                 self._idle.append(worker)
             return result
         worker.kill()
-        return replace(result, recycled=True)
+        return result if normal else replace(result, recycled=True)
 
     def _bwrap(self) -> list[str]:
         """A worker's sandbox: --as-pid-1 makes the zygote its namespace's init (which a program cannot signal, and
         whose end ends every process in it); the hidden folders and /dev are read-only, so the program's folder and
-        /dev/shm (both size-capped tmpfs, emptied after each program) are all it can write."""
+        /dev/shm (both size-capped tmpfs, emptied after each program) are all it can write. The zygote starts under
+        the rlimits, which every program it spawns inherits (no exec of `prlimit` per program)."""
         size = str(self.config.max_file_mb << 20)
         command = ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--new-session", "--as-pid-1",
                    "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--proc", "/proc"]
@@ -204,7 +211,7 @@ class Sandbox:
         command += ["--size", size, "--tmpfs", INSIDE]
         for folder in ["/dev", *self._hidden]:
             command += ["--remount-ro", folder]
-        return [*command, "--chdir", INSIDE, "--"]
+        return [*command, "--chdir", INSIDE, "--", *self._limits()]
 
     def _run_cold(self, files: dict[str, str], argv: list[str]) -> ExecResult:
         """unshare or none: a fresh process (and namespaces) per program, in a throwaway folder of the host."""
@@ -230,22 +237,19 @@ class Sandbox:
         return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": home, "TMPDIR": home,
                 "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYTHONHASHSEED": "0"}
 
-    def _rlimits(self) -> list[tuple[str, int, int]]:
-        """(resource, soft, hard): the CPU soft limit sends SIGXCPU (reported as a timeout), the hard one SIGKILL."""
+    def _limits(self) -> list[str]:
+        """util-linux `prlimit` sets the rlimits, then execs the rest of the command (which inherits them). The CPU
+        soft limit sends SIGXCPU (reported as a timeout), the hard one SIGKILL."""
         config = self.config
         cpu = int(config.timeout_s) + 1
-        return [("RLIMIT_CPU", cpu, cpu + 1), ("RLIMIT_AS", config.memory_mb << 20, config.memory_mb << 20),
-                ("RLIMIT_NPROC", config.max_processes, config.max_processes),
-                ("RLIMIT_FSIZE", config.max_file_mb << 20, config.max_file_mb << 20),
-                ("RLIMIT_NOFILE", config.max_open_files, config.max_open_files), ("RLIMIT_CORE", 0, 0)]
+        return ["prlimit", f"--cpu={cpu}:{cpu + 1}", f"--as={config.memory_mb << 20}", f"--nproc={config.max_processes}",
+                f"--fsize={config.max_file_mb << 20}", f"--nofile={config.max_open_files}", "--core=0", "--"]
 
     def _execute(self, command: list[str], stdin, cwd: str, env: dict[str, str]) -> ExecResult:
-        """util-linux `prlimit` sets the rlimits, then execs the rest of the command (which inherits them)."""
         config = self.config
-        limits = [f"--{name.removeprefix('RLIMIT_').lower()}={soft}:{hard}" for name, soft, hard in self._rlimits()]
         started = time.monotonic()
         try:
-            process = subprocess.Popen(["prlimit", *limits, "--", *command], stdin=stdin, stdout=subprocess.PIPE,
+            process = subprocess.Popen([*self._limits(), *command], stdin=stdin, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True,
                                        **(_unprivileged() if self.isolation != "none" else {}))
         except OSError as error:
@@ -317,6 +321,21 @@ class Sandbox:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
         _kill_all(self._idle)
+
+
+_SHARED: dict[str, Sandbox] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_sandbox(config: SandboxConfig | None = None) -> Sandbox:
+    """This process's sandbox for `config`, for callers handed none (`verify` without a run, verl's reward function):
+    its warm workers serve every call instead of one starting and ending with each."""
+    config = config or SandboxConfig()
+    key = config.model_dump_json()
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = Sandbox(config)
+        return _SHARED[key]
 
 
 def _kill_all(workers: list[Worker]) -> None:

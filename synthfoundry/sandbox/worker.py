@@ -36,7 +36,8 @@ class Ended:
     stdout: bytes
     stderr: bytes
     ended_by: str  # why the host stopped it (`timeout after 2 s`, `output over N bytes`) or why the worker failed
-    reusable: bool  # the program exited by itself and the zygote reset the sandbox
+    clean: bool  # the program exited by itself and the zygote reset the sandbox
+    retire: bool = False  # clean, but the zygote used half its own CPU limit: a fresh worker takes over
 
 
 class Worker:
@@ -87,7 +88,8 @@ class Worker:
         reply = json.loads(answer)
         if "error" in reply:
             return Ended(None, wall, 0.0, b"", b"", reply["error"], not reply["dirty"])
-        return Ended(reply["code"], wall, reply["cpu"], bytes(stdout), bytes(stderr), "", not reply["dirty"])
+        return Ended(reply["code"], wall, reply["cpu"], bytes(stdout), bytes(stderr), "", not reply["dirty"],
+                     reply["retire"])
 
     def _line(self, deadline: float) -> bytes | None:
         """The zygote's next line; None when it closed the channel or did not answer before `deadline`."""

@@ -2,12 +2,11 @@ import json
 import random
 from pathlib import Path
 
-import polars as pl
 import pytest
 import yaml
 
 from synthfoundry.recipes import code_tests
-from synthfoundry.recipes.programs import mutant, parse_draft
+from synthfoundry.recipes.programs import Draft, count_asserts, mutant, parse_draft
 from synthfoundry.sandbox import Sandbox, SandboxConfig
 from synthfoundry.sandbox.code_tests import CodeTests
 from synthfoundry.teachers.config import TeacherConfig
@@ -64,37 +63,38 @@ def test_drafts_and_mutants():
     test_case = "class TestAdd(unittest.TestCase):\n    def test_one(self):\n        assert add(1, 1) == 2\n"
     repeated = f"### Tests\n```python\n{test_case}    def test_two(self):\n        assert add(2,\n```\n### Tests\n```python\n"
     assert parse_draft(repeated, {"problem": "Add.", "solution": ADD}).tests == test_case  # the first, whole tests
+    together = "```python\ndef add(a, b):\n    return a + b\n\ndef test_add():\n    assert add(1, 2) == 3\n\ntest_add()\n```"
+    assert parse_draft(together, {"problem": "Add."}) == Draft(
+        "Add.", ADD, "def test_add():\n    assert add(1, 2) == 3\n\ntest_add()\n")
+    assert count_asserts(test_case.replace("assert add(1, 1) == 2", "self.assertEqual(add(1, 1), 2)")) == 1
     assert mutant("print(1)") is None and mutant("def (") is None
 
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
-def test_a_run_with_the_local_model_completes_and_accounts_for_every_problem(tmp_path):
-    """Plumbing with the packaged SmolLM2-135M (teacher, sandbox, contract): its tests seldom hold, so the run either
-    publishes rows that pass their tests when checked again, or is refused by the contract with every problem in
-    the run's ledger and its reason (measured: 0 of 5 problems over 3 tries)."""
+def test_a_run_with_the_local_model_publishes_rows_that_pass_their_tests(tmp_path):
+    """Plumbing with the packaged SmolLM2-135M (teacher, sandbox, contract) through the flow, every bar kept: on the
+    shipped problems that come with a reference solution, it writes tests the reference passes and a solution
+    returning None fails for a few of them (mostly the example call in the problem's statement, copied into an
+    assert); those publish, and pass their tests when checked again; the rest are in the run's ledger."""
     from flows.generate import generate_dataset
 
-    wanted = ("binary_search", "chunk")
-    lines = [line for line in code_tests.shipped_problems().read_text().splitlines() if '"solution"' in line
-             and any(f"`{name}(" in line for name in wanted)]
-    (tmp_path / "problems.jsonl").write_text("\n".join(lines) + "\n")
+    with_solutions = [line for line in code_tests.shipped_problems().read_text().splitlines() if '"solution"' in line]
+    (tmp_path / "problems.jsonl").write_text("\n".join(with_solutions) + "\n")
     config = {"dataset": "code", "seed": 1, "publish": {"root": str(tmp_path / "published")},
               "recipe": {"name": "code_tests", "problems": str(tmp_path / "problems.jsonl"), "min_tests": 1,
-                         "mutation_check": False, "max_attempts": 1, "max_tokens": 200, "temperature": 0.2},
-              "teacher": {"provider": "local", "max_tokens": 200}, "filters": [{"name": "diversity"}],
+                         "max_attempts": 2, "max_tokens": 160, "temperature": 0.2},
+              "teacher": {"provider": "local", "max_tokens": 160}, "filters": [{"name": "diversity"}],
               "sandbox": {"timeout_s": 5}}
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
     state = generate_dataset(config_path=str(tmp_path / "run.yaml"), return_state=True)
-    if state.is_completed():
-        published = read_published(Path(state.result()))
-        assert_accounted(published)
-        checker = CodeTests(sandbox=Sandbox(SandboxConfig(timeout_s=5)))
-        for row in published.data.to_dicts():
-            assert checker.check(checker.extract(row["response"]), row["answer"]).score == 1.0
-        return
-    assert state.message.startswith("contract 'code' failed") and "synthesis: " in state.message
-    [report] = (tmp_path / "published" / "runs" / "code").iterdir()
-    ledger = pl.read_parquet(report / "rejections.parquet")
-    assert ledger.height == len(lines) and ledger["reason"].is_not_null().all()
-    assert json.loads((report / "manifest.json").read_text())["sandbox"]["isolation"] in ("bwrap", "unshare")
+    assert state.is_completed(), state.message
+    published = read_published(Path(state.result()))
+    assert published.data.height >= 1
+    assert_accounted(published)
+    checker = CodeTests(sandbox=Sandbox(SandboxConfig(timeout_s=5)))
+    for row in published.data.to_dicts():
+        solution = checker.extract(row["response"])
+        assert checker.check(solution, row["answer"]).score == 1.0
+        assert checker.check(mutant(solution), row["answer"]).score < 1.0
+        assert json.loads(row["metadata"])["solution_given"]

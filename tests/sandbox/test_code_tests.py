@@ -130,3 +130,4 @@ def test_a_sandbox_travels_as_its_config():
     copy = pickle.loads(pickle.dumps(sandbox))
     assert copy is not sandbox and copy.config == sandbox.config and copy.isolation == sandbox.isolation
     assert copy.run("print(6 * 7)").stdout == "42\n"
+    assert pickle.loads(pickle.dumps(sandbox)) is copy  # every task a process receives uses its one pool

@@ -1,8 +1,9 @@
+import os
 import time
 
 import pytest
 
-from synthfoundry.sandbox.core import Sandbox, SandboxConfig, _unprivileged
+from synthfoundry.sandbox.core import Sandbox, SandboxConfig, _unprivileged, shared_sandbox
 from synthfoundry.sandbox.worker import Worker, WorkerUnavailable
 
 
@@ -26,3 +27,22 @@ def test_workers_end_with_the_sandbox():
     [worker] = sandbox._idle
     del sandbox
     assert worker.process.poll() is not None
+
+
+def test_a_forked_process_starts_its_own_workers():
+    with Sandbox(SandboxConfig(isolation="bwrap", concurrency=1)) as sandbox:
+        assert sandbox.run("print(1)").stdout == "1\n"
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child inherits the idle worker's channel: it must not use it
+            os.write(write, sandbox.run("print(2)").stdout.encode())
+            os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        assert os.read(read, 100) == b"2\n"
+        assert sandbox.run("print(3)").stdout == "3\n"  # the parent's worker still serves the parent
+
+
+def test_callers_without_a_sandbox_share_one_per_config():
+    first = shared_sandbox(SandboxConfig(timeout_s=3))
+    assert shared_sandbox(SandboxConfig(timeout_s=3)) is first and shared_sandbox(SandboxConfig(timeout_s=4)) is not first
