@@ -69,8 +69,8 @@ def evaluate(config: Annotated[Path, typer.Argument(help="evaluation config (YAM
     with ephemeral_api():
         record = evaluate_dataset(config_path=str(config))
     summary = {key: record[key] for key in ("id", "dataset", "arms", "sets", "scores", "differences", "seed_variance")}
-    text = "\n\n".join([f"evaluation {record['id']}", as_table(results.table(record)),
-                         as_table(results.difference_table(record))])
+    tables = [results.table(record), results.difference_table(record), results.seed_table(record)]
+    text = "\n\n".join([f"evaluation {record['id']}", *(as_table(rows) for rows in tables if rows)])
     print_result(summary, as_json, text)
 
 

@@ -93,6 +93,14 @@ def difference_table(record: dict) -> list[dict]:
             for row in record["differences"]]
 
 
+def seed_table(record: dict) -> list[dict]:
+    """One row per trained arm and set when `repeat_seeds` was asked: each metric's mean ± stdev over the seeds."""
+    return [{"arm": row["arm"], "set": row["set"], "seeds": ", ".join(map(str, row["seeds"])),
+             "accuracy": f"{row['accuracy']['mean']:.3f} ± {row['accuracy']['stdev']:.3f}",
+             "held-out loss": f"{row['loss']['mean']:.3f} ± {row['loss']['stdev']:.3f}"}
+            for row in record["seed_variance"]]
+
+
 def markdown(record: dict, heading: str = "##") -> str:
     """The "Extrinsic evaluation" section: student, trainer, budget, held-out sets, arms, metric ± interval."""
     train, trained = record["train"], [a for a in record["arms"] if a["budget"]]
@@ -115,11 +123,8 @@ def markdown(record: dict, heading: str = "##") -> str:
         lines += ["Paired differences (arm - against; loss: lower is better):", "",
                   *_markdown_table(difference_table(record)), ""]
     if record["seed_variance"]:
-        spread = [{"arm": row["arm"], "set": row["set"], "seeds": ", ".join(map(str, row["seeds"])),
-                   "accuracy": f"{row['accuracy']['mean']:.3f} ± {row['accuracy']['stdev']:.3f}",
-                   "held-out loss": f"{row['loss']['mean']:.3f} ± {row['loss']['stdev']:.3f}"}
-                  for row in record["seed_variance"]]
-        lines += ["Seed variance (mean ± standard deviation over training seeds):", "", *_markdown_table(spread), ""]
+        lines += ["Seed variance (mean ± standard deviation over training seeds):", "",
+                  *_markdown_table(seed_table(record)), ""]
     return "\n".join(lines)
 
 
