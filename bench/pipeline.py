@@ -1,26 +1,33 @@
-"""The whole generate flow at scale: cosmopedia prompts (no teacher needed to make them) answered by the loopback
-fake teacher with 1 s latency, embedded, diversity-filtered, contract-checked and published, once on the local
-runner (the flow's threads) and once on a local Dask cluster of two processes.
+"""The whole generate flow at scale against bounds measured in the same run: cosmopedia prompts (no teacher needed to
+make them) answered by the loopback fake teacher (1 s latency, its own process), embedded (MiniLM), diversity-filtered,
+contract-checked and published, with distillation batches streamed into embedding while later ones are distilled.
 
-Each runner runs twice, each run in a fresh process: in one batch (each stage alone, one after the other) and in
-batches of --batch-size streamed through distillation -> embedding while later batches are distilled. Prints seconds
-per stage (from the task runs' start and end times on the API; streamed stages overlap), requests/s, peak RSS (the
-flow's process; for Dask also its largest child, a worker), and wall time over the bound max(distillation alone,
-embedding alone), both measured by the one-batch run of the same runner (target <= 1.15).
+Every run is a fresh process, in this order:
+- distillation alone: the flow's requests through the flow's teacher layer (managed teacher, request cache, limits),
+  nothing else;
+- embedding alone: the answers it got through the flow's embedding step;
+- the flow, streamed, at --rows and at --small-rows (peak RSS at two sizes).
+The flow has no sequential mode: "sequential" is the sum of the two alone times. CPU seconds are the process's own,
+its children's (the flow's Prefect API server, Dask workers) and the fake server's. Bounds: max(the alone times), and
+the CPU bound, the alone runs' CPU seconds over the cores (on 2 cores two CPU-bound stages cannot overlap to max(a, b)).
 
-    .venv/bin/python -m bench.pipeline [--rows 20000] [--in-flight 256] [--latency 1] [--runners local dask]
+    .venv/bin/python -m bench.pipeline [--rows 20000] [--small-rows 5000] [--in-flight 256] [--latency 1]
+                                       [--runner local|dask]
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
 import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+import psutil
 
 from bench.teacher_throughput import start_server
 
@@ -29,13 +36,12 @@ STAGES = {"synthesize": "synthesis", "forecast_distillation": "forecast", "disti
           "publish_version": "publish"}
 
 
-def config(rows: int, base_url: str, in_flight: int, root: Path, runner: str) -> dict:
+def config(rows: int, base_url: str, in_flight: int, root: Path, runner: str = "local") -> dict:
     per_seed = 16  # every cell of the 4 audiences x 4 formats grid
-    # distinct per runner, so the second run's requests are not answered by the first one's request cache
-    topics = [f"topic {i} ({runner}): the {['history', 'physics', 'craft', 'economics'][i % 4]} of item {i}"
+    topics = [f"topic {i}: the {['history', 'physics', 'craft', 'economics'][i % 4]} of item {i}"
               for i in range(-(-rows // per_seed))]
     return {
-        "dataset": f"bench_{runner}",
+        "dataset": "bench",
         "seed": 1,
         "recipe": {"name": "cosmopedia", "topics": topics, "per_seed": per_seed},
         # the fake server has no capacity limit: a fixed in-flight limit is its bound
@@ -49,73 +55,171 @@ def config(rows: int, base_url: str, in_flight: int, root: Path, runner: str) ->
     }
 
 
-def stage_seconds(flow_run_id) -> dict[str, float]:
-    """Per stage, from the first of its task runs' start to the last one's end."""
+class Usage:
+    """CPU seconds and wall time from here on: this process's, its children's (counted once they are waited for)
+    and the fake server's."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server = psutil.Process(server_pid)
+        live = sum(_cpu(child.cpu_times()) for child in psutil.Process().children(recursive=True))
+        self.start = (time.perf_counter(), time.process_time(), _children_cpu() + live, _cpu(self.server.cpu_times()))
+
+    def stop(self) -> dict:
+        """Wall and own CPU now, the fake server's now; the children's: call once they have exited."""
+        wall, own, _, server = self.start
+        self.wall, self.own, self.server_cpu = (time.perf_counter() - wall, time.process_time() - own,
+                                                _cpu(self.server.cpu_times()) - server)
+        return self
+
+    def result(self, **more) -> dict:
+        children = _children_cpu() - self.start[2]
+        return {"wall": self.wall, "cpu": {"process": self.own, "children": children, "fake server": self.server_cpu},
+                "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **more}
+
+
+def _cpu(times) -> float:
+    return times.user + times.system
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def distill_alone(args: argparse.Namespace, base_url: str, server_pid: int, answers: Path) -> dict:
+    """The flow's requests (the cosmopedia prompts its synthesis makes) through its teacher layer in one call."""
+    import random
+
+    from synthfoundry.config import parse_config
+    from synthfoundry.distill import distill
+    from synthfoundry.recipes import get_recipe
+    from tasks.teacher import teacher_from_config
+
+    with tempfile.TemporaryDirectory() as root:
+        run = parse_config(config(args.rows, base_url, args.in_flight, Path(root)))
+        teacher = run.teacher.with_cache_under(root)
+        usage = Usage(server_pid)
+        prompts = get_recipe(run.recipe.name).synthesize(run.recipe, None, random.Random(run.seed_for(1)), print).kept
+        result = distill(prompts, teacher_from_config(teacher), teacher.temperature, teacher.top_p, teacher.max_tokens,
+                         teacher.max_in_flight, teacher.drop_truncated, teacher.n)
+        usage.stop()
+    result.kept.write_parquet(answers)
+    return usage.result(run="distillation alone", rows=result.kept.height, seconds={"distillation": usage.wall})
+
+
+def embed_alone(args: argparse.Namespace, base_url: str, server_pid: int, answers: Path) -> dict:
+    """The answers through the flow's embedding step (its task's function), model loading included as in the flow."""
+    import polars as pl
+
+    from synthfoundry.config import parse_config
+    from synthfoundry.recipes import get_recipe
+    from tasks.filters import embed_rows
+
+    run = parse_config(config(args.rows, base_url, args.in_flight, Path("unused")))
+    rows = pl.read_parquet(answers)
+    usage = Usage(server_pid)
+    embed_rows.fn(rows, get_recipe(run.recipe.name).EMBED_COLUMN, run.embedding)
+    usage.stop()
+    return usage.result(run="embedding alone", rows=rows.height, seconds={"embedding": usage.wall})
+
+
+def streamed(args: argparse.Namespace, base_url: str, server_pid: int, rows: int) -> dict:
+    """The flow on its own throwaway Prefect API, batches streamed between stages."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.generate import generate_dataset
+    from synthfoundry.dataset import DatasetStore
+
+    with tempfile.TemporaryDirectory() as root:
+        with prefect_test_harness(server_startup_timeout=120):
+            usage = Usage(server_pid)
+            state = generate_dataset(config=config(rows, base_url, args.in_flight, Path(root), args.runner),
+                                     return_state=True)
+            usage.stop()
+            state.result()
+            spans = stage_spans(state.state_details.flow_run_id)
+        published = DatasetStore(root, "bench").read().height
+    seconds = {stage: end - start for stage, (start, end) in spans.items()}
+    # from the first batch sent to the teacher to the last one embedded: what the bounds compare with
+    seconds["overlapped"] = spans["embedding"][1] - spans["distillation"][0]
+    return usage.result(run=f"streamed, {args.runner}", rows=rows, published=published, seconds=seconds)
+
+
+def stage_spans(flow_run_id) -> dict[str, tuple[float, float]]:
+    """Per stage, from the first of its task runs' start to the last one's end (epoch seconds)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter
 
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
                                      task_run_filter=TaskRunFilter(), limit=200)
-    spans: dict[str, list] = defaultdict(list)
+    times: dict[str, list] = defaultdict(list)
     for run in runs:
         name = next((stage for prefix, stage in STAGES.items() if run.name.startswith(prefix)), None)
         if name and run.start_time and run.end_time:
-            spans[name] += [run.start_time, run.end_time]
-    return {name: (max(times) - min(times)).total_seconds() for name, times in spans.items()}
+            times[name] += [run.start_time.timestamp(), run.end_time.timestamp()]
+    return {name: (min(stamps), max(stamps)) for name, stamps in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--small-rows", type=int, default=5_000, help="the second size the flow streams (memory)")
     parser.add_argument("--in-flight", type=int, default=256)
     parser.add_argument("--latency", type=float, default=1.0)
-    parser.add_argument("--runners", nargs="+", default=["local", "dask"], choices=["local", "dask"])
-    parser.add_argument("--batch-size", type=int, default=1000, help="rows per batch of the streamed run")
+    parser.add_argument("--runner", default="local", choices=["local", "dask"], help="where the flow's stages run")
     args = parser.parse_args()
 
     server, base_url = start_server(args.latency)
+    spawn = multiprocessing.get_context("spawn")
     try:
-        # each run in a fresh process, so its peak RSS is its own; one batch first: the stages one after another
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(1, mp_context=spawn, max_tasks_per_child=1) as pool:
-            runs = [pool.submit(measure, runner, batch, args, base_url).result()
-                    for runner in args.runners for batch in (args.rows, args.batch_size)]
+        with tempfile.TemporaryDirectory() as scratch, ProcessPoolExecutor(
+                1, mp_context=spawn, max_tasks_per_child=1) as pool:
+            answers = Path(scratch) / "answers.parquet"
+            runs = [pool.submit(*job).result() for job in [
+                (distill_alone, args, base_url, server.pid, answers),
+                (embed_alone, args, base_url, server.pid, answers),
+                (streamed, args, base_url, server.pid, args.rows),
+                (streamed, args, base_url, server.pid, args.small_rows),
+            ]]
     finally:
         server.terminate()
-    # printed after the runs, so the flows' own logs do not bury it
-    print(f"\n{args.rows} rows, {args.in_flight} in flight per process, teacher latency {args.latency} s; "
-          "bound: max(distillation, embedding) of the same runner's one-batch run, where each runs alone")
-    print("| runner | batches | wall s | " + " | ".join(f"{s} s" for s in STAGES.values())
-          + " | requests/s | bound req/s | peak RSS MiB (flow / largest worker) | bound s | wall / bound |")
-    print("|---" * (len(STAGES) + 8) + "|")
+    report(runs, args)
+
+
+def report(runs: list[dict], args: argparse.Namespace) -> None:
+    """Printed after the runs, so the flows' own logs do not bury it."""
+    distillation, embedding, flow, small = runs
+    cores = len(os.sched_getaffinity(0))
+    alone_cpu = sum(sum(r["cpu"].values()) for r in (distillation, embedding))
+    bounds = {"max(alone)": max(distillation["wall"], embedding["wall"]), f"CPU / {cores} cores": alone_cpu / cores,
+              "sequential (sum of alone)": distillation["wall"] + embedding["wall"]}
+    print(f"\n{args.rows} rows, {args.in_flight} in flight, teacher latency {args.latency} s, {cores} cores; "
+          f"{load()}")
+    print("| run | rows | wall s | distillation s | embedding s | overlapped s | CPU s (process + children + fake server)"
+          " | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for run in runs:
-        alone = next(r for r in runs if r["runner"] == run["runner"] and r["batch"] == args.rows)["seconds"]
-        bound = max(alone["distillation"], alone["embedding"])
-        print(run["line"] + f" {bound:.1f} | {run['wall'] / bound:.2f} |")
+        cpu = run["cpu"]
+        seconds = [run["seconds"].get(s) for s in ("distillation", "embedding", "overlapped")]
+        print(f"| {run['run']} | {run['rows']} | {run['wall']:.1f} | "
+              + " | ".join("–" if s is None else f"{s:.1f}" for s in seconds)
+              + f" | {sum(cpu.values()):.1f} = {cpu['process']:.1f} + {cpu['children']:.1f} + "
+              f"{cpu['fake server']:.1f} | {run['rss']:.0f} |")
+    print(f"\nstreamed run ({args.rows} rows): wall {flow['wall']:.1f} s, of which distillation -> embedding "
+          f"{flow['seconds']['overlapped']:.1f} s; stages: "
+          + ", ".join(f"{s} {v:.1f}" for s, v in flow["seconds"].items() if s != "overlapped"))
+    print("| bound | s | wall / bound | distillation -> embedding / bound |")
+    print("|---|---:|---:|---:|")
+    for name, seconds in bounds.items():
+        print(f"| {name} | {seconds:.1f} | {flow['wall'] / seconds:.2f} | {flow['seconds']['overlapped'] / seconds:.2f} |")
+    growth = (flow["rss"] - small["rss"]) / (flow["rows"] - small["rows"]) * 1000
+    print(f"\npeak RSS of the streamed flow: {small['rss']:.0f} MiB at {small['rows']} rows, {flow['rss']:.0f} MiB at "
+          f"{flow['rows']} rows: {growth:.1f} MiB per 1000 rows")
 
 
-def measure(runner: str, batch: int, args: argparse.Namespace, base_url: str) -> dict:
-    """One run of the flow on `runner` in batches of `batch` rows, on its own throwaway Prefect API."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    from flows.generate import generate_dataset
-
-    with prefect_test_harness(server_startup_timeout=120), tempfile.TemporaryDirectory() as root:
-        started = time.perf_counter()
-        run_config = {**config(args.rows, base_url, args.in_flight, Path(root), runner), "batch_size": batch}
-        state = generate_dataset(config=run_config, return_state=True)
-        wall = time.perf_counter() - started
-        state.result()
-        seconds = stage_seconds(state.state_details.flow_run_id)
-    rate = args.rows / seconds["distillation"]
-    bound = args.in_flight * (2 if runner == "dask" else 1) / args.latency
-    flow_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if runner == "dask" else None
-    batches = "one" if batch >= args.rows else f"of {batch}"
-    line = (f"| {runner} | {batches} | {wall:.1f} | " + " | ".join(f"{seconds.get(s, 0):.1f}" for s in STAGES.values())
-            + f" | {rate:.0f} | {bound:.0f} | {flow_rss:.0f} / {f'{worker_rss:.0f}' if worker_rss else '-'} |")
-    return {"runner": runner, "batch": batch, "wall": wall, "seconds": seconds, "line": line}
+def load() -> str:
+    return "load average " + " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

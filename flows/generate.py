@@ -63,11 +63,11 @@ def make_round(plan: Round, config: RunConfig, teacher, published, sandbox, moni
         "config": step, "teacher_config": teacher, "published": published, "embedding": config.embedding,
         "text_column": recipe.EMBED_COLUMN, "seed": plan.seed, "sandbox": sandbox,
     }) for step in steps]
-    # batches that keep the teacher busy: each process (a Dask worker) has its own in-flight limit
-    processes = config.runner.n_workers if config.runner.kind == "dask" else 1
-    ahead = max(2, -(-teacher.max_in_flight // config.batch_size) + 1) * processes
     share = PROGRESS_STEPS if config.distills and teacher.mode == "online" else 1  # a batch API is better sent whole
     parts = batches(synthesis.kept, config.batch_size, share)
+    # batches that keep the teacher busy: each process (a Dask worker) has its own in-flight limit
+    processes = config.runner.n_workers if config.runner.kind == "dask" else 1
+    ahead = max(2, -(-teacher.max_in_flight // max(1, parts[0].height)) + 1) * processes
     return [synthesis, *monitor.stream(runner, parts, stream, ahead)], forecast_usd
 
 
