@@ -30,7 +30,9 @@ from pathlib import Path
 import psutil
 
 from bench.teacher_throughput import start_server
+from synthfoundry.embeddings import DIMENSIONS
 
+BATCH_SIZE = 1000
 STAGES = {"synthesize": "synthesis", "forecast_distillation": "forecast", "distill_batch": "distillation",
           "embed_rows": "embedding", "filter-diversity": "diversity", "check_contract": "contract",
           "publish_version": "publish"}
@@ -50,7 +52,7 @@ def config(rows: int, base_url: str, in_flight: int, root: Path, runner: str = "
                     "adaptive_concurrency": False},
         "filters": [{"name": "diversity", "threshold": 0.95}],
         "publish": {"root": str(root)},
-        "batch_size": 1000,
+        "batch_size": BATCH_SIZE,
         "runner": {"kind": runner, "n_workers": 2},
     }
 
@@ -125,9 +127,10 @@ def embed_alone(args: argparse.Namespace, base_url: str, server_pid: int, answer
 
 def streamed(args: argparse.Namespace, base_url: str, server_pid: int, rows: int) -> dict:
     """The flow on its own throwaway Prefect API, batches streamed between stages."""
+    import polars as pl
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.generate import generate_dataset
+    from flows.generate import PROGRESS_STEPS, batches, generate_dataset
     from synthfoundry.dataset import DatasetStore
 
     with tempfile.TemporaryDirectory() as root:
@@ -138,11 +141,13 @@ def streamed(args: argparse.Namespace, base_url: str, server_pid: int, rows: int
             usage.stop()
             state.result()
             spans = stage_spans(state.state_details.flow_run_id)
-        published = DatasetStore(root, "bench").read().height
+        published = DatasetStore(root, "bench").read()
     seconds = {stage: end - start for stage, (start, end) in spans.items()}
     # from the first batch sent to the teacher to the last one embedded: what the bounds compare with
     seconds["overlapped"] = spans["embedding"][1] - spans["distillation"][0]
-    return usage.result(run=f"streamed, {args.runner}", rows=rows, published=published, seconds=seconds)
+    held = (published.estimated_size() + published.height * DIMENSIONS * 4) / 2**20  # what the flow must keep
+    batch = batches(pl.DataFrame({"row": range(rows)}), BATCH_SIZE, PROGRESS_STEPS)[0].height
+    return usage.result(run=f"streamed, {args.runner}", rows=rows, batch=batch, held=held, seconds=seconds)
 
 
 def stage_spans(flow_run_id) -> dict[str, tuple[float, float]]:
@@ -214,8 +219,10 @@ def report(runs: list[dict], args: argparse.Namespace) -> None:
     for name, seconds in bounds.items():
         print(f"| {name} | {seconds:.1f} | {flow['wall'] / seconds:.2f} | {flow['seconds']['overlapped'] / seconds:.2f} |")
     growth = (flow["rss"] - small["rss"]) / (flow["rows"] - small["rows"]) * 1000
-    print(f"\npeak RSS of the streamed flow: {small['rss']:.0f} MiB at {small['rows']} rows, {flow['rss']:.0f} MiB at "
-          f"{flow['rows']} rows: {growth:.1f} MiB per 1000 rows")
+    print("\n| streamed rows | rows per batch | peak RSS MiB | published rows and vectors MiB |\n|---:|---:|---:|---:|")
+    for run in (small, flow):
+        print(f"| {run['rows']} | {run['batch']} | {run['rss']:.0f} | {run['held']:.0f} |")
+    print(f"peak RSS grows {growth:.1f} MiB per 1000 rows")
 
 
 def load() -> str:
