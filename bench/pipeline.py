@@ -33,19 +33,20 @@ from bench.teacher_throughput import start_server
 from synthfoundry.embeddings import DIMENSIONS
 
 BATCH_SIZE = 1000
+PER_SEED = 16  # every cell of cosmopedia's 4 audiences x 4 formats grid
 STAGES = {"synthesize": "synthesis", "forecast_distillation": "forecast", "distill_batch": "distillation",
           "embed_rows": "embedding", "filter-diversity": "diversity", "check_contract": "contract",
           "publish_version": "publish"}
 
 
 def config(rows: int, base_url: str, in_flight: int, root: Path, runner: str = "local") -> dict:
-    per_seed = 16  # every cell of the 4 audiences x 4 formats grid
+    """The run: `rows` rounded up to whole topics."""
     topics = [f"topic {i}: the {['history', 'physics', 'craft', 'economics'][i % 4]} of item {i}"
-              for i in range(-(-rows // per_seed))]
+              for i in range(-(-rows // PER_SEED))]
     return {
         "dataset": "bench",
         "seed": 1,
-        "recipe": {"name": "cosmopedia", "topics": topics, "per_seed": per_seed},
+        "recipe": {"name": "cosmopedia", "topics": topics, "per_seed": PER_SEED},
         # the fake server has no capacity limit: a fixed in-flight limit is its bound
         "teacher": {"provider": "openai", "model": "gpt-4o-mini", "base_url": base_url, "max_tokens": 64,
                     "max_in_flight": in_flight, "drop_truncated": False, "max_requests": None,
@@ -58,25 +59,26 @@ def config(rows: int, base_url: str, in_flight: int, root: Path, runner: str = "
 
 
 class Usage:
-    """CPU seconds and wall time from here on: this process's, its children's (counted once they are waited for)
-    and the fake server's."""
+    """Wall time and CPU seconds from here on: this process's, its children's (counted once they were waited for:
+    the Prefect API server when its harness closes) and the fake server's."""
 
     def __init__(self, server_pid: int) -> None:
         self.server = psutil.Process(server_pid)
         live = sum(_cpu(child.cpu_times()) for child in psutil.Process().children(recursive=True))
-        self.start = (time.perf_counter(), time.process_time(), _children_cpu() + live, _cpu(self.server.cpu_times()))
+        self.wall, self.own, self.server_cpu = time.perf_counter(), time.process_time(), _cpu(self.server.cpu_times())
+        self.children = _children_cpu() + live
 
-    def stop(self) -> dict:
-        """Wall and own CPU now, the fake server's now; the children's: call once they have exited."""
-        wall, own, _, server = self.start
-        self.wall, self.own, self.server_cpu = (time.perf_counter() - wall, time.process_time() - own,
-                                                _cpu(self.server.cpu_times()) - server)
-        return self
+    def stop(self) -> None:
+        """The run is over: its wall time, own CPU, the fake server's, and the process's peak RSS so far."""
+        self.rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self.wall = time.perf_counter() - self.wall
+        self.own = time.process_time() - self.own
+        self.server_cpu = _cpu(self.server.cpu_times()) - self.server_cpu
 
     def result(self, **more) -> dict:
-        children = _children_cpu() - self.start[2]
-        return {"wall": self.wall, "cpu": {"process": self.own, "children": children, "fake server": self.server_cpu},
-                "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **more}
+        """The run's figures, once its children have exited."""
+        cpu = {"process": self.own, "children": _children_cpu() - self.children, "fake server": self.server_cpu}
+        return {"wall": self.wall, "cpu": cpu, "rss": self.rss, "load": os.getloadavg()[0], **more}
 
 
 def _cpu(times) -> float:
@@ -134,10 +136,11 @@ def streamed(args: argparse.Namespace, base_url: str, server_pid: int, rows: int
     from synthfoundry.dataset import DatasetStore
 
     with tempfile.TemporaryDirectory() as root:
+        run = config(rows, base_url, args.in_flight, Path(root), args.runner)
+        rows = len(run["recipe"]["topics"]) * PER_SEED
         with prefect_test_harness(server_startup_timeout=120):
             usage = Usage(server_pid)
-            state = generate_dataset(config=config(rows, base_url, args.in_flight, Path(root), args.runner),
-                                     return_state=True)
+            state = generate_dataset(config=run, return_state=True)
             usage.stop()
             state.result()
             spans = stage_spans(state.state_details.flow_run_id)
@@ -199,20 +202,21 @@ def report(runs: list[dict], args: argparse.Namespace) -> None:
     alone_cpu = sum(sum(r["cpu"].values()) for r in (distillation, embedding))
     bounds = {"max(alone)": max(distillation["wall"], embedding["wall"]), f"CPU / {cores} cores": alone_cpu / cores,
               "sequential (sum of alone)": distillation["wall"] + embedding["wall"]}
-    print(f"\n{args.rows} rows, {args.in_flight} in flight, teacher latency {args.latency} s, {cores} cores; "
-          f"{load()}")
+    print(f"\n{args.rows} rows, {args.in_flight} in flight, teacher latency {args.latency} s, {cores} cores "
+          "(load after: the 1-minute load average, the machine's runnable processes)")
     print("| run | rows | wall s | distillation s | embedding s | overlapped s | CPU s (process + children + fake server)"
-          " | peak RSS MiB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          " | peak RSS MiB | load after |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for run in runs:
         cpu = run["cpu"]
         seconds = [run["seconds"].get(s) for s in ("distillation", "embedding", "overlapped")]
         print(f"| {run['run']} | {run['rows']} | {run['wall']:.1f} | "
               + " | ".join("–" if s is None else f"{s:.1f}" for s in seconds)
               + f" | {sum(cpu.values()):.1f} = {cpu['process']:.1f} + {cpu['children']:.1f} + "
-              f"{cpu['fake server']:.1f} | {run['rss']:.0f} |")
-    print(f"\nstreamed run ({args.rows} rows): wall {flow['wall']:.1f} s, of which distillation -> embedding "
-          f"{flow['seconds']['overlapped']:.1f} s; stages: "
+              f"{cpu['fake server']:.1f} | {run['rss']:.0f} | {run['load']:.1f} |")
+    outside = flow["wall"] - flow["seconds"]["overlapped"]
+    print(f"\nstreamed run ({args.rows} rows): wall {flow['wall']:.1f} s, distillation -> embedding "
+          f"{flow['seconds']['overlapped']:.1f} s, outside it {outside:.1f} s ({outside / flow['wall']:.0%}); stages: "
           + ", ".join(f"{s} {v:.1f}" for s, v in flow["seconds"].items() if s != "overlapped"))
     print("| bound | s | wall / bound | distillation -> embedding / bound |")
     print("|---|---:|---:|---:|")
@@ -223,10 +227,6 @@ def report(runs: list[dict], args: argparse.Namespace) -> None:
     for run in (small, flow):
         print(f"| {run['rows']} | {run['batch']} | {run['rss']:.0f} | {run['held']:.0f} |")
     print(f"peak RSS grows {growth:.1f} MiB per 1000 rows")
-
-
-def load() -> str:
-    return "load average " + " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
