@@ -12,7 +12,7 @@ import numpy as np
 DIMENSIONS = 384
 # One load or encode at a time in a process: transformers swaps class methods while it loads (two loads at once can
 # leave them swapped), and an encode already uses every core, so batches embedded at once (the flow's threads) would
-# only share them, each holding its own working memory (a process's memory grew with the batches waiting).
+# only share them, each with its own working memory and OpenMP threads.
 _ONE_AT_A_TIME = threading.Lock()
 
 
