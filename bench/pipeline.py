@@ -115,6 +115,7 @@ def embed_alone(args: argparse.Namespace, base_url: str, server_pid: int, answer
     """The answers through the flow's embedding step (its task's function), model loading included as in the flow."""
     import polars as pl
 
+    import flows  # noqa: F401 - the process settings a flow's process has (OpenMP threads that wait passively)
     from synthfoundry.config import parse_config
     from synthfoundry.recipes import get_recipe
     from tasks.filters import embed_rows

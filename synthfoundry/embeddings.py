@@ -25,10 +25,6 @@ def default_model_path() -> Path:
 @lru_cache(maxsize=2)
 def _load(model_path: str):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    # torch's OpenMP threads otherwise spin between operations: on cores shared with anything else (the teacher's
-    # event loop while batches stream, other processes) a spinning thread holds the core its partner waits for
-    # (measured on 2 busy cores: 4-5x the wall time and 3x the CPU for the same texts)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(model_path, device="cpu")
