@@ -171,3 +171,37 @@ def test_an_rlvr_version_trains_with_grpo_rewarded_by_its_verifier(tmp_path, wri
     assert summary["sets"]["procedural"] == {"items": 4, "overlap": {"v1": 0}}
     scores = {row["arm"]: row for row in summary["scores"]}
     assert set(scores) == {"base", "v1"} and all(row["accuracy"]["n"] == 4 for row in scores.values())
+
+
+def test_a_cancelled_evaluation_resumes_from_its_last_checkpoint(arms_root, write_config, tmp_path):
+    """`synthfoundry evaluate` killed once its trainer has saved a checkpoint (a cancelled run), then run again: the
+    arm resumes from that step, trains to the same step budget, and the checkpoints are gone once it is done."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from prefect.settings import PREFECT_API_URL
+
+    config = write_config(arms=["v1"], train={**TINY, "max_steps": 6, "checkpoint_every": 2})
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "PREFECT_API_URL": PREFECT_API_URL.value()}
+    first = subprocess.Popen([sys.executable, "-m", "synthfoundry", "evaluate", config, "--json"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    runs = tmp_path / "cache" / "evaluation" / "runs"
+    deadline = time.monotonic() + 600
+    while not list(runs.glob("*/checkpoint-2/trainer_state.json")) and first.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint within 10 minutes"
+        time.sleep(0.5)
+    time.sleep(1)  # let the checkpoint's files finish
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert first.returncode == -signal.SIGKILL, "the run ended before it could be cancelled"
+    saved = sorted(int(path.name.rsplit("-", 1)[1]) for path in runs.glob("*/checkpoint-*"))
+    assert saved and max(saved) < 6
+
+    result = CliRunner().invoke(app, ["evaluate", config, "--json"])
+    assert result.exit_code == 0, result.output
+    [arm] = json.loads(result.stdout)["arms"]
+    assert arm["budget"]["resumed_from_step"] == max(saved) and arm["budget"]["steps"] == 6
+    assert not list(runs.glob("*/checkpoint-*")) and adapter_moved(tmp_path / "cache")
