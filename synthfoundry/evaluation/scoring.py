@@ -8,6 +8,7 @@ from collections.abc import Callable
 import polars as pl
 
 from synthfoundry.records import to_chat_messages
+from synthfoundry.tools.calls import offer_tools
 from synthfoundry.verify import verify
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -21,10 +22,14 @@ def conversations(rows: pl.DataFrame) -> list[tuple[list[dict], dict]]:
 
 
 def item_conversations(items: pl.DataFrame) -> list[tuple[list[dict], dict]]:
-    """Held-out items with their reference as the answer."""
-    return conversations(items.with_columns(
+    """Held-out items with their reference as the answer; an item that offers `tools` lists them in a system turn
+    (as the verl export prompts tool-use rows)."""
+    pairs = conversations(items.with_columns(
         pl.col("item_id").alias("id"), pl.col("reference").alias("response"), pl.lit(None).alias("messages")
     ))
+    tools = items["tools"] if "tools" in items.columns else [None] * items.height
+    return [(offer_tools(prompt, offered) if offered else prompt, answer)
+            for (prompt, answer), offered in zip(pairs, tools, strict=True)]
 
 
 def score_items(model, tokenizer, items: pl.DataFrame, max_new_tokens: int, batch_size: int,

@@ -4,7 +4,8 @@
 
 A set is one entry in EVAL_SETS: a function of (arms, count, seed) giving a candidate pool (larger than asked, so
 items dropped by decontamination can be replaced). The code set, HumanEval, runs in the sandbox: its items carry
-`verifier: code_tests:python`; a tool-call set is one more entry likewise.
+`verifier: code_tests:python`. Tool-call items carry `verifier: tool_calls` and the `tools` they offer (JSON
+schemas, as tool-use rows do), which the scoring path lists in the prompt.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 import polars as pl
 
@@ -29,6 +32,7 @@ ITEM_SCHEMA = {
     "verifier": pl.String,
     "metadata": pl.String,
     "reference": pl.String,
+    "tools": pl.String,  # the JSON schemas a tool-call item offers; null for the other sets
 }
 NGRAM = 13  # words shared with a training row that make a long item contaminated (as the decontamination filter)
 
@@ -104,6 +108,7 @@ def procedural(arms: list[Arm], count: int, seed: int) -> pl.DataFrame:
                 "verifier": REASONING_GYM + name,
                 "metadata": json.dumps(item["metadata"], default=str),
                 "reference": str(item["answer"]),
+                "tools": None,
                 "_order": index * len(generators) + position,
             })
     pool = pl.DataFrame(rows).sort("_order").drop("_order")  # interleaved, so any head mixes the generators
@@ -128,6 +133,7 @@ def gsm8k(arms: list[Arm], count: int, seed: int) -> pl.DataFrame:
         pl.lit("numeric").alias("verifier"),
         pl.lit(None, pl.String).alias("metadata"),
         solution.alias("reference"),
+        pl.lit(None, pl.String).alias("tools"),
     ).cast(ITEM_SCHEMA)
 
 
@@ -149,7 +155,32 @@ def humaneval(arms: list[Arm], count: int, seed: int) -> pl.DataFrame:
         "verifier": "code_tests:python",
         "metadata": None,
         "reference": f"```python\n{problem['prompt']}{problem['canonical_solution']}```",
+        "tools": None,
     } for problem in problems], schema=ITEM_SCHEMA).sample(fraction=1.0, shuffle=True, seed=seed)
+
+
+# --- tool calls (shipped): function-calling requests against the everyday toolset -------------------------------
+
+
+def shipped_tool_calls() -> Path:
+    return Path(str(resources.files("synthfoundry") / "seeds" / "tool_calls" / "eval.jsonl"))
+
+
+def tool_calls(arms: list[Arm], count: int, seed: int) -> pl.DataFrame:
+    """Hand-written requests in the tool_use recipe's BFCL categories, each offering the everyday tools the recipe
+    would (the target alone, or three); the reference is the calls written as the prompt asks (`<tool_call>` blocks),
+    or a plain answer where no tool fits. Shuffled within each category, then interleaved: any head mixes them."""
+    items = pl.read_ndjson(shipped_tool_calls()).sample(fraction=1.0, shuffle=True, seed=seed)
+    return items.sort(pl.int_range(pl.len()).over("category"), maintain_order=True).select(
+        pl.col("id").alias("item_id"),
+        "instruction",
+        pl.lit("").alias("input"),
+        "answer",
+        "verifier",
+        pl.struct("category").struct.json_encode().alias("metadata"),
+        "reference",
+        "tools",
+    ).cast(ITEM_SCHEMA)
 
 
 EVAL_SETS: dict[str, EvalSet] = {
@@ -158,16 +189,19 @@ EVAL_SETS: dict[str, EvalSet] = {
     "gsm8k": EvalSet("gsm8k", "GSM8K test (shipped): word problems, numeric final answer", gsm8k),
     "humaneval": EvalSet("humaneval", "HumanEval (164 problems): functions run against their tests in the sandbox",
                          humaneval),
+    "tool_calls": EvalSet("tool_calls", "function calls against the shipped everyday tools (simple, multiple, "
+                          "parallel, irrelevance), checked by the tool_calls verifier", tool_calls),
 }
 
 
 def default_sets(arms: list[Arm]) -> list[str]:
-    """The dataset's own kind: procedural tasks for generator rows, HumanEval for code rows; GSM8K for maths rows
-    and for rows with no verifier at all (a general reasoning check)."""
+    """The dataset's own kind: procedural tasks for generator rows, HumanEval for code rows, tool calls for tool-use
+    rows; GSM8K for maths rows and for rows with no verifier at all (a general reasoning check)."""
     verifiers = {v for arm in arms if arm.rows is not None and "verifier" in arm.rows.columns
                  for v in arm.rows["verifier"].drop_nulls().unique()}
     chosen = ["procedural"] if any(v.startswith(REASONING_GYM) for v in verifiers) else []
     chosen += ["humaneval"] if any(v.startswith("code_tests") for v in verifiers) else []
+    chosen += ["tool_calls"] if "tool_calls" in verifiers else []
     if verifiers & {MATH_VERIFY, "numeric"} or not chosen:
         chosen.append("gsm8k")
     return chosen

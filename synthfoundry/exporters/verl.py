@@ -8,8 +8,8 @@ the answer (`ANSWER_FORMAT`: the `<answer>` block every verifier reads first; `C
 program, run against the row's tests in the sandbox), as a system turn by default
 (`answer_format: user` appends it to the last user turn; `none` leaves the prompt as published). Rows verified by a
 `regex:` read their own pattern, so their prompts are left alone. Tool-use rows (verifier `tool_calls`) are
-prompted with their request and a system turn listing the tools and how to call them (`TOOL_FORMAT`); the reward
-compares the rollout's calls with the row's ground-truth calls, type-aware through `extra_info.tools`.
+prompted with their request and a system turn listing the tools and how to call them (`tools.calls.offer_tools`);
+the reward compares the rollout's calls with the row's ground-truth calls, type-aware through `extra_info.tools`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import polars as pl
 
 from synthfoundry.exporters.base import ExportError, ExportOptions, has_trajectories, write_table
 from synthfoundry.records import MESSAGE, to_chat_messages
+from synthfoundry.tools.calls import offer_tools
 from synthfoundry.verify import CODE_TESTS, MATH_VERIFY
 
 NAME = "verl"
@@ -31,16 +32,10 @@ ANSWER_FORMAT = (
 CODE_FORMAT = "Write your final, complete program in one ```python fenced block at the end of your answer."
 
 
-TOOL_FORMAT = (
-    "You can call these functions (JSON schemas):\n{tools}\n"
-    "To call functions, reply with one <tool_call>{{\"name\": ..., \"arguments\": {{...}}}}</tool_call> block per "
-    "call, all the calls the request needs at once; when no function fits, answer without calling any."
-)
-
 
 def _tool_prompts(rows: pl.DataFrame) -> pl.Series:
     """The prompt of each tool-use row (null for others): the turns before the first assistant step, its system turn
-    extended with the tools (`TOOL_FORMAT`)."""
+    extended with the tools (`offer_tools`)."""
     prompts = []
     for trajectory, tools in rows.select("trajectory", "tools").iter_rows():
         if trajectory is None:
@@ -48,13 +43,7 @@ def _tool_prompts(rows: pl.DataFrame) -> pl.Series:
             continue
         messages = json.loads(trajectory)
         first = next(i for i, m in enumerate(messages) if m["role"] == "assistant")
-        turns = [{"role": m["role"], "content": m["content"]} for m in messages[:first]]
-        listing = TOOL_FORMAT.format(tools=json.dumps(json.loads(tools), ensure_ascii=False))
-        if turns[0]["role"] == "system":
-            turns[0]["content"] += "\n\n" + listing
-        else:
-            turns.insert(0, {"role": "system", "content": listing})
-        prompts.append(turns)
+        prompts.append(offer_tools([{"role": m["role"], "content": m["content"]} for m in messages[:first]], tools))
     return pl.Series(prompts, dtype=pl.List(MESSAGE))
 
 

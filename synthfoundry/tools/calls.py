@@ -12,6 +12,21 @@ from typing import Any
 
 from synthfoundry.tools.base import Call, Tool
 
+TOOL_FORMAT = (
+    "You can call these functions (JSON schemas):\n{tools}\n"
+    "To call functions, reply with one <tool_call>{{\"name\": ..., \"arguments\": {{...}}}}</tool_call> block per "
+    "call, all the calls the request needs at once; when no function fits, answer without calling any."
+)
+
+
+def offer_tools(turns: list[dict], tools: str) -> list[dict]:
+    """The prompt's turns with `tools` (the JSON schemas, as JSON text) listed and how to call them (`TOOL_FORMAT`),
+    in the system turn: appended to the conversation's own, or a new one first."""
+    listing = TOOL_FORMAT.format(tools=json.dumps(json.loads(tools), ensure_ascii=False))
+    if turns and turns[0]["role"] == "system":
+        return [{**turns[0], "content": f"{turns[0]['content']}\n\n{listing}"}, *turns[1:]]
+    return [{"role": "system", "content": listing}, *turns]
+
 
 def parse_call(raw: dict[str, str]) -> Call | str:
     """A teacher's call (`{"id", "name", "arguments"}`, arguments as written) as a Call, or the format problem."""

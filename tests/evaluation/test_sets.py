@@ -1,7 +1,13 @@
+import json
+from collections import Counter
+
 import polars as pl
 
 from synthfoundry.evaluation.arms import Arm
-from synthfoundry.evaluation.sets import build_set, default_sets, humaneval
+from synthfoundry.evaluation.sets import build_set, default_sets, humaneval, tool_calls
+from synthfoundry.sandbox import Sandbox
+from synthfoundry.tools import Call, ToolsetConfig, open_toolset
+from synthfoundry.tools.verifier import extract_calls
 from synthfoundry.verify import verify
 
 
@@ -21,3 +27,47 @@ def test_humaneval_items_are_decontaminated_and_their_references_pass_in_the_san
     for item in items.to_dicts():
         assert verify(item["reference"], item).score == 1.0
         assert verify("```python\ndef nothing():\n    return None\n```", item).score == 0.0
+
+
+def tool_calls_of(item: dict) -> list[Call]:
+    return [Call(name, arguments) for name, arguments in extract_calls(item["reference"])]
+
+
+def perturbed(item: dict) -> str:
+    """The reference with its first call's first argument changed (a number plus one, a string extended), or, where
+    no tool fits, a call of the first offered tool."""
+    calls = tool_calls_of(item)
+    if not calls:
+        calls = [Call(json.loads(item["tools"])[0]["function"]["name"], {})]
+    else:
+        name, value = next(iter(calls[0].arguments.items()))
+        calls[0].arguments[name] = value + 1 if isinstance(value, (int, float)) else f"{value} 9"
+    return "\n".join(f"<tool_call>{json.dumps({'name': c.name, 'arguments': c.arguments})}</tool_call>"
+                     for c in calls)
+
+
+def test_tool_call_items_offer_the_shipped_tools_and_their_references_verify():
+    items = tool_calls([], 0, seed=0).to_dicts()
+    categories = Counter(json.loads(item["metadata"])["category"] for item in items)
+    assert categories == {"simple": 6, "multiple": 6, "parallel": 4, "parallel_multiple": 2, "irrelevance": 6}
+    with open_toolset(ToolsetConfig(), Sandbox()) as toolset:
+        schemas = {tool.name: tool.schema() for tool in toolset.tools}
+        outcomes = toolset.run([tool_calls_of(item) for item in items])
+    for item, results in zip(items, outcomes, strict=True):
+        offered = [tool["function"]["name"] for tool in json.loads(item["tools"])]
+        assert json.loads(item["tools"]) == [schemas[name] for name in offered], item["item_id"]  # as the recipe offers
+        assert all(result.ok for result in results), (item["item_id"], results)  # the ground truth runs
+        assert {call.name for call in tool_calls_of(item)} <= set(offered)
+        assert verify(item["reference"], item).score == 1.0, item["item_id"]
+        assert verify(perturbed(item), item).score == 0.0, item["item_id"]
+
+
+def test_tool_use_arms_get_the_tool_call_set_decontaminated():
+    pool = tool_calls([], 0, seed=0)
+    leaked = pool["instruction"][0]
+    rows = pl.DataFrame({"id": ["a", "b"], "instruction": [leaked.upper(), "What is 2 + 2?"], "input": ["", ""],
+                         "verifier": ["tool_calls", "tool_calls"]})
+    arm = Arm("v1", "tools", 1, "sft", rows)
+    assert default_sets([arm]) == ["tool_calls"]
+    items, overlap = build_set("tool_calls", [arm], 30, seed=0)
+    assert overlap == {"v1": 1} and items.height == pool.height - 1 and leaked not in items["instruction"].to_list()
