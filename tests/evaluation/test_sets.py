@@ -2,9 +2,12 @@ import json
 from collections import Counter
 
 import polars as pl
+import pytest
 
 from synthfoundry.evaluation.arms import Arm
+from synthfoundry.evaluation.scoring import score_items
 from synthfoundry.evaluation.sets import build_set, default_sets, humaneval, tool_calls
+from synthfoundry.evaluation.student import cache_root, prepare_student
 from synthfoundry.sandbox import Sandbox
 from synthfoundry.tools import Call, ToolsetConfig, open_toolset
 from synthfoundry.tools.verifier import extract_calls
@@ -71,3 +74,21 @@ def test_tool_use_arms_get_the_tool_call_set_decontaminated():
     assert default_sets([arm]) == ["tool_calls"]
     items, overlap = build_set("tool_calls", [arm], 30, seed=0)
     assert overlap == {"v1": 1} and items.height == pool.height - 1 and leaked not in items["instruction"].to_list()
+
+
+@pytest.mark.slow
+def test_the_base_student_is_scored_on_tool_call_items_with_the_tools_in_its_prompt():
+    """Through the evaluation's scoring path: the reference calls are far likelier when the prompt lists the tools
+    (names and arguments to copy) than for the same request without them."""
+    student = prepare_student(None, "cpu", cache_root())
+    model, tokenizer = student.load()
+    items = tool_calls([], 0, seed=0).head(4)
+    scores = score_items(model, tokenizer, items, max_new_tokens=64, batch_size=4)
+    unlisted = score_items(model, tokenizer, items.with_columns(pl.lit(None, pl.String).alias("tools")),
+                           max_new_tokens=1, batch_size=4)
+    assert set(scores["score"]) <= {0.0, 1.0} and all(isinstance(json.loads(e), list) for e in scores["extracted"])
+    calling = [bool(tool_calls_of(item)) for item in items.to_dicts()]
+    assert 0 < sum(calling) < len(calling)  # the head mixes categories: calls and an irrelevance item
+    for makes_calls, listed, bare in zip(calling, scores["loss"], unlisted["loss"], strict=True):
+        if makes_calls:
+            assert listed < 0.8 * bare
