@@ -8,7 +8,7 @@ from collections.abc import Callable
 import polars as pl
 
 from synthfoundry.records import to_chat_messages
-from synthfoundry.tools.calls import offer_tools
+from synthfoundry.tools.calls import first_step, offer_tools
 from synthfoundry.verify import verify
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -17,8 +17,20 @@ MAX_EVAL_TOKENS = 1024
 
 def conversations(rows: pl.DataFrame) -> list[tuple[list[dict], dict]]:
     """Each row as (the turns before its last answer, that answer's turn): what trainers and scoring both see, the
-    user turn made by `to_chat_messages` (instruction, then input) or a conversation's own turns."""
-    return [(turns[:-1], turns[-1]) for turns in to_chat_messages(rows)["messages"].to_list()]
+    user turn made by `to_chat_messages` (instruction, then input) or a conversation's own turns. A tool-use row is
+    its request with its tools offered, answered by its first step's calls: the shape the held-out tool-call set
+    asks for (sets.py)."""
+    pairs = [(turns[:-1], turns[-1]) for turns in to_chat_messages(rows)["messages"].to_list()]
+    if "trajectory" not in rows.columns or "tools" not in rows.columns:
+        return pairs
+    return [_first_step(prompt, trajectory, tools) if trajectory and tools else (prompt, answer)
+            for (prompt, answer), trajectory, tools in zip(pairs, rows["trajectory"], rows["tools"], strict=True)]
+
+
+def _first_step(prompt: list[dict], trajectory: str, tools: str) -> tuple[list[dict], dict]:
+    """The turns up to the first request, with the tools offered, and the first answer's calls."""
+    request = next(index for index, turn in enumerate(prompt) if turn["role"] == "user")
+    return offer_tools(prompt[: request + 1], tools), {"role": "assistant", "content": first_step(trajectory)}
 
 
 def item_conversations(items: pl.DataFrame) -> list[tuple[list[dict], dict]]:

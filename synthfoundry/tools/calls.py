@@ -28,6 +28,23 @@ def offer_tools(turns: list[dict], tools: str) -> list[dict]:
     return [{"role": "system", "content": listing}, *turns]
 
 
+def first_step(trajectory: str) -> str:
+    """A trajectory's first answer as a model is asked to give it under `TOOL_FORMAT`: its calls as `<tool_call>`
+    blocks (arguments as objects), or its text when it called nothing (irrelevance)."""
+    messages = json.loads(trajectory)
+    answer = next(m for m in messages if m["role"] == "assistant")
+    calls = answer.get("tool_calls") or []
+    if not calls:
+        return answer.get("content") or ""
+    blocks = []
+    for call in calls:
+        arguments = call["function"]["arguments"]
+        blocks.append(json.dumps({"name": call["function"]["name"],
+                                  "arguments": json.loads(arguments) if isinstance(arguments, str) else arguments},
+                                 ensure_ascii=False))
+    return "\n".join(f"<tool_call>{block}</tool_call>" for block in blocks)
+
+
 def parse_call(raw: dict[str, str]) -> Call | str:
     """A teacher's call (`{"id", "name", "arguments"}`, arguments as written) as a Call, or the format problem."""
     name = raw.get("name") or ""
