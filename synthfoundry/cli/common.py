@@ -54,7 +54,8 @@ def dataset_store(root: str, dataset: str, storage: list[str] | None, committed:
 
     store = DatasetStore(root, dataset, storage=StorageOptions.parse(storage or []))
     try:
-        found, published = store.exists(), committed and store.versions()
+        found = store.exists()
+        published = found and committed and store.versions()  # versions read only where there is a dataset
     except Exception as error:  # noqa: BLE001 - no credentials, no bucket, no endpoint: one line, not a traceback
         raise store.files.unreachable(error, "read") from None
     if not found:
